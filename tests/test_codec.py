@@ -1,0 +1,170 @@
+"""The compressed-domain conventions, pinned on clips whose motion is known."""
+import os
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from tw_keras import codec
+from conftest import textured, translated_clip
+
+
+def decode_all(path, **kw):
+  return list(codec.decode_compressed(path, **kw))
+
+
+def numpy_warp(image, field):
+  """Reference bilinear warp: out(p) = image(p - field(p)), positions clamped to the frame."""
+  h, w = image.shape[:2]
+  ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+  sx = np.clip(xs - field[..., 0], 0, w - 1)
+  sy = np.clip(ys - field[..., 1], 0, h - 1)
+  x0, y0 = np.floor(sx).astype(int), np.floor(sy).astype(int)
+  x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
+  fx, fy = (sx - x0)[..., None], (sy - y0)[..., None]
+  img = image.astype(np.float64)
+  return ((1 - fy) * ((1 - fx) * img[y0, x0] + fx * img[y0, x1]) +
+          fy * ((1 - fx) * img[y1, x0] + fx * img[y1, x1]))
+
+
+@pytest.mark.parametrize("dx,dy", [(3, 2), (-2, 1), (1.5, -0.5)], ids=["int_3_2", "int_-2_1", "halfpel_1.5_-0.5"])
+def test_translation_gives_known_motion_and_small_residual(tmp, dx, dy):
+  frames = translated_clip(96, 128, 13, dx, dy)
+  path = os.path.join(tmp, "t.mp4")
+  codec.encode_frames(frames, path)
+  out = decode_all(path)
+  assert [f.pict_type for f in out] == ["I"] + ["P"] * 11 + ["I"]
+  np.testing.assert_array_equal(out[0].motion, 0)
+  np.testing.assert_array_equal(out[0].residual, 0)
+  for f in out[1:12]:
+    inner = f.motion[16:-16, 16:-16]
+    assert np.mean(np.all(inner == [dx, dy], axis=-1)) > 0.9, np.unique(inner.reshape(-1, 2), axis=0)
+    moving = np.abs(f.residual[16:-16, 16:-16]).mean()
+    static = np.abs(f.rgb.astype(int) - out[f.index - 1].rgb)[16:-16, 16:-16].mean()
+    assert moving < 4 and moving < static / 4, (moving, static)
+
+
+def test_warping_previous_frame_reproduces_current_up_to_residual(tmp):
+  frames = translated_clip(80, 112, 6, 2.5, -1)
+  path = os.path.join(tmp, "t.mp4")
+  codec.encode_frames(frames, path)
+  out = decode_all(path)
+  for prev, cur in zip(out, out[1:]):
+    predicted = numpy_warp(prev.rgb, cur.motion)
+    # residual = I_t - round(warp(I_{t-1})): exact up to the rounding of the prediction.
+    np.testing.assert_allclose(predicted + cur.residual, cur.rgb, atol=0.5 + 1e-6)
+
+
+def test_accumulate_mode_refers_to_the_i_frame(tmp):
+  frames = translated_clip(96, 128, 6, 2, 1)
+  path = os.path.join(tmp, "t.mp4")
+  codec.encode_frames(frames, path)
+  out = decode_all(path, residual_mode="accumulate")
+  for f in out[1:]:
+    inner = f.motion[24:-24, 24:-24]
+    assert np.mean(np.all(inner == [2 * f.index, f.index], axis=-1)) > 0.8
+    predicted = numpy_warp(out[0].rgb, f.motion)
+    np.testing.assert_allclose(predicted + f.residual, f.rgb, atol=0.5 + 1e-6)
+
+
+def test_scene_cut_still_gives_strict_gop(tmp):
+  a, b = textured(64, 96, seed=1), textured(64, 96, seed=2)
+  frames = [a] * 5 + [255 - b] * 20  # hard cut at frame 5
+  path = os.path.join(tmp, "cut.mp4")
+  info = codec.encode_frames(frames, path)
+  types = [f.pict_type for f in decode_all(path)]
+  assert info.num_frames == 25
+  assert types == (["I"] + ["P"] * 11) * 2 + ["I"]
+
+
+def _write_bframe_video(path, frames, codec_name):
+  c = av.open(path, "w")
+  s = c.add_stream(codec_name, rate=25)
+  s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+  s.max_b_frames = 2
+  if codec_name == "libx264":
+    s.codec_context.options = {"bf": "2", "b-adapt": "0"}
+  for i, f in enumerate(frames):
+    vf = av.VideoFrame.from_ndarray(f, format="rgb24")
+    vf.pts = i
+    for p in s.encode(vf):
+      c.mux(p)
+  for p in s.encode():
+    c.mux(p)
+  c.close()
+
+
+@pytest.mark.parametrize("codec_name", ["libx264", "mpeg4"])
+def test_b_frame_input_comes_out_without_b_frames(tmp, codec_name):
+  frames = translated_clip(64, 96, 30, 1, 1)
+  src = os.path.join(tmp, "b.mp4")
+  _write_bframe_video(src, frames, codec_name)
+  with av.open(src) as c:
+    src_types = [int(f.pict_type) for f in c.decode(video=0)]
+  assert 3 in src_types, "the input must really contain B-frames"
+  dst = os.path.join(tmp, "canon.mp4")
+  info = codec.transcode(src, dst)
+  assert info.num_frames == 30
+  types = [f.pict_type for f in decode_all(dst)]
+  assert types == [("I" if i % 12 == 0 else "P") for i in range(30)]
+  assert codec.is_canonical(dst) and not codec.is_canonical(src)
+
+
+def test_odd_size_is_padded_for_the_codec_and_cropped_back(tmp):
+  frames = translated_clip(75, 101, 4, 2, 0)
+  path = os.path.join(tmp, "odd.mp4")
+  info = codec.encode_frames(frames, path)
+  assert (info.coded_height, info.coded_width) == (80, 112)
+  out = decode_all(path)
+  assert out[0].rgb.shape == (75, 101, 3) and out[1].motion.shape == (75, 101, 2)
+  assert out[1].residual.shape == (75, 101, 3)
+  assert np.abs(out[0].rgb.astype(int) - frames[0]).mean() < 6  # same picture, not shifted
+
+
+def test_variable_frame_rate_input_keeps_every_frame(tmp):
+  frames = translated_clip(64, 64, 10, 1, 0)
+  src = os.path.join(tmp, "vfr.mkv")
+  c = av.open(src, "w")
+  s = c.add_stream("mpeg4", rate=30)
+  s.width = s.height = 64
+  s.pix_fmt = "yuv420p"
+  s.codec_context.time_base = s.time_base = __import__("fractions").Fraction(1, 1000)
+  pts = 0
+  for i, f in enumerate(frames):
+    vf = av.VideoFrame.from_ndarray(f, format="rgb24")
+    vf.pts = pts
+    pts += [10, 50, 33][i % 3]  # irregular frame durations
+    for p in s.encode(vf):
+      c.mux(p)
+  for p in s.encode():
+    c.mux(p)
+  c.close()
+  dst = os.path.join(tmp, "canon.mp4")
+  assert codec.transcode(src, dst).num_frames == 10
+  assert len(decode_all(dst)) == 10
+
+
+def test_block_motion_direction_and_block_sizes():
+  dtype = np.dtype([("source", "<i4"), ("w", "u1"), ("h", "u1"), ("src_x", "<i2"), ("src_y", "<i2"),
+                    ("dst_x", "<i2"), ("dst_y", "<i2"), ("flags", "<u8"), ("motion_x", "<i4"),
+                    ("motion_y", "<i4"), ("motion_scale", "<u2")])
+  # A 16x16 block centred at (8, 8) whose source is 3 px left and 1.5 px up: dst - src = (3, 1.5).
+  # An 8x8 block centred at (20, 4) (in the second macroblock) with dst - src = (-0.5, 0).
+  mvs = np.array([(-1, 16, 16, 5, 6, 8, 8, 0, -6, -3, 2), (-1, 8, 8, 20, 4, 20, 4, 0, 1, 0, 2),
+                  (1, 16, 16, 0, 0, 24, 24, 0, 10, 10, 2)], dtype)  # backward ref: ignored
+  grid = codec.block_motion_from_vectors(mvs, 32, 32)
+  field = codec.dense_motion(grid, codec.MV_CELL, 32, 32)
+  np.testing.assert_array_equal(field[0:16, 0:16], np.broadcast_to([3, 1.5], (16, 16, 2)))
+  np.testing.assert_array_equal(field[0:8, 16:24], np.broadcast_to([-0.5, 0], (8, 8, 2)))
+  np.testing.assert_array_equal(field[16:, 16:], 0)
+
+
+def test_motion_compensator_matches_numpy_reference():
+  rng = np.random.default_rng(0)
+  img = textured(40, 56, seed=3)
+  grid = rng.integers(-30, 30, (5, 7, 2)).astype(np.int16)  # quarter pels, some out of frame
+  mc = codec.MotionCompensator(40, 56)
+  out = mc.warp(img, grid, 8)
+  ref = numpy_warp(img, codec.dense_motion(grid, 8, 40, 56))
+  assert np.abs(out - ref).max() <= 0.5 + 1e-6 + 1 / 32 * 255 / 255  # rounding only

@@ -1,0 +1,198 @@
+"""The preprocessing CLI end to end, the tf.data reader, resumability and bad input."""
+import glob
+import os
+import subprocess
+import sys
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from tw_keras import codec, common, prepare, synthetic
+from conftest import translated_clip
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_cli(*args):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
+  return subprocess.run([sys.executable, "-m", "data_prep.build_tfrecords", *args], cwd=ROOT, env=env,
+                        capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def synthetic_records(tmp_path_factory):
+  out = str(tmp_path_factory.mktemp("records"))
+  r = run_cli("--dataset=synthetic", f"--output_dir={out}", "--synthetic_height=64", "--synthetic_width=128",
+              "--synthetic_train=3", "--synthetic_val=1", "--sequences_per_shard=2", "--workers=2")
+  assert r.returncode == 0, r.stderr
+  return out, r
+
+
+def test_cli_writes_sequence_shards_and_summary(synthetic_records):
+  out, r = synthetic_records
+  assert sorted(os.path.basename(p) for p in glob.glob(os.path.join(out, "*.tfrecord"))) == [
+      "train-00000-of-00002.tfrecord", "train-00001-of-00002.tfrecord", "val-00000-of-00001.tfrecord"]
+  assert "train: 3 sequences, 3 GOPs, 36 frames" in r.stdout
+  assert os.path.exists(os.path.join(out, common.DATASET_INFO))
+  assert not glob.glob(os.path.join(out, "*.tmp")) and not glob.glob(os.path.join(out, ".spill_*"))
+
+
+def test_reader_returns_gops_matching_the_source(synthetic_records):
+  from tw_keras import dataset
+  out, _ = synthetic_records
+  gops = list(dataset.gop_dataset(dataset.shard_files(out, "train")))
+  assert [g[common.CLIP_SEQUENCE_ID].numpy() for g in gops] == [
+      b"train/aachen_000000", b"train/bochum_000001", b"train/bremen_000002"]
+  g = gops[1]
+  assert g[common.CLIP_IMAGES].shape == (12, 64, 128, 3)
+  assert g[common.CLIP_MOTION].shape == (12, 64, 128, 2)
+  assert g[common.CLIP_RESIDUALS].shape == (12, 64, 128, 3)
+  assert [t.decode() for t in g[common.CLIP_PICT_TYPES].numpy()] == ["I"] + ["P"] * 11
+  assert g[common.CLIP_FRAME_INDEX].numpy().tolist() == list(range(8, 20))
+  assert g[common.CLIP_HAS_LABEL].numpy().all()
+  root = os.path.join(out, "synthetic_cityscapes")
+  _, train_ids, _ = synthetic.snippet_paths(root, "train", "bochum", 1, 19)
+  np.testing.assert_array_equal(g[common.CLIP_LABELS][-1].numpy(), cv2.imread(train_ids, cv2.IMREAD_UNCHANGED))
+  # The stored motion and residuals are exactly what the codec decodes for that snippet.
+  images = [synthetic.snippet_paths(root, "train", "bochum", 1, f)[0] for f in range(8, 20)]
+  stream = os.path.join(out, "check.mp4")
+  codec.transcode(images, stream)
+  frames = list(codec.decode_compressed(stream))
+  os.remove(stream)
+  np.testing.assert_array_equal(g[common.CLIP_MOTION][5].numpy(), frames[5].motion)
+  np.testing.assert_array_equal(g[common.CLIP_RESIDUALS][5].numpy(), frames[5].residual)
+  np.testing.assert_array_equal(g[common.CLIP_IMAGES][5].numpy(), frames[5].rgb)
+  clip = dataset.slice_clip(g, 4, 3)
+  assert clip[common.CLIP_FRAME_INDEX].numpy().tolist() == [12, 13, 14]
+
+
+def test_rerun_skips_finished_shards(synthetic_records):
+  out, _ = synthetic_records
+  shard = os.path.join(out, "train-00000-of-00002.tfrecord")
+  mtime = os.path.getmtime(shard)
+  os.remove(os.path.join(out, "train-00001-of-00002.tfrecord"))
+  r = run_cli("--dataset=synthetic", f"--output_dir={out}", "--synthetic_height=64", "--synthetic_width=128",
+              "--synthetic_train=3", "--synthetic_val=1", "--sequences_per_shard=2", "--workers=1")
+  assert r.returncode == 0, r.stderr
+  assert "(1 already done, skipped)" in r.stdout and "train: 1 sequences" in r.stdout
+  assert os.path.getmtime(shard) == mtime
+  assert os.path.exists(os.path.join(out, "train-00001-of-00002.tfrecord"))
+
+
+def test_video_folder_is_converted_unlabelled(tmp):
+  videos = os.path.join(tmp, "videos")
+  os.makedirs(videos)
+  codec.encode_frames(translated_clip(48, 64, 26, 1, 0), os.path.join(videos, "a.mp4"))
+  out = os.path.join(tmp, "out")
+  r = run_cli("--dataset=video", f"--input_dir={videos}", f"--output_dir={out}", "--splits=clips")
+  assert r.returncode == 0, r.stderr
+  from tw_keras import dataset
+  gops = list(dataset.gop_dataset(dataset.shard_files(out, "clips")))
+  assert [int(g[common.CLIP_IMAGES].shape[0]) for g in gops] == [12, 12, 2]
+  assert not any(g[common.CLIP_HAS_LABEL].numpy().any() for g in gops)
+  assert (gops[0][common.CLIP_LABELS].numpy() == 255).all()
+
+
+# ---- Bad input: one line naming the file and the problem, exit 1, no partial shard. ----
+
+def _cityscapes_tree(root, size=(48, 64), label_size=None, drop_label=None):
+  config = synthetic.SyntheticConfig(height=size[0], width=size[1], num_frames=20, sequences=(("val", 1),))
+  synthetic.write_snippet(config, root, "val", "lindau", 0)
+  if drop_label is not None:
+    for p in synthetic.snippet_paths(root, "val", "lindau", 0, drop_label)[1:]:
+      os.remove(p)
+  if label_size:
+    for p in synthetic.snippet_paths(root, "val", "lindau", 0, 19)[1:]:
+      cv2.imwrite(p, np.zeros(label_size, np.uint8))
+
+
+def _assert_clean_failure(r, out, path_fragment, problem):
+  assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+  lines = [l for l in r.stderr.strip().splitlines() if l.startswith("error:")]
+  assert len(lines) == 1, r.stderr
+  assert path_fragment in lines[0] and problem in lines[0], lines[0]
+  if os.path.isdir(out):
+    assert not [f for f in os.listdir(out) if f.endswith((".tfrecord", ".tmp")) or f.startswith(".spill")]
+
+
+def _video_case(tmp, name, content):
+  videos = os.path.join(tmp, "videos")
+  os.makedirs(videos, exist_ok=True)
+  path = os.path.join(videos, name)
+  content(path)
+  out = os.path.join(tmp, "out")
+  return run_cli("--dataset=video", f"--input_dir={videos}", f"--output_dir={out}"), out, path
+
+
+def test_non_video_file(tmp):
+  r, out, path = _video_case(tmp, "notes.mp4", lambda p: open(p, "w").write("hello, not a video\n" * 50))
+  _assert_clean_failure(r, out, path, "not a video")
+
+
+def test_empty_video(tmp):
+  r, out, path = _video_case(tmp, "empty.mp4", lambda p: open(p, "wb").close())
+  _assert_clean_failure(r, out, path, "empty file")
+
+
+def test_truncated_video(tmp):
+  def truncated(p):
+    full = p + ".full.mp4"
+    codec.encode_frames(translated_clip(64, 64, 24, 1, 1), full)
+    data = open(full, "rb").read()
+    open(p, "wb").write(data[:200])  # header only: the frames are gone
+    os.remove(full)
+  r, out, path = _video_case(tmp, "cut.mp4", truncated)
+  _assert_clean_failure(r, out, path, "")
+  assert any(k in r.stderr for k in ("truncated", "zero frames", "not a video"))
+
+
+def test_zero_frames(tmp):
+  def no_frames(p):
+    c = av.open(p, "w")
+    s = c.add_stream("mpeg4", rate=25)
+    s.width = s.height = 64
+    s.pix_fmt = "yuv420p"
+    c.start_encoding()  # a header, then no frame at all
+    c.close()
+  r, out, path = _video_case(tmp, "none.mkv", no_frames)
+  _assert_clean_failure(r, out, path, "")
+  assert "zero frames" in r.stderr or "not a video" in r.stderr
+
+
+def test_missing_label_file(tmp):
+  root = os.path.join(tmp, "cs")
+  _cityscapes_tree(root, drop_label=19)
+  out = os.path.join(tmp, "out")
+  r = run_cli("--dataset=cityscapes", f"--input_dir={root}", f"--output_dir={out}", "--splits=val")
+  _assert_clean_failure(r, out, "lindau_000000_000019_gtFine_labelTrainIds.png", "missing label file")
+
+
+def test_label_size_mismatch(tmp):
+  root = os.path.join(tmp, "cs")
+  _cityscapes_tree(root, label_size=(40, 64))
+  out = os.path.join(tmp, "out")
+  r = run_cli("--dataset=cityscapes", f"--input_dir={root}", f"--output_dir={out}", "--splits=val")
+  _assert_clean_failure(r, out, "lindau_000000_000019_gtFine_label", "does not match frame size 64x48")
+
+
+def test_unwritable_output_dir(tmp):
+  blocker = os.path.join(tmp, "a_file")
+  open(blocker, "w").close()
+  out = os.path.join(blocker, "out")  # a directory cannot be created under a file (even as root)
+  r = run_cli("--dataset=synthetic", f"--output_dir={out}")
+  _assert_clean_failure(r, out, out, "not writable")
+
+
+def test_failure_keeps_finished_shards_and_removes_the_partial_one(tmp):
+  videos = os.path.join(tmp, "videos")
+  os.makedirs(videos)
+  codec.encode_frames(translated_clip(32, 32, 12, 1, 0), os.path.join(videos, "a.mp4"))
+  codec.encode_frames(translated_clip(32, 32, 12, 1, 0), os.path.join(videos, "b.mp4"))
+  open(os.path.join(videos, "c.mp4"), "w").write("garbage" * 100)
+  out = os.path.join(tmp, "out")
+  r = run_cli("--dataset=video", f"--input_dir={videos}", f"--output_dir={out}", "--sequences_per_shard=2",
+              "--workers=1")
+  assert r.returncode == 1
+  assert sorted(os.listdir(out)) == ["video-00000-of-00002.tfrecord"]

@@ -1,0 +1,47 @@
+"""Shared string keys: TFRecord features, and the keys of decoded clip dictionaries.
+
+The record builder (`tw_keras.records`), the parser, the tf.data reader and the tests all
+import these; nothing else spells them.
+
+A record is one `tf.train.SequenceExample` per GOP of one source sequence, frames in
+decode order. Encodings:
+  * image: PNG, RGB uint8, [H, W, 3] (the *decoded* canonical-stream frame: what the
+    network sees is what the codec produced).
+  * motion: zlib-compressed raw little-endian int16, [ceil(H'/cell), ceil(W'/cell), 2],
+    (dx, dy) = dst - src in quarter pixels; `cell` = 8 for the codec's block grid ("step"
+    mode), 1 for a per-pixel accumulated field ("accumulate" mode). H' and W' are the
+    coded (16-padded) size, so the grid may extend past the frame: crop after expanding.
+  * residual: zlib-compressed raw little-endian int16, [H, W, 3], in [-255, 255].
+  * label: PNG, uint8 trainIds [H, W] (255 = ignore); an empty string when the frame has
+    no label (real Cityscapes labels only frame 19).
+"""
+
+# Context (one value per record).
+SEQUENCE_ID = "sequence/id"  # bytes, e.g. b"val/frankfurt_000003" or a video file name
+SEQUENCE_GOP_INDEX = "sequence/gop_index"  # int64, which GOP of the source this record holds
+HEIGHT = "sequence/height"  # int64
+WIDTH = "sequence/width"  # int64
+GOP = "sequence/gop"  # int64, the GOP length the stream was encoded with
+MOTION_CELL = "motion/cell"  # int64, 8 or 1
+RESIDUAL_MODE = "residual/mode"  # bytes, b"step" or b"accumulate"
+
+# Feature lists (one value per frame).
+FRAME_INDEX = "frame/index"  # int64, index of the frame in the source sequence
+PICT_TYPE = "frame/pict_type"  # bytes, b"I" or b"P"
+IMAGE = "image/encoded"
+MOTION = "motion/encoded"
+RESIDUAL = "residual/encoded"
+LABEL = "label/encoded"
+
+# Keys of the decoded clip dictionaries that the tf.data reader yields.
+CLIP_IMAGES = "images"  # [T, H, W, 3] uint8
+CLIP_MOTION = "motion"  # [T, H, W, 2] float32, pixels
+CLIP_RESIDUALS = "residuals"  # [T, H, W, 3] float32, [-255, 255]
+CLIP_LABELS = "labels"  # [T, H, W] int32, 255 = ignore
+CLIP_HAS_LABEL = "has_label"  # [T] bool
+CLIP_PICT_TYPES = "pict_types"  # [T] string
+CLIP_FRAME_INDEX = "frame_index"  # [T] int64
+CLIP_SEQUENCE_ID = "sequence_id"  # [] string
+
+SHARD_PATTERN = "{split}-{index:05d}-of-{count:05d}.tfrecord"
+DATASET_INFO = "dataset_info.json"

@@ -1,0 +1,131 @@
+"""tf.data reader: compressed-domain GOP records -> clips ready for training and evaluation.
+
+A *clip* is a key frame followed by the frames the non-key-frame CNN chains through,
+with their motion, residuals and labels (keys in `tw_keras.common`)::
+
+  images     [T, H, W, 3] uint8      decoded frames
+  motion     [T, H, W, 2] float32    (dx, dy) = dst - src, pixels; 0 on I-frames
+  residuals  [T, H, W, 3] float32    I_t - I_{t-1}(p - mv), in [-255, 255]
+  labels     [T, H, W]    int32      trainIds, 255 = ignore (and unlabelled frames)
+  has_label  [T]          bool
+  pict_types [T] string, frame_index [T] int64, sequence_id [] string
+
+The first frame of a clip is its key frame, whatever its picture type: its own motion and
+residual are unused (the network runs the per-frame CNN on it).
+"""
+
+import glob
+import os
+from typing import Optional
+
+import tensorflow as tf
+
+from tw_keras import common, labels
+
+_CONTEXT = {
+    common.SEQUENCE_ID: tf.io.FixedLenFeature([], tf.string),
+    common.SEQUENCE_GOP_INDEX: tf.io.FixedLenFeature([], tf.int64),
+    common.HEIGHT: tf.io.FixedLenFeature([], tf.int64),
+    common.WIDTH: tf.io.FixedLenFeature([], tf.int64),
+    common.GOP: tf.io.FixedLenFeature([], tf.int64),
+    common.MOTION_CELL: tf.io.FixedLenFeature([], tf.int64),
+    common.RESIDUAL_MODE: tf.io.FixedLenFeature([], tf.string),
+}
+_SEQUENCE = {
+    common.FRAME_INDEX: tf.io.FixedLenSequenceFeature([], tf.int64),
+    common.PICT_TYPE: tf.io.FixedLenSequenceFeature([], tf.string),
+    common.IMAGE: tf.io.FixedLenSequenceFeature([], tf.string),
+    common.MOTION: tf.io.FixedLenSequenceFeature([], tf.string),
+    common.RESIDUAL: tf.io.FixedLenSequenceFeature([], tf.string),
+    common.LABEL: tf.io.FixedLenSequenceFeature([], tf.string),
+}
+_MV_UNITS_PER_PIXEL = 4.0
+
+
+def shard_files(data_dir: str, split: str):
+  """Sorted shard paths of `split` in `data_dir`; raises FileNotFoundError if none."""
+  files = sorted(glob.glob(os.path.join(data_dir, f"{split}-*-of-*.tfrecord")))
+  if not files:
+    raise FileNotFoundError(f"{data_dir}: no {split}-*-of-*.tfrecord shards (run data_prep first)")
+  return files
+
+
+def _decode_int16(data):
+  return tf.io.decode_raw(tf.io.decode_compressed(data, "ZLIB"), tf.int16, little_endian=True)
+
+
+def _dense_motion(data, height, width, cell):
+  """zlib int16 quarter-pel grid -> [height, width, 2] float32 pixels."""
+  padded = lambda v: (v + 15) // 16 * 16 if cell > 1 else v
+  grid = tf.reshape(_decode_int16(data), [-1, padded(width) // cell, 2])
+  grid = tf.repeat(tf.repeat(grid, cell, axis=0), cell, axis=1)
+  return tf.cast(grid[:height, :width], tf.float32) / _MV_UNITS_PER_PIXEL
+
+
+def parse_gop(serialized):
+  """One serialized GOP record -> clip dictionary over all its frames (see module doc)."""
+  context, seq = tf.io.parse_single_sequence_example(serialized, _CONTEXT, _SEQUENCE)
+  h = tf.cast(context[common.HEIGHT], tf.int32)
+  w = tf.cast(context[common.WIDTH], tf.int32)
+  cell = tf.cast(context[common.MOTION_CELL], tf.int32)
+
+  def frame(args):
+    image, motion, residual, label = args
+    image = tf.reshape(tf.io.decode_png(image, channels=3), [h, w, 3])
+    motion = _dense_motion(motion, h, w, cell)
+    residual = tf.cast(tf.reshape(_decode_int16(residual), [h, w, 3]), tf.float32)
+    label = tf.cond(tf.strings.length(label) > 0,
+                     lambda: tf.cast(tf.reshape(tf.io.decode_png(label, channels=1), [h, w]), tf.int32),
+                     lambda: tf.fill([h, w], labels.IGNORE_LABEL))
+    return image, motion, residual, label
+
+  images, motion, residuals, label_maps = tf.map_fn(
+      frame, (seq[common.IMAGE], seq[common.MOTION], seq[common.RESIDUAL], seq[common.LABEL]),
+      fn_output_signature=(tf.uint8, tf.float32, tf.float32, tf.int32))
+  return {
+      common.CLIP_IMAGES: images,
+      common.CLIP_MOTION: motion,
+      common.CLIP_RESIDUALS: residuals,
+      common.CLIP_LABELS: label_maps,
+      common.CLIP_HAS_LABEL: tf.strings.length(seq[common.LABEL]) > 0,
+      common.CLIP_PICT_TYPES: seq[common.PICT_TYPE],
+      common.CLIP_FRAME_INDEX: seq[common.FRAME_INDEX],
+      common.CLIP_SEQUENCE_ID: context[common.SEQUENCE_ID],
+  }
+
+
+def slice_clip(gop, start, length):
+  """Frames [start, start + length) of a parsed GOP (per-frame keys only are sliced)."""
+  return {k: (v if k == common.CLIP_SEQUENCE_ID else v[start:start + length]) for k, v in gop.items()}
+
+
+def random_clip(gop, length: int, seed: Optional[int] = None):
+  """A clip of `length` frames at a uniformly drawn start inside the GOP."""
+  n = tf.shape(gop[common.CLIP_IMAGES])[0]
+  start = tf.random.uniform([], 0, tf.maximum(n - length, 0) + 1, dtype=tf.int32, seed=seed)
+  return slice_clip(gop, start, length)
+
+
+def gop_dataset(files, input_context: Optional[tf.distribute.InputContext] = None,
+                shuffle_files: bool = False, seed: Optional[int] = None) -> tf.data.Dataset:
+  """Parsed GOPs from shard `files`, in order unless `shuffle_files`.
+
+  Under tf.distribute, pass the `input_context`: each input pipeline reads its own
+  subset of the shards (falling back to per-record sharding when there are fewer shards
+  than pipelines), so workers never see the same data.
+  """
+  ds = tf.data.Dataset.from_tensor_slices(list(files))
+  if input_context and input_context.num_input_pipelines > 1:
+    if len(files) >= input_context.num_input_pipelines:
+      ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+      records = None
+    else:
+      records = (input_context.num_input_pipelines, input_context.input_pipeline_id)
+  else:
+    records = None
+  if shuffle_files:
+    ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+  ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=1)
+  if records:
+    ds = ds.shard(*records)
+  return ds.map(parse_gop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -1,0 +1,260 @@
+"""Dataset -> sharded TFRecords of compressed-domain GOPs (the library behind data_prep/).
+
+Plain arguments only; flags live in `data_prep/build_tfrecords.py`.
+
+A *source* is one sequence: a Cityscapes-layout snippet (an ordered list of image files,
+optionally with label files) or a video file. Each source is transcoded to the canonical
+stream (`codec.transcode`), decoded once (`codec.decode_compressed`), and written as one
+`tf.train.SequenceExample` per GOP (`tw_keras.common` documents every feature).
+
+Sharding is by source, contiguous, so a sequence's GOPs stay together and in order.
+Sources are processed in parallel by worker processes (which never import TensorFlow);
+each worker streams its encoded GOPs to a spill file, and the parent appends them, in
+source order, to `{split}-%05d-of-%05d.tfrecord.tmp`, renamed when the shard is complete.
+A rerun skips shards that already exist, so an interrupted job resumes. On any error the
+current temporary shard is removed and finished shards are kept.
+"""
+
+import collections
+import dataclasses
+import glob
+import json
+import multiprocessing
+import os
+import pickle
+import re
+import shutil
+import tempfile
+import time
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+from tw_keras import codec, common, labels, records
+
+VideoError = codec.VideoError
+
+_FRAME_RE = re.compile(r"^(?P<city>.+)_(?P<seq>\d{6})_(?P<frame>\d{6})_leftImg8bit\.png$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+  """One sequence to convert.
+
+  Attributes:
+    sequence_id: stable name, e.g. "val/frankfurt_000003" or a video's relative path.
+    video: path of a video file, or None for an image sequence.
+    images: ordered image paths (image sequences).
+    labels: per-image label path or None; a given path must exist. Paths ending in
+      `labelIds.png` are converted to trainIds.
+    first_index: source frame index of the first image (e.g. 8 for Cityscapes GOPs).
+  """
+  sequence_id: str
+  video: Optional[str] = None
+  images: Tuple[str, ...] = ()
+  labels: Tuple[Optional[str], ...] = ()
+  first_index: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class PrepOptions:
+  encode: codec.EncodeOptions = codec.EncodeOptions()
+  residual_mode: str = "step"
+
+
+def find_cityscapes_sources(root: str, split: str, first_frame: int = 8, num_frames: Optional[int] = 12,
+                            annotated_frame: Optional[int] = 19) -> List[Source]:
+  """Snippets of `root/leftImg8bit_sequence/{split}` with their `gtFine` labels.
+
+  Frames `first_frame .. first_frame + num_frames - 1` of each snippet (REFERENCE.md: 8..19,
+  one GOP); `num_frames=None` takes every frame from `first_frame` on. A frame's label is
+  `gtFine/{split}/{city}/{stem}_gtFine_labelTrainIds.png`, else `..._labelIds.png`; the
+  `annotated_frame` must have one (its absence is reported when the source is processed).
+  """
+  image_dir = os.path.join(root, "leftImg8bit_sequence", split)
+  if not os.path.isdir(image_dir):
+    raise VideoError(image_dir, "no such directory (expected Cityscapes leftImg8bit_sequence layout)")
+  groups = collections.defaultdict(dict)
+  for path in sorted(glob.glob(os.path.join(image_dir, "*", "*_leftImg8bit.png"))):
+    m = _FRAME_RE.match(os.path.basename(path))
+    if m:
+      groups[(m["city"], int(m["seq"]))][int(m["frame"])] = path
+  if not groups:
+    raise VideoError(image_dir, "no *_leftImg8bit.png frames found")
+  sources = []
+  for (city, seq), frames in sorted(groups.items()):
+    last = max(frames) if num_frames is None else first_frame + num_frames - 1
+    wanted = range(first_frame, last + 1)
+    missing = [f for f in wanted if f not in frames]
+    if missing:
+      raise VideoError(os.path.join(image_dir, city),
+                       f"snippet {city}_{seq:06d} lacks frame(s) {missing[:5]} of {first_frame}..{last}")
+    label_paths = []
+    for f in wanted:
+      stem = os.path.join(root, "gtFine", split, city, f"{city}_{seq:06d}_{f:06d}_gtFine_")
+      found = next((stem + k for k in ("labelTrainIds.png", "labelIds.png") if os.path.exists(stem + k)), None)
+      label_paths.append(found or (stem + "labelTrainIds.png" if f == annotated_frame else None))
+    sources.append(Source(f"{split}/{city}_{seq:06d}", images=tuple(frames[f] for f in wanted),
+                          labels=tuple(label_paths), first_index=first_frame))
+  return sources
+
+
+def find_video_sources(input_dir: str) -> List[Source]:
+  """Every (non-hidden) file under `input_dir`, recursively, as an unlabelled video source."""
+  if not os.path.isdir(input_dir):
+    raise VideoError(input_dir, "no such directory")
+  paths = sorted(p for p in glob.glob(os.path.join(input_dir, "**", "*"), recursive=True)
+                 if os.path.isfile(p) and not os.path.basename(p).startswith("."))
+  if not paths:
+    raise VideoError(input_dir, "no video files found")
+  return [Source(os.path.relpath(p, input_dir), video=p) for p in paths]
+
+
+def read_label(path: str, size: Tuple[int, int]) -> np.ndarray:
+  """Label PNG -> [H, W] uint8 trainIds; checks that it exists and matches `size` (h, w)."""
+  if not os.path.exists(path):
+    raise VideoError(path, "missing label file")
+  lab = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+  if lab is None or lab.ndim != 2:
+    raise VideoError(path, "not a single-channel label PNG")
+  if lab.shape != tuple(size):
+    raise VideoError(path, f"label size {lab.shape[1]}x{lab.shape[0]} does not match frame size "
+                     f"{size[1]}x{size[0]}")
+  return labels.label_ids_to_train_ids(lab) if path.endswith("labelIds.png") and \
+      not path.endswith("labelTrainIds.png") else lab.astype(np.uint8)
+
+
+def _check_labels_exist(source: Source):
+  for path in source.labels:
+    if path is not None and not os.path.exists(path):
+      raise VideoError(path, "missing label file")
+
+
+def encode_source(source: Source, options: PrepOptions, spill_path: str) -> Dict[str, int]:
+  """Converts one source; streams (context, frames) GOP tuples to `spill_path` (pickles).
+
+  Returns counts: {"frames", "gops"}. Raises VideoError on bad input.
+  """
+  _check_labels_exist(source)  # fail before the (slow) transcode
+  with tempfile.TemporaryDirectory(prefix="tw_keras_") as tmp:
+    stream = os.path.join(tmp, "canonical.mp4")
+    codec.transcode(source.video or list(source.images), stream, options.encode)
+    counts = {"frames": 0, "gops": 0}
+    with open(spill_path, "wb") as spill:
+      gop: List[Dict[str, object]] = []
+      size = None
+
+      def flush():
+        context = {common.SEQUENCE_ID: source.sequence_id, common.SEQUENCE_GOP_INDEX: counts["gops"],
+                   common.HEIGHT: size[0], common.WIDTH: size[1], common.GOP: options.encode.gop,
+                   common.MOTION_CELL: cell, common.RESIDUAL_MODE: options.residual_mode}
+        pickle.dump((context, gop), spill, protocol=pickle.HIGHEST_PROTOCOL)
+        counts["gops"] += 1
+
+      for frame in codec.decode_compressed(stream, residual_mode=options.residual_mode):
+        if frame.pict_type == "I" and gop:
+          flush()
+          gop = []
+        size, cell = frame.rgb.shape[:2], frame.motion_cell
+        i = frame.index
+        label_path = source.labels[i] if i < len(source.labels) else None
+        label = read_label(label_path, size) if label_path else None
+        gop.append(records.encode_frame(frame, label, source.first_index + i))
+        counts["frames"] += 1
+      if gop:
+        flush()
+  return counts
+
+
+def _worker(args):
+  source, options, spill_path = args
+  try:
+    return encode_source(source, options, spill_path), None
+  except VideoError as e:
+    return None, (e.path, e.problem)
+
+
+def check_writable(output_dir: str):
+  """Creates `output_dir` and proves it writable, or raises VideoError naming it."""
+  try:
+    os.makedirs(output_dir, exist_ok=True)
+    fd, probe = tempfile.mkstemp(prefix=".write_probe_", dir=output_dir)
+    os.close(fd)
+    os.remove(probe)
+  except OSError as e:
+    raise VideoError(output_dir, f"output directory is not writable ({e.strerror})") from None
+
+
+def shard_path(output_dir, split, index, count):
+  return os.path.join(output_dir, common.SHARD_PATTERN.format(split=split, index=index, count=count))
+
+
+def write_shards(sources: Sequence[Source], output_dir: str, split: str, num_shards: int,
+                 options: PrepOptions = PrepOptions(), workers: int = 1,
+                 progress: Optional[Callable] = None) -> Dict[str, object]:
+  """Writes `sources` into `num_shards` contiguous shards; skips shards that exist.
+
+  Args:
+    progress: optional callable(n) called after each finished source (a progress bar).
+  Returns:
+    A summary: shards written / skipped, sequences, GOPs, frames, bytes, seconds.
+  Raises:
+    VideoError: bad input (the temporary shard is removed; finished shards are kept).
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  check_writable(output_dir)
+  num_shards = max(1, min(num_shards, len(sources)))
+  per_shard = -(-len(sources) // num_shards)
+  bounds = [min(i * per_shard, len(sources)) for i in range(num_shards + 1)]
+  todo = [(s, bounds[s], bounds[s + 1]) for s in range(num_shards)
+          if not os.path.exists(shard_path(output_dir, split, s, num_shards))]
+  summary = {"split": split, "shards": num_shards, "shards_skipped": num_shards - len(todo),
+             "sequences": 0, "gops": 0, "frames": 0, "bytes": 0}
+  start = time.time()
+  spill_dir = tempfile.mkdtemp(prefix=".spill_", dir=output_dir)
+  jobs = [(sources[i], options, os.path.join(spill_dir, f"{i:06d}.pkl"))
+          for _, lo, hi in todo for i in range(lo, hi)]
+  ctx = multiprocessing.get_context("spawn")  # TensorFlow in the parent is not fork-safe
+  pool = ctx.Pool(workers) if workers > 1 and len(jobs) > 1 else None
+  results = pool.imap(_worker, jobs) if pool else map(_worker, jobs)
+  tmp = None
+  try:
+    for shard, lo, hi in todo:
+      final = shard_path(output_dir, split, shard, num_shards)
+      tmp = final + ".tmp"
+      with tf.io.TFRecordWriter(tmp) as writer:
+        for i in range(lo, hi):
+          counts, error = next(results)
+          if error:
+            raise VideoError(*error)
+          spill = os.path.join(spill_dir, f"{i:06d}.pkl")
+          with open(spill, "rb") as f:
+            for _ in range(counts["gops"]):
+              writer.write(records.to_sequence_example(*pickle.load(f)))
+          os.remove(spill)
+          summary["sequences"] += 1
+          summary["gops"] += counts["gops"]
+          summary["frames"] += counts["frames"]
+          if progress:
+            progress(1)
+      os.replace(tmp, final)
+      tmp = None
+      summary["bytes"] += os.path.getsize(final)
+  finally:
+    if pool:
+      pool.terminate()
+    if tmp and os.path.exists(tmp):
+      os.remove(tmp)
+    shutil.rmtree(spill_dir, ignore_errors=True)
+  summary["seconds"] = round(time.time() - start, 2)
+  summary["bytes_per_frame"] = round(summary["bytes"] / max(summary["frames"], 1))
+  return summary
+
+
+def write_json_atomic(path: str, obj) -> None:
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    json.dump(obj, f, indent=2, sort_keys=True)
+  os.replace(tmp, path)

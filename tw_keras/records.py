@@ -1,0 +1,74 @@
+"""Building TFRecord examples from decoded compressed-domain frames (NumPy side).
+
+`encode_frame` turns one `codec.CompressedFrame` (+ optional label) into the per-frame
+byte strings documented in `tw_keras.common`; `to_sequence_example` packs a GOP of them
+into a `tf.train.SequenceExample`. The matching TF parser lives in `tw_keras.dataset`.
+`decode_array` is the NumPy inverse of the array encoding, for tests and tools.
+
+Only `to_sequence_example` imports TensorFlow (lazily), so preparation workers that
+encode frames never pay TensorFlow's start-up.
+"""
+
+import zlib
+from typing import Dict, List, Optional, Sequence
+
+import cv2
+import numpy as np
+
+from tw_keras import common
+
+ZLIB_LEVEL = 1  # fast; residuals are mostly near zero and compress well even at level 1
+
+
+def encode_array(array: np.ndarray) -> bytes:
+  """int16 array -> zlib-compressed raw little-endian bytes (shape kept by the caller)."""
+  return zlib.compress(np.ascontiguousarray(array, dtype="<i2").tobytes(), ZLIB_LEVEL)
+
+
+def decode_array(data: bytes, shape: Sequence[int]) -> np.ndarray:
+  return np.frombuffer(zlib.decompress(data), dtype="<i2").reshape(shape)
+
+
+def encode_png(array: np.ndarray, rgb: bool = False) -> bytes:
+  """uint8 [H, W] or RGB [H, W, 3] array -> PNG bytes."""
+  if rgb:
+    array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)  # OpenCV writes BGR input as RGB files
+  ok, buf = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+  if not ok:
+    raise ValueError("PNG encoding failed")
+  return buf.tobytes()
+
+
+def encode_frame(frame, label: Optional[np.ndarray], source_index: int) -> Dict[str, object]:
+  """One `codec.CompressedFrame` -> {feature key: bytes or int} for one frame.
+
+  Args:
+    frame: the decoded frame (rgb [H, W, 3], motion_grid, residual [H, W, 3]).
+    label: [H, W] uint8 trainIds, or None when the frame is unlabelled.
+    source_index: index of the frame in its source sequence (e.g. 8..19 in Cityscapes).
+  """
+  return {
+      common.FRAME_INDEX: int(source_index),
+      common.PICT_TYPE: frame.pict_type.encode(),
+      common.IMAGE: encode_png(frame.rgb, rgb=True),
+      common.MOTION: encode_array(frame.motion_grid),
+      common.RESIDUAL: encode_array(frame.residual),
+      common.LABEL: b"" if label is None else encode_png(label),
+  }
+
+
+def to_sequence_example(context: Dict[str, object], frames: List[Dict[str, object]]):
+  """Packs {context key: value} and per-frame dicts into a serialized SequenceExample."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  def feature(value):
+    if isinstance(value, (bytes, str)):
+      value = value.encode() if isinstance(value, str) else value
+      return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
+
+  lists = {key: tf.train.FeatureList(feature=[feature(f[key]) for f in frames])
+           for key in frames[0]}
+  return tf.train.SequenceExample(
+      context=tf.train.Features(feature={k: feature(v) for k, v in context.items()}),
+      feature_lists=tf.train.FeatureLists(feature_list=lists)).SerializeToString()
