@@ -1,0 +1,97 @@
+"""Model configuration: one frozen dataclass, named presets, and the named variants.
+
+`tw_keras.models.build_models(config)` is the only place that reads a `ModelConfig` and
+turns it into Keras models.
+"""
+
+import dataclasses
+from typing import Optional, Tuple
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+  """Per-frame CNN and non-key-frame CNN settings.
+
+  Attributes:
+    backbone: "mobilenet_v1" (paper default), "mobilenet_v2" or "resnet18".
+    width: encoder width multiplier (1.0 = paper; 0.25 for CPU-scale runs).
+    decoder_width: multiplier on the decoder channels of REFERENCE.md
+      (PPM 512 / 4x128 / 256; laterals 128, 64, 64).
+    num_classes: 19 Cityscapes trainIds.
+    weight_decay: L2 factor on conv kernels of the decoder and correction modules.
+    imagenet_weights: local file with ImageNet encoder weights, or None (random init).
+  """
+  backbone: str = "mobilenet_v1"
+  width: float = 1.0
+  decoder_width: float = 1.0
+  num_classes: int = 19
+  weight_decay: float = 1e-4
+  imagenet_weights: Optional[str] = None
+
+  def channels(self, n: int) -> int:
+    return max(8, int(round(n * self.decoder_width)))
+
+  @property
+  def ppm(self) -> Tuple[int, int, int]:
+    """(reduce, per-bin, out) channels of pyramid pooling."""
+    return self.channels(512), self.channels(128), self.channels(256)
+
+  @property
+  def lateral_filters(self) -> Tuple[int, int, int]:
+    """Output channels of lateral connections 1, 2, 3 = channels of Layer1, Layer2, Layer3."""
+    return self.channels(128), self.channels(64), self.channels(64)
+
+
+PRESETS = {
+    "paper": ModelConfig(),
+    "cpu_small": ModelConfig(width=0.25, decoder_width=0.25),
+    "tiny": ModelConfig(width=0.25, decoder_width=0.125),
+}
+
+LAYER_STRIDE = {1: 16, 2: 8, 3: 4}
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+  """One row of the paper's tables / one baseline.
+
+  Attributes:
+    name: e.g. "layer1_cfr_rga".
+    kind: "per_frame", "nkfc" or "warp_scores" (DFF-style warping of the final scores).
+    warp_layer: 1, 2 or 3 (NKFC) -- the decoder layer whose features are warped.
+    fine_tune: whether stage 2 trains the NKFC tail (False = "warp only").
+    cfr, rga: correction modules.
+    zero_motion: ignore the motion field (the Clockwork fixed-rate baseline: cached deep
+      features fused with fresh shallow ones).
+  """
+  name: str
+  kind: str = "nkfc"
+  warp_layer: int = 1
+  fine_tune: bool = True
+  cfr: bool = False
+  rga: bool = False
+  zero_motion: bool = False
+
+  @property
+  def stride(self) -> int:
+    return 4 if self.kind == "warp_scores" else LAYER_STRIDE[self.warp_layer]
+
+  @property
+  def trainable(self) -> bool:
+    """Whether stage 2 has anything to train for this variant."""
+    return self.kind == "nkfc" and (self.fine_tune or self.cfr or self.rga)
+
+
+def _nkfc_rows(layer):
+  p = f"layer{layer}"
+  return [Variant(f"{p}_warp", warp_layer=layer, fine_tune=False), Variant(f"{p}_ft", warp_layer=layer),
+          Variant(f"{p}_cfr", warp_layer=layer, cfr=True), Variant(f"{p}_cfr_rga", warp_layer=layer, cfr=True, rga=True)]
+
+
+VARIANTS = {v.name: v for v in [
+    Variant("per_frame", kind="per_frame"),
+    Variant("warp_scores", kind="warp_scores", fine_tune=False),
+    Variant("clockwork", warp_layer=1, zero_motion=True),
+    *_nkfc_rows(1), *_nkfc_rows(2),
+    Variant("layer3", warp_layer=3),
+]}

@@ -1,0 +1,82 @@
+"""Encoders of the per-frame CNN: MobileNetV1 (default), MobileNetV2, ResNet-18 (paper Table 8).
+
+Each builder returns a functional `keras.Model` mapping a preprocessed image
+[B, H, W, 3] (values in [-1, 1]) to four feature maps at strides 4, 8, 16, 32, and the
+names of the layers that produce them (`ENDPOINTS`), so that the non-key-frame CNN can cut
+the *same* layer objects at stride 4 or 8.
+
+MobileNetV1/V2 are `keras.applications` graphs (weights=None), so a user's local
+ImageNet file for those models (e.g. `mobilenet_1_0_224_tf_no_top.h5`) loads into them.
+ResNet-18 is not in `keras.applications`; it is built here (basic blocks, as in He et al.).
+H and W should be multiples of 32.
+"""
+
+import os
+
+import keras
+
+# Layer names of the stride-4/8/16/32 outputs.
+ENDPOINTS = {
+    "mobilenet_v1": ("conv_pw_3_relu", "conv_pw_5_relu", "conv_pw_11_relu", "conv_pw_13_relu"),
+    "mobilenet_v2": ("block_2_add", "block_5_add", "block_12_add", "out_relu"),
+    "resnet18": ("stage1_out", "stage2_out", "stage3_out", "stage4_out"),
+}
+
+
+def _resnet18(width, inputs):
+  """ResNet-18 trunk; returns the stride-32 output (layer names in ENDPOINTS)."""
+  L = keras.layers
+  c = lambda n: max(8, int(n * width))
+
+  def conv_bn(x, filters, kernel, stride, name, relu=True):
+    x = L.Conv2D(filters, kernel, stride, padding="same", use_bias=False, name=name + "_conv")(x)
+    x = L.BatchNormalization(name=name + "_bn")(x)
+    return L.ReLU(name=name + "_relu")(x) if relu else x
+
+  x = conv_bn(inputs, c(64), 7, 2, "stem")
+  x = L.MaxPool2D(3, 2, padding="same", name="stem_pool")(x)
+  for stage, (filters, stride) in enumerate([(64, 1), (128, 2), (256, 2), (512, 2)], start=1):
+    for block in range(2):
+      s = stride if block == 0 else 1
+      name = f"stage{stage}_block{block}"
+      y = conv_bn(x, c(filters), 3, s, name + "_a")
+      y = conv_bn(y, c(filters), 3, 1, name + "_b", relu=False)
+      if s != 1 or x.shape[-1] != c(filters):
+        x = conv_bn(x, c(filters), 1, s, name + "_short", relu=False)
+      x = L.Add(name=name + "_add")([x, y])
+      x = L.ReLU(name=f"stage{stage}_out" if block == 1 else name + "_relu")(x)
+  return x
+
+
+def build_encoder(backbone: str = "mobilenet_v1", width: float = 1.0) -> keras.Model:
+  """Encoder model: [B, H, W, 3] in [-1, 1] -> [s4, s8, s16, s32] feature maps."""
+  if backbone not in ENDPOINTS:
+    raise ValueError(f"unknown backbone {backbone!r}; choose from {sorted(ENDPOINTS)}")
+  inputs = keras.Input((None, None, 3), name="image")
+  if backbone == "mobilenet_v1":
+    trunk = keras.applications.MobileNet(input_tensor=inputs, include_top=False, weights=None, alpha=width)
+  elif backbone == "mobilenet_v2":
+    trunk = keras.applications.MobileNetV2(input_tensor=inputs, include_top=False, weights=None, alpha=width)
+  else:
+    trunk = keras.Model(inputs, _resnet18(width, inputs))
+  outputs = [trunk.get_layer(n).output for n in ENDPOINTS[backbone]]
+  return keras.Model(inputs, outputs, name=f"{backbone}_encoder")
+
+
+def load_imagenet_weights(encoder: keras.Model, path: str) -> None:
+  """Loads ImageNet weights from a local file (no network) into `encoder`.
+
+  Accepts a Keras weights file of the matching `keras.applications` model without its top
+  (legacy `.h5` or `.weights.h5`), or one saved from a tw_keras encoder.
+
+  Raises:
+    FileNotFoundError: the file does not exist.
+    ValueError: the file does not match this encoder (backbone or width).
+  """
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"{path}: ImageNet weights file not found")
+  try:
+    encoder.load_weights(path)
+  except Exception as e:  # Keras raises ValueError/KeyError/OSError variously
+    raise ValueError(f"{path}: does not match encoder {encoder.name} "
+                     f"({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None

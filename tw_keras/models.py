@@ -1,0 +1,185 @@
+"""TWNet models: the per-frame (key-frame) CNN and the non-key-frame CNNs (paper section 4).
+
+`build_per_frame(config)` -- the key-frame CNN::
+
+  image [B, H, W, 3] (0..255, any dtype)
+    -> {"logits": [B, H, W, K] float32, "scores": [B, H/4, W/4, K] float32,
+        "layer1": [B, H/16, W/16, C1], "layer2": [B, H/8, W/8, C2], "layer3": [B, H/4, W/4, C3]}
+
+`build_non_key_frame(per_frame, config, variant)` -- one NKFC (or baseline) per variant::
+
+  (image [B, H, W, 3], context [B, h, w, C], motion [B, H, W, 2] px, residual [B, H, W, 3])
+    -> {"logits": [B, H, W, K] float32, "context": [B, h, w, C]}
+
+`context` is Layer-k features of the previous frame (`variant.warp_layer`; h = H/stride),
+or its stride-4 scores for the DFF-style `warp_scores` baseline. The returned context is
+the corrected features, to hand to the next frame.
+
+Layer1 keeps the encoder up to stride 8, Layer2 up to stride 4, Layer3 none. Those encoder
+layers are *the same layer objects* as the per-frame CNN's (one sub-model cut from its
+encoder), so they share weights and freeze with it. The NKFC's decoder tail (lateral
+connections after the warped layer, classifier) is its own copy, initialised from the
+per-frame CNN's weights (`copy_tail_weights`) and fine-tuned in stage 2. CFR's spatial
+features are the lateral projection of the deepest kept encoder map, average-pooled to
+the warped layer's size. H and W must be multiples of 32.
+"""
+
+from typing import Dict
+
+import keras
+import tensorflow as tf
+
+from tw_keras import config as config_lib
+from tw_keras import correction, decoder, encoders, warp
+
+L = keras.layers
+
+
+def _preprocess(image):
+  """0..255 -> [-1, 1], the MobileNet/ImageNet convention (the paper's mean subtraction)."""
+  return L.Rescaling(1.0 / 127.5, offset=-1.0, name="preprocess")(image)
+
+
+def _tail_layers(config: config_lib.ModelConfig) -> Dict[str, keras.layers.Layer]:
+  """Decoder layers by name; the per-frame CNN and every NKFC tail get their own set."""
+  wd = config.weight_decay
+  ppm_reduce, ppm_bin, ppm_out = config.ppm
+  f1, f2, f3 = config.lateral_filters
+  return {
+      "ppm": decoder.PyramidPooling(ppm_reduce, (1, 2, 4, 8), ppm_bin, ppm_out, wd, name="ppm"),
+      # Lateral projections map encoder features to the main path's channels.
+      "lateral1_proj": decoder.ConvBNReLU(ppm_out, 1, wd, name="lateral1_proj"),
+      "lateral1_fuse": decoder.UpsampleAddConv(f1, wd, name="lateral1_fuse"),
+      "lateral2_proj": decoder.ConvBNReLU(f1, 1, wd, name="lateral2_proj"),
+      "lateral2_fuse": decoder.UpsampleAddConv(f2, wd, name="lateral2_fuse"),
+      "lateral3_proj": decoder.ConvBNReLU(f2, 1, wd, name="lateral3_proj"),
+      "lateral3_fuse": decoder.UpsampleAddConv(f3, wd, name="lateral3_fuse"),
+      "classifier": decoder.Classifier(config.num_classes, wd, name="classifier"),
+  }
+
+
+def build_per_frame(config: config_lib.ModelConfig) -> keras.Model:
+  """The key-frame CNN (see module docstring). Loads `config.imagenet_weights` if given."""
+  encoder = encoders.build_encoder(config.backbone, config.width)
+  if config.imagenet_weights:
+    encoders.load_imagenet_weights(encoder, config.imagenet_weights)
+  t = _tail_layers(config)
+  image = keras.Input((None, None, 3), name="image")
+  s4, s8, s16, s32 = encoder(_preprocess(image))
+  x = t["ppm"](s32)
+  layer1 = t["lateral1_fuse"]([x, t["lateral1_proj"](s16)])
+  layer2 = t["lateral2_fuse"]([layer1, t["lateral2_proj"](s8)])
+  layer3 = t["lateral3_fuse"]([layer2, t["lateral3_proj"](s4)])
+  scores = t["classifier"](layer3)
+  logits = decoder.BilinearUpsample(4, name="upsample")(scores)
+  return keras.Model(image, {"logits": logits, "scores": scores, "layer1": layer1, "layer2": layer2,
+                             "layer3": layer3}, name="per_frame")
+
+
+def encoder_of(per_frame: keras.Model) -> keras.Model:
+  return next(l for l in per_frame.layers if l.name.endswith("_encoder"))
+
+
+def encoder_head(per_frame: keras.Model, stride: int) -> keras.Model:
+  """Sub-model of the per-frame encoder up to `stride` (4 or 8): the same layer objects.
+
+  Returns a model mapping the preprocessed image to [s4] (stride 4) or [s4, s8] (stride 8).
+  """
+  encoder = encoder_of(per_frame)
+  s4, s8 = encoder.outputs[0], encoder.outputs[1]
+  outputs = [s4, s8] if stride == 8 else [s4]
+  return keras.Model(encoder.inputs, outputs, name=f"encoder_head_s{stride}")
+
+
+def context_channels(config: config_lib.ModelConfig, variant: config_lib.Variant) -> int:
+  if variant.kind == "warp_scores":
+    return config.num_classes
+  return config.lateral_filters[variant.warp_layer - 1]
+
+
+def build_non_key_frame(per_frame: keras.Model, config: config_lib.ModelConfig,
+                        variant: config_lib.Variant) -> keras.Model:
+  """One non-key-frame model for `variant` (see module docstring)."""
+  if variant.kind == "per_frame":
+    raise ValueError("the per-frame variant has no non-key-frame model")
+  if (variant.cfr or variant.rga) and (variant.kind != "nkfc" or variant.warp_layer == 3):
+    raise ValueError(f"{variant.name}: CFR/RGA need spatial features; Layer3 and baselines have none")
+  if variant.rga and not variant.cfr:
+    raise ValueError(f"{variant.name}: RGA weights CFR's residual and needs CFR")
+  channels = context_channels(config, variant)
+  image = keras.Input((None, None, 3), name="image")
+  context = keras.Input((None, None, channels), name="context")
+  motion = keras.Input((None, None, 2), name="motion")
+  residual = keras.Input((None, None, 3), name="residual")
+  flow = warp.FlowToStride(variant.stride, zero=variant.zero_motion, name="flow")(motion)
+  warped = warp.Warp(name="warp")([context, flow])
+  t = _tail_layers(config)
+  if variant.kind == "warp_scores":
+    logits = decoder.BilinearUpsample(4, name="upsample")(warped)
+    return keras.Model([image, context, motion, residual], {"logits": logits, "context": warped},
+                       name=variant.name)
+  corrected = warped
+  k = variant.warp_layer
+  if k == 3:
+    layer3 = warped
+  else:
+    kept = encoder_head(per_frame, stride=8 if k == 1 else 4)(_preprocess(image))
+    kept = kept if isinstance(kept, (list, tuple)) else [kept]
+    nxt = k + 1  # the lateral connection that consumes the warped layer
+    spatial = t[f"lateral{nxt}_proj"](kept[-1])
+    if variant.cfr:
+      pooled = L.AveragePooling2D(2, name="spatial_pool")(spatial)
+      inputs = [warped, pooled]
+      if variant.rga:
+        inputs.append(correction.ResidualGuidedAttention(name="rga")([residual, warped]))
+      corrected = correction.ContextFeatureRectification(weight_decay=config.weight_decay, name="cfr")(inputs)
+    x = t[f"lateral{nxt}_fuse"]([corrected, spatial])
+    layer3 = x if k == 2 else t["lateral3_fuse"]([x, t["lateral3_proj"](kept[0])])
+  logits = decoder.BilinearUpsample(4, name="upsample")(t["classifier"](layer3))
+  model = keras.Model([image, context, motion, residual], {"logits": logits, "context": corrected},
+                      name=variant.name)
+  copy_tail_weights(per_frame, model)
+  return model
+
+
+def copy_tail_weights(per_frame: keras.Model, nkfc: keras.Model) -> int:
+  """Copies decoder weights from the per-frame CNN into the NKFC's same-named tail layers.
+
+  Returns the number of layers copied.
+  """
+  source = {l.name: l for l in per_frame.layers}
+  n = 0
+  for layer in nkfc.layers:
+    if layer.name in source and layer is not source[layer.name] and layer.weights:
+      layer.set_weights(source[layer.name].get_weights())
+      n += 1
+  return n
+
+
+def build_models(config: config_lib.ModelConfig, variants=("layer1_cfr_rga",)):
+  """The translation point from configuration to models.
+
+  Returns:
+    (per_frame, {variant name: non-key-frame model}); the per-frame variant maps to None.
+  """
+  per_frame = build_per_frame(config)
+  out = {}
+  for name in variants:
+    variant = config_lib.VARIANTS[name]
+    out[name] = None if variant.kind == "per_frame" else build_non_key_frame(per_frame, config, variant)
+  return per_frame, out
+
+
+def count_flops(model: keras.Model, input_shapes) -> float:
+  """Floating-point operations of one forward pass at fixed `input_shapes` (TF profiler).
+
+  Counts 2 per multiply-add. The paper's "GFLOPs" are multiply-adds: divide by 2.
+  """
+  from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2  # pylint: disable=g-import-not-at-top
+  specs = [tf.TensorSpec(s, tf.float32) for s in input_shapes]
+  fn = tf.function(lambda *xs: model(list(xs) if len(xs) > 1 else xs[0], training=False))
+  graph = convert_variables_to_constants_v2(fn.get_concrete_function(*specs)).graph
+  opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+  opts["output"] = "none"
+  info = tf.compat.v1.profiler.profile(graph=graph, options=opts)
+  return float(info.total_float_ops)
