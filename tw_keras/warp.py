@@ -31,19 +31,22 @@ def warp(features, flow):
   Returns:
     [B, h, w, C] tensor, dtype of `features`.
   """
+  features = tf.convert_to_tensor(features)
   dtype = features.dtype
+  # Sampling positions and blending in float32 (float64 kept), also under mixed precision.
+  ct = tf.float64 if dtype == tf.float64 else tf.float32
   shape = tf.shape(features)
   b, h, w, c = shape[0], shape[1], shape[2], shape[3]
-  flow = tf.cast(flow, tf.float32)
+  flow = tf.cast(flow, ct)
   # Sampling grid: [B, h, w] positions p - flow(p), clamped to the map.
-  ys, xs = tf.meshgrid(tf.range(h, dtype=tf.float32), tf.range(w, dtype=tf.float32), indexing="ij")
-  x = tf.clip_by_value(xs[None] - flow[..., 0], 0.0, tf.cast(w - 1, tf.float32))
-  y = tf.clip_by_value(ys[None] - flow[..., 1], 0.0, tf.cast(h - 1, tf.float32))
+  ys, xs = tf.meshgrid(tf.range(h, dtype=ct), tf.range(w, dtype=ct), indexing="ij")
+  x = tf.clip_by_value(xs[None] - flow[..., 0], 0.0, tf.cast(w - 1, ct))
+  y = tf.clip_by_value(ys[None] - flow[..., 1], 0.0, tf.cast(h - 1, ct))
   x0f, y0f = tf.floor(x), tf.floor(y)
   fx, fy = (x - x0f)[..., None], (y - y0f)[..., None]
   x0, y0 = tf.cast(x0f, tf.int32), tf.cast(y0f, tf.int32)
   x1, y1 = tf.minimum(x0 + 1, w - 1), tf.minimum(y0 + 1, h - 1)
-  flat = tf.reshape(tf.cast(features, tf.float32), [b, h * w, c])
+  flat = tf.reshape(tf.cast(features, ct), [b, h * w, c])
 
   def tap(yi, xi):
     return tf.reshape(tf.gather(flat, tf.reshape(yi * w + xi, [b, h * w]), batch_dims=1), [b, h, w, c])

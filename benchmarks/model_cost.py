@@ -1,0 +1,91 @@
+"""Cost of every model variant: GFLOPs and parameters, and forward time side by side.
+
+    python benchmarks/model_cost.py --preset=paper --sizes=512x1024,1024x2048 --repeats=5
+
+GFLOPs are multiply-adds (the paper's convention; TF's profiler counts 2 per multiply-add,
+we halve it) at the first --flops_size. Forward time: batch 1, network only (inputs already
+in memory as tensors), each model a `tf.function` (optionally XLA), 2 warm-up calls, then the
+median of --repeats timed calls, each ended by pulling the logits to the host (a sync).
+Speed-ups are per-frame time / NKFC time, beside the paper's (1080 Ti): 1.74x / 2.39x / 3.37x.
+"""
+
+import statistics
+import time
+
+from absl import app, flags
+import numpy as np
+import tensorflow as tf
+
+from tw_keras import config as config_lib
+from tw_keras import models
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("preset", "paper", "Model preset.")
+flags.DEFINE_list("sizes", ["512x1024", "1024x2048"], "HxW sizes to time.")
+flags.DEFINE_string("flops_size", "1024x2048", "HxW at which GFLOPs are counted.")
+flags.DEFINE_list("variants", ["layer1_ft", "layer1_cfr_rga", "layer2_ft", "layer2_cfr_rga", "layer3",
+                               "warp_scores", "clockwork"], "Non-key-frame variants.")
+flags.DEFINE_integer("repeats", 5, "Timed calls per model and size.")
+flags.DEFINE_bool("xla", False, "jit_compile the forward functions.")
+flags.DEFINE_bool("skip_flops", False, "Only time.")
+
+PAPER_SPEEDUP = {"layer1": 1.74, "layer2": 2.39, "layer3": 3.37}
+
+
+def inputs_for(cfg, variant, h, w):
+  rng = np.random.default_rng(0)
+  img = tf.constant(rng.uniform(0, 255, (1, h, w, 3)), tf.float32)
+  if variant is None:
+    return [img]
+  s = variant.stride
+  ctx = tf.constant(rng.normal(size=(1, h // s, w // s, models.context_channels(cfg, variant))), tf.float32)
+  return [img, ctx, tf.constant(rng.uniform(-8, 8, (1, h, w, 2)), tf.float32),
+          tf.constant(rng.normal(0, 10, (1, h, w, 3)), tf.float32)]
+
+
+def time_model(model, inputs):
+  fn = tf.function(lambda xs: model(xs if len(xs) > 1 else xs[0], training=False)["logits"],
+                   jit_compile=FLAGS.xla)
+  for _ in range(2):
+    fn(inputs).numpy()
+  times = []
+  for _ in range(FLAGS.repeats):
+    t = time.perf_counter()
+    fn(inputs).numpy()
+    times.append(time.perf_counter() - t)
+  return statistics.median(times)
+
+
+def main(_):
+  cfg = config_lib.PRESETS[FLAGS.preset]
+  per_frame, nk = models.build_models(cfg, FLAGS.variants)
+  rows = [("per_frame", per_frame, None)] + [(n, nk[n], config_lib.VARIANTS[n]) for n in FLAGS.variants]
+  print(f"preset {FLAGS.preset}: {cfg}")
+  print(f"device: {tf.config.list_logical_devices()[-1].device_type}, xla={FLAGS.xla}")
+  fh, fw = map(int, FLAGS.flops_size.split("x"))
+  base_flops = None
+  print(f"\n| variant | params (M) | trainable in stage 2 (M) | GMACs @ {fw}x{fh} | vs per-frame |")
+  print("|---|---|---|---|---|")
+  per_frame.trainable = False
+  for name, model, variant in rows:
+    params = model.count_params() / 1e6
+    train = sum(int(np.prod(v.shape)) for v in model.trainable_weights) / 1e6 if variant else 0.0
+    if FLAGS.skip_flops:
+      flops = float("nan")
+    else:
+      flops = models.count_flops(model, [x.shape for x in inputs_for(cfg, variant, fh, fw)]) / 2e9
+    base_flops = base_flops or flops
+    print(f"| {name} | {params:.3f} | {train:.3f} | {flops:.2f} | {flops - base_flops:+.2f} |")
+  for size in FLAGS.sizes:
+    h, w = map(int, size.split("x"))
+    print(f"\nforward time, batch 1, {w}x{h}:\n| variant | ms | FPS | speed-up | paper |\n|---|---|---|---|---|")
+    base = None
+    for name, model, variant in rows:
+      t = time_model(model, inputs_for(cfg, variant, h, w))
+      base = base or t
+      paper = PAPER_SPEEDUP.get(name.split("_")[0], "")
+      print(f"| {name} | {t * 1e3:.1f} | {1 / t:.2f} | {base / t:.2f}x | {paper and f'{paper}x'} |", flush=True)
+
+
+if __name__ == "__main__":
+  app.run(main)
