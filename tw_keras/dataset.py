@@ -62,31 +62,34 @@ def _dense_motion(data, height, width, cell):
   return tf.cast(grid[:height, :width], tf.float32) / _MV_UNITS_PER_PIXEL
 
 
-def parse_gop(serialized):
-  """One serialized GOP record -> clip dictionary over all its frames (see module doc)."""
+def parse_gop(serialized, with_motion: bool = True):
+  """One serialized GOP record -> clip dictionary over all its frames (see module doc).
+
+  With `with_motion=False` the motion and residual entries are left out (and not
+  decoded): what per-frame training needs.
+  """
   context, seq = tf.io.parse_single_sequence_example(serialized, _CONTEXT, _SEQUENCE)
   h = tf.cast(context[common.HEIGHT], tf.int32)
   w = tf.cast(context[common.WIDTH], tf.int32)
   cell = tf.cast(context[common.MOTION_CELL], tf.int32)
 
-  def frame(args):
-    image, motion, residual, label = args
-    image = tf.reshape(tf.io.decode_png(image, channels=3), [h, w, 3])
-    motion = _dense_motion(motion, h, w, cell)
-    residual = tf.cast(tf.reshape(_decode_int16(residual), [h, w, 3]), tf.float32)
-    label = tf.cond(tf.strings.length(label) > 0,
-                     lambda: tf.cast(tf.reshape(tf.io.decode_png(label, channels=1), [h, w]), tf.int32),
-                     lambda: tf.fill([h, w], labels.IGNORE_LABEL))
-    return image, motion, residual, label
+  def decode_label(label):
+    return tf.cond(tf.strings.length(label) > 0,
+                   lambda: tf.cast(tf.reshape(tf.io.decode_png(label, channels=1), [h, w]), tf.int32),
+                   lambda: tf.fill([h, w], labels.IGNORE_LABEL))
 
-  images, motion, residuals, label_maps = tf.map_fn(
-      frame, (seq[common.IMAGE], seq[common.MOTION], seq[common.RESIDUAL], seq[common.LABEL]),
-      fn_output_signature=(tf.uint8, tf.float32, tf.float32, tf.int32))
+  images = tf.map_fn(lambda im: tf.reshape(tf.io.decode_png(im, channels=3), [h, w, 3]), seq[common.IMAGE],
+                     fn_output_signature=tf.uint8)
+  out = {common.CLIP_IMAGES: images,
+         common.CLIP_LABELS: tf.map_fn(decode_label, seq[common.LABEL], fn_output_signature=tf.int32)}
+  if with_motion:
+    out[common.CLIP_MOTION] = tf.map_fn(lambda m: _dense_motion(m, h, w, cell), seq[common.MOTION],
+                                        fn_output_signature=tf.float32)
+    out[common.CLIP_RESIDUALS] = tf.map_fn(
+        lambda r: tf.cast(tf.reshape(_decode_int16(r), [h, w, 3]), tf.float32), seq[common.RESIDUAL],
+        fn_output_signature=tf.float32)
   return {
-      common.CLIP_IMAGES: images,
-      common.CLIP_MOTION: motion,
-      common.CLIP_RESIDUALS: residuals,
-      common.CLIP_LABELS: label_maps,
+      **out,
       common.CLIP_HAS_LABEL: tf.strings.length(seq[common.LABEL]) > 0,
       common.CLIP_PICT_TYPES: seq[common.PICT_TYPE],
       common.CLIP_FRAME_INDEX: seq[common.FRAME_INDEX],
@@ -107,7 +110,8 @@ def random_clip(gop, length: int, seed: Optional[int] = None):
 
 
 def gop_dataset(files, input_context: Optional[tf.distribute.InputContext] = None,
-                shuffle_files: bool = False, seed: Optional[int] = None) -> tf.data.Dataset:
+                shuffle_files: bool = False, seed: Optional[int] = None,
+                with_motion: bool = True) -> tf.data.Dataset:
   """Parsed GOPs from shard `files`, in order unless `shuffle_files`.
 
   Under tf.distribute, pass the `input_context`: each input pipeline reads its own
@@ -128,4 +132,21 @@ def gop_dataset(files, input_context: Optional[tf.distribute.InputContext] = Non
   ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=1)
   if records:
     ds = ds.shard(*records)
-  return ds.map(parse_gop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  return ds.map(lambda r: parse_gop(r, with_motion), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def resize_clip(clip, size):
+  """Resizes a clip's frames to `size` (h, w): images bilinear, labels nearest, motion
+  area-averaged and rescaled to the new pixel size, residuals area-averaged."""
+  h, w = size
+  shape = tf.shape(clip[common.CLIP_IMAGES])
+  sy = tf.cast(h, tf.float32) / tf.cast(shape[1], tf.float32)
+  sx = tf.cast(w, tf.float32) / tf.cast(shape[2], tf.float32)
+  out = dict(clip)
+  out[common.CLIP_IMAGES] = tf.cast(tf.round(tf.image.resize(
+      tf.cast(clip[common.CLIP_IMAGES], tf.float32), size, method="bilinear")), tf.uint8)
+  out[common.CLIP_LABELS] = tf.image.resize(clip[common.CLIP_LABELS][..., None], size, method="nearest")[..., 0]
+  if common.CLIP_MOTION in clip:
+    out[common.CLIP_MOTION] = tf.image.resize(clip[common.CLIP_MOTION], size, method="area") * tf.stack([sx, sy])
+    out[common.CLIP_RESIDUALS] = tf.image.resize(clip[common.CLIP_RESIDUALS], size, method="area")
+  return out

@@ -83,7 +83,9 @@ class PyramidPooling(keras.layers.Layer):
     size = tf.shape(x)[1:3]
     parts = [x]
     for b, branch in zip(self.bins, self.branches):
-      pooled = tf.image.resize(x, [b, b], method="area")  # adaptive average pooling
+      # Adaptive average pooling; antialiased bilinear is an area average that, unlike
+      # method="area", has a gradient.
+      pooled = tf.image.resize(x, [b, b], method="bilinear", antialias=True)
       parts.append(tf.image.resize(branch(pooled, training=training), size, method="bilinear"))
     return self.project(tf.concat(parts, axis=-1), training=training)
 

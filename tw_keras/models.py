@@ -42,7 +42,7 @@ def _preprocess(image):
 
 def _tail_layers(config: config_lib.ModelConfig) -> Dict[str, keras.layers.Layer]:
   """Decoder layers by name; the per-frame CNN and every NKFC tail get their own set."""
-  wd = config.weight_decay
+  wd = 0.0  # weight decay is applied by the training loop, to encoder and decoder alike
   ppm_reduce, ppm_bin, ppm_out = config.ppm
   f1, f2, f3 = config.lateral_filters
   return {
@@ -132,7 +132,7 @@ def build_non_key_frame(per_frame: keras.Model, config: config_lib.ModelConfig,
       inputs = [warped, pooled]
       if variant.rga:
         inputs.append(correction.ResidualGuidedAttention(name="rga")([residual, warped]))
-      corrected = correction.ContextFeatureRectification(weight_decay=config.weight_decay, name="cfr")(inputs)
+      corrected = correction.ContextFeatureRectification(name="cfr")(inputs)
     x = t[f"lateral{nxt}_fuse"]([corrected, spatial])
     layer3 = x if k == 2 else t["lateral3_fuse"]([x, t["lateral3_proj"](kept[0])])
   logits = decoder.BilinearUpsample(4, name="upsample")(t["classifier"](layer3))

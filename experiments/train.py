@@ -1,0 +1,93 @@
+r"""Two-stage TWNet training (absl flags; the library is `tw_keras.train_lib`).
+
+  # Stage 1 (per-frame CNN), then stage 2 for the Layer1 ablation rows:
+  python -m experiments.train --preset=cpu_small --data_dir=tw_data --model_dir=runs/cpu \
+      --stages=1,2 --variants=layer1_ft,layer1_cfr,layer1_cfr_rga
+
+  # Multi-worker: run one process per host, each with its own TF_CONFIG:
+  TF_CONFIG='{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}' \
+      python -m experiments.train --strategy=multi_worker ...
+
+A killed job resumes from its latest checkpoint when rerun with the same --model_dir.
+"""
+
+import json
+import os
+
+from absl import app, flags
+import numpy as np
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  flags.DEFINE_string("preset", "cpu_small", "Training preset (tw_keras.config.TRAIN_PRESETS).")
+  flags.DEFINE_string("data_dir", None, "Directory of TFRecord shards (data_prep output).", required=True)
+  flags.DEFINE_string("model_dir", None, "Checkpoints, weights and TensorBoard logs.", required=True)
+  flags.DEFINE_list("stages", ["1", "2"], "Stages to run, in order.")
+  flags.DEFINE_list("variants", ["layer1_ft", "layer1_cfr", "layer1_cfr_rga"], "Stage-2 variants.")
+  flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"], "tf.distribute strategy.")
+  flags.DEFINE_bool("xla", False, "jit_compile the replica step.")
+  flags.DEFINE_enum("mixed_precision", "none", ["none", "bfloat16"], "Compute dtype policy.")
+  flags.DEFINE_integer("seed", 0, "Random seed (Python, NumPy, TF, data order, augmentation).")
+  flags.DEFINE_integer("stage1_steps", None, "Override the preset's stage-1 steps.")
+  flags.DEFINE_integer("stage2_steps", None, "Override the preset's stage-2 steps.")
+  flags.DEFINE_float("consistency_weight", None, "Override lambda (default 10).")
+  flags.DEFINE_string("imagenet_weights", None, "Local ImageNet weights file for the encoder.")
+  flags.DEFINE_string("backbone", None, "Override the preset's backbone.")
+  flags.DEFINE_bool("eval", True, "Periodic evaluation on the val split.")
+  flags.DEFINE_string("dump_weights", None, "Write all final weights to this .npz (tests, debugging).")
+
+
+def make_strategy(name):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  if name == "mirrored":
+    return tf.distribute.MirroredStrategy()
+  if name == "multi_worker":
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  return tf.distribute.get_strategy()
+
+
+def main(argv):
+  del argv
+  import dataclasses  # pylint: disable=g-import-not-at-top
+  from tw_keras import config as config_lib  # pylint: disable=g-import-not-at-top
+  from tw_keras import train_lib  # pylint: disable=g-import-not-at-top
+
+  train_lib.set_mixed_precision(FLAGS.mixed_precision)
+  strategy = make_strategy(FLAGS.strategy)
+  preset = config_lib.TRAIN_PRESETS[FLAGS.preset]
+  model_config = preset.model
+  if FLAGS.imagenet_weights:
+    model_config = dataclasses.replace(model_config, imagenet_weights=FLAGS.imagenet_weights)
+  if FLAGS.backbone:
+    model_config = dataclasses.replace(model_config, backbone=FLAGS.backbone)
+  eval_split = "val" if FLAGS.eval else None
+  summary = {}
+  dump = {}
+  if "1" in FLAGS.stages:
+    history, model = train_lib.train_stage1(model_config, preset, FLAGS.data_dir, FLAGS.model_dir, strategy,
+                                            seed=FLAGS.seed, xla=FLAGS.xla, steps=FLAGS.stage1_steps,
+                                            eval_split=eval_split)
+    summary["stage1"] = {k: history[k] for k in ("start_step", "final_step", "final", "seconds")}
+    summary["stage1"]["eval"] = history.get("eval", [])
+    dump.update({f"stage1/{v.path}": v.numpy() for v in model.weights})
+  if "2" in FLAGS.stages:
+    for name in FLAGS.variants:
+      history, _, nkfc = train_lib.train_stage2(name, preset, FLAGS.data_dir, FLAGS.model_dir, strategy,
+                                                seed=FLAGS.seed, xla=FLAGS.xla, steps=FLAGS.stage2_steps,
+                                                consistency_weight=FLAGS.consistency_weight,
+                                                eval_split=eval_split)
+      summary[f"stage2/{name}"] = {k: history.get(k) for k in ("start_step", "final_step", "final", "seconds",
+                                                                 "eval", "note")}
+      dump.update({f"stage2/{name}/{v.path}": v.numpy() for v in nkfc.trainable_weights})
+  print(json.dumps(summary, indent=1, default=float))
+  if FLAGS.dump_weights:
+    tmp = FLAGS.dump_weights + ".tmp.npz"
+    np.savez(tmp, **dump)
+    os.replace(tmp, FLAGS.dump_weights)
+
+
+if __name__ == "__main__":
+  define_flags()
+  app.run(main)

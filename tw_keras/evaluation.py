@@ -1,0 +1,197 @@
+"""Evaluation by key-frame distance (REFERENCE.md), every variant in one harness.
+
+Protocol: each GOP record holds frames 8..19 of a snippet; the scored frame is the last
+(frame 19). For d = 0..11 the key frame is at 19 - d: the per-frame CNN runs on it, and
+the non-key-frame model chains through frames 19-d+1 .. 19 with their motion and
+residuals; the prediction at frame 19 is scored. d = 0 is the per-frame CNN itself.
+Reported: mIoU per d, the mean over d, and TapLab's protocol, which draws one d per
+snippet uniformly with `np.random.default_rng(12345)` in record order.
+
+The per-frame CNN's outputs on each key frame are computed once and shared by every
+variant. Predictions can be written as labelId PNGs that the official `cityscapesscripts`
+evaluator reads (`write_label_pngs`).
+"""
+
+import os
+from typing import Dict, Iterable, List, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from tw_keras import common, dataset, labels, metrics
+from tw_keras import config as config_lib
+
+TAPLAB_SEED = 12345
+
+
+def _forward_fns(per_frame, nkfcs):
+  pf = tf.function(lambda x: per_frame(x, training=False), reduce_retracing=True)
+  nk = {name: tf.function(lambda *a, m=m: m(list(a), training=False), reduce_retracing=True)
+        for name, m in nkfcs.items() if m is not None}
+  return pf, nk
+
+
+def _context_key(variant):
+  return "scores" if variant.kind == "warp_scores" else f"layer{variant.warp_layer}"
+
+
+def chain_predictions(pf, nk_fn, variant, gop, key: int, target: int, key_out=None):
+  """Runs key frame `key` through the per-frame CNN and chains to `target`.
+
+  Args:
+    pf, nk_fn: per-frame and non-key-frame forward functions (batch 1).
+    gop: parsed GOP dictionary (tensors [T, ...]).
+  Returns:
+    [H, W] int32 trainId prediction at `target`.
+  """
+  images = gop[common.CLIP_IMAGES]
+  key_out = key_out if key_out is not None else pf(tf.cast(images[key:key + 1], tf.float32))
+  if key == target or variant is None or variant.kind == "per_frame":
+    return tf.argmax(key_out["logits"][0], -1, output_type=tf.int32)
+  context = key_out[_context_key(variant)]
+  for t in range(key + 1, target + 1):
+    out = nk_fn(tf.cast(images[t:t + 1], tf.float32), context, gop[common.CLIP_MOTION][t:t + 1],
+                gop[common.CLIP_RESIDUALS][t:t + 1])
+    context = out["context"]
+  return tf.argmax(out["logits"][0], -1, output_type=tf.int32)
+
+
+def evaluate(per_frame, nkfcs: Dict[str, Optional[object]], gops: Iterable[Dict], distances: Sequence[int],
+             prediction_writer=None, progress=None) -> Dict[str, object]:
+  """Per-distance evaluation of several variants.
+
+  Args:
+    per_frame: the per-frame CNN.
+    nkfcs: {variant name: non-key-frame model, or None for "per_frame"}.
+    gops: parsed GOP dictionaries; the last frame must be labelled.
+    distances: key-frame distances to score (0..T-1).
+    prediction_writer: optional callable(variant, d, gop, prediction [H, W]).
+    progress: optional callable() after each GOP.
+  Returns:
+    {"confusion": {name: [D, K, K]}, "taplab": {name: [K, K]}, "distances": [...],
+     "sequences": n, "taplab_draws": [...]}.
+  """
+  pf, nk = _forward_fns(per_frame, nkfcs)
+  names = list(nkfcs)
+  variants = {n: config_lib.VARIANTS.get(n, config_lib.Variant(n, kind="per_frame")) for n in names}
+  k = labels.NUM_CLASSES
+  conf = {n: np.zeros((len(distances), k, k), np.int64) for n in names}
+  taplab = {n: np.zeros((k, k), np.int64) for n in names}
+  rng = np.random.default_rng(TAPLAB_SEED)
+  draws = []
+  count = 0
+  for gop in gops:
+    n_frames = int(gop[common.CLIP_IMAGES].shape[0])
+    target = n_frames - 1
+    if not bool(gop[common.CLIP_HAS_LABEL][target]):
+      raise ValueError(f"{gop[common.CLIP_SEQUENCE_ID].numpy().decode()}: the scored (last) frame has no label")
+    gt = gop[common.CLIP_LABELS][target].numpy()
+    draw = int(rng.integers(0, n_frames))  # TapLab: uniform over the GOP, seeded, in record order
+    draws.append(draw)
+    for di, d in enumerate(distances):
+      if d > target:
+        continue
+      key = target - d
+      key_out = pf(tf.cast(gop[common.CLIP_IMAGES][key:key + 1], tf.float32))
+      for name in names:
+        pred = chain_predictions(pf, nk.get(name), variants[name], gop, key, target, key_out).numpy()
+        c = metrics.confusion_matrix(gt, pred)
+        conf[name][di] += c
+        if d == draw:
+          taplab[name] += c
+        if prediction_writer:
+          prediction_writer(name, d, gop, pred)
+    count += 1
+    if progress:
+      progress()
+  return {"confusion": conf, "taplab": taplab, "distances": list(distances), "sequences": count,
+          "taplab_draws": draws}
+
+
+def report(result: Dict[str, object]) -> Dict[str, object]:
+  """Turns `evaluate`'s confusion matrices into the results JSON structure (percent)."""
+  out = {"distances": result["distances"], "sequences": result["sequences"], "variants": {}}
+  for name, conf in result["confusion"].items():
+    per_d = [metrics.summarize(c) for c in conf]
+    mious = [s["miou"] for s in per_d if s["miou"] is not None]
+    cats = [s["category_miou"] for s in per_d if s["category_miou"] is not None]
+    out["variants"][name] = {
+        "miou_per_distance": [s["miou"] for s in per_d],
+        "mean_miou_over_d": round(float(np.mean(mious)), 2) if mious else None,
+        "category_miou_per_distance": [s["category_miou"] for s in per_d],
+        "mean_category_miou_over_d": round(float(np.mean(cats)), 2) if cats else None,
+        "pooled_over_d": metrics.summarize(conf.sum(0)),
+        "taplab_uniform_draw": metrics.summarize(result["taplab"][name]),
+    }
+  return out
+
+
+def markdown_table(rep: Dict[str, object]) -> str:
+  ds = rep["distances"]
+  head = "| variant | mean over d | TapLab draw | " + " | ".join(f"d={d}" for d in ds) + " |"
+  lines = [head, "|" + "---|" * (len(ds) + 3)]
+  for name, v in rep["variants"].items():
+    cells = " | ".join("-" if m is None else f"{m:.1f}" for m in v["miou_per_distance"])
+    taplab = v["taplab_uniform_draw"]["miou"]
+    lines.append(f"| {name} | {v['mean_miou_over_d']:.1f} | {taplab:.1f} | {cells} |")
+  return "\n".join(lines)
+
+
+def plot(rep: Dict[str, object], path: str, title: str = "mIoU against key-frame distance"):
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+  for name, v in rep["variants"].items():
+    ys = [np.nan if m is None else m for m in v["miou_per_distance"]]
+    ax.plot(rep["distances"], ys, marker="o", ms=3, label=name, ls="--" if name == "per_frame" else "-")
+  ax.set_xlabel("key-frame distance d (frames)")
+  ax.set_ylabel("mIoU (%)")
+  ax.set_title(title)
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=7, ncol=2)
+  fig.tight_layout()
+  tmp = path + ".tmp.png"
+  fig.savefig(tmp)
+  plt.close(fig)
+  os.replace(tmp, path)
+
+
+def label_png_name(gop, frame_position: int) -> str:
+  """Cityscapes-style file stem `{city}_{seq:06d}_{frame:06d}` for a frame of a GOP record."""
+  seq_id = gop[common.CLIP_SEQUENCE_ID].numpy().decode()
+  stem = os.path.basename(seq_id)
+  frame = int(gop[common.CLIP_FRAME_INDEX][frame_position])
+  return f"{stem}_{frame:06d}"
+
+
+def write_label_png(directory: str, name: str, train_ids: np.ndarray, suffix: str):
+  """Writes [H, W] trainIds as an official labelId PNG `{directory}/{name}{suffix}` (atomic)."""
+  import cv2  # pylint: disable=g-import-not-at-top
+  os.makedirs(directory, exist_ok=True)
+  path = os.path.join(directory, name + suffix)
+  tmp = path + ".tmp.png"
+  cv2.imwrite(tmp, labels.train_ids_to_label_ids(train_ids))
+  os.replace(tmp, path)
+  return path
+
+
+# ---------------------------------------------------------------------------- quick checks for training
+
+def _take(files, n, with_motion=True, resize=None):
+  ds = dataset.gop_dataset(files, with_motion=with_motion).take(n)
+  if resize:
+    ds = ds.map(lambda g: {**dataset.resize_clip(g, resize), common.CLIP_SEQUENCE_ID: g[common.CLIP_SEQUENCE_ID]})
+  return ds
+
+
+def quick_per_frame_miou(per_frame, files, max_gops: int = 8) -> float:
+  """mIoU (%) of the per-frame CNN on the last frame of the first `max_gops` GOPs."""
+  result = evaluate(per_frame, {"per_frame": None}, _take(files, max_gops), [0])
+  return float(metrics.mean_iou(result["confusion"]["per_frame"][0]) * 100)
+
+
+def quick_nkfc_miou(per_frame, nkfc, variant, files, distance: int, max_gops: int = 8, resize=None) -> float:
+  """mIoU (%) of one variant at one key-frame distance on the first `max_gops` GOPs."""
+  result = evaluate(per_frame, {variant.name: nkfc}, _take(files, max_gops, resize=resize), [distance])
+  return float(metrics.mean_iou(result["confusion"][variant.name][0]) * 100)

@@ -1,0 +1,40 @@
+"""Training losses: softmax cross-entropy with an ignore label, and the CFR consistency loss."""
+
+import tensorflow as tf
+
+from tw_keras import labels
+
+
+def masked_cross_entropy(gt, logits):
+  """Mean softmax cross-entropy over pixels whose label is not 255.
+
+  Args:
+    gt: [B, H, W] int trainIds (255 = ignore).
+    logits: [B, H, W, K].
+  Returns:
+    Scalar float32; 0 when no pixel is labelled.
+  """
+  gt = tf.cast(gt, tf.int32)
+  valid = tf.not_equal(gt, labels.IGNORE_LABEL)
+  safe = tf.where(valid, gt, tf.zeros_like(gt))
+  ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=safe, logits=tf.cast(logits, tf.float32))
+  ce = tf.where(valid, ce, 0.0)
+  return tf.math.divide_no_nan(tf.reduce_sum(ce), tf.reduce_sum(tf.cast(valid, tf.float32)))
+
+
+def consistency_loss(corrected, target):
+  """Paper eq. 8's L2 term: mean squared distance between the corrected context features
+  and the per-frame CNN's features of the same frame (the target gets no gradient).
+
+  corrected, target: [B, h, w, C].
+  """
+  diff = tf.cast(corrected, tf.float32) - tf.stop_gradient(tf.cast(target, tf.float32))
+  return tf.reduce_mean(tf.square(diff))
+
+
+def weight_decay_loss(variables, factor: float):
+  """factor * sum of squared conv/dense kernels (biases, BN parameters excluded)."""
+  kernels = [v for v in variables if "kernel" in v.path]
+  if not factor or not kernels:
+    return tf.constant(0.0)
+  return factor * tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in kernels])
