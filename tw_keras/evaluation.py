@@ -65,7 +65,8 @@ def evaluate(per_frame, nkfcs: Dict[str, Optional[object]], gops: Iterable[Dict]
     nkfcs: {variant name: non-key-frame model, or None for "per_frame"}.
     gops: parsed GOP dictionaries; the last frame must be labelled.
     distances: key-frame distances to score (0..T-1).
-    prediction_writer: optional callable(variant, d, gop, prediction [H, W]).
+    prediction_writer: optional callable(variant, d, gop, prediction [H, W], drawn), `drawn`
+      True when d is the TapLab draw of this GOP.
     progress: optional callable() after each GOP.
   Returns:
     {"confusion": {name: [D, K, K]}, "taplab": {name: [K, K]}, "distances": [...],
@@ -88,19 +89,28 @@ def evaluate(per_frame, nkfcs: Dict[str, Optional[object]], gops: Iterable[Dict]
     gt = gop[common.CLIP_LABELS][target].numpy()
     draw = int(rng.integers(0, n_frames))  # TapLab: uniform over the GOP, seeded, in record order
     draws.append(draw)
+    outputs = {}  # per-frame CNN outputs by frame, shared by all variants and distances
+
+    def per_frame_out(i):
+      if i not in outputs:
+        outputs[i] = pf(tf.cast(gop[common.CLIP_IMAGES][i:i + 1], tf.float32))
+      return outputs[i]
+
     for di, d in enumerate(distances):
       if d > target:
         continue
       key = target - d
-      key_out = pf(tf.cast(gop[common.CLIP_IMAGES][key:key + 1], tf.float32))
       for name in names:
-        pred = chain_predictions(pf, nk.get(name), variants[name], gop, key, target, key_out).numpy()
+        if variants[name].kind == "per_frame":  # the per-frame CNN always sees the scored frame
+          pred = chain_predictions(pf, None, None, gop, target, target, per_frame_out(target)).numpy()
+        else:
+          pred = chain_predictions(pf, nk[name], variants[name], gop, key, target, per_frame_out(key)).numpy()
         c = metrics.confusion_matrix(gt, pred)
         conf[name][di] += c
         if d == draw:
           taplab[name] += c
         if prediction_writer:
-          prediction_writer(name, d, gop, pred)
+          prediction_writer(name, d, gop, pred, d == draw)
     count += 1
     if progress:
       progress()
@@ -130,10 +140,10 @@ def markdown_table(rep: Dict[str, object]) -> str:
   ds = rep["distances"]
   head = "| variant | mean over d | TapLab draw | " + " | ".join(f"d={d}" for d in ds) + " |"
   lines = [head, "|" + "---|" * (len(ds) + 3)]
+  fmt = lambda m: "-" if m is None else f"{m:.1f}"
   for name, v in rep["variants"].items():
-    cells = " | ".join("-" if m is None else f"{m:.1f}" for m in v["miou_per_distance"])
-    taplab = v["taplab_uniform_draw"]["miou"]
-    lines.append(f"| {name} | {v['mean_miou_over_d']:.1f} | {taplab:.1f} | {cells} |")
+    cells = " | ".join(fmt(m) for m in v["miou_per_distance"])
+    lines.append(f"| {name} | {fmt(v['mean_miou_over_d'])} | {fmt(v['taplab_uniform_draw']['miou'])} | {cells} |")
   return "\n".join(lines)
 
 

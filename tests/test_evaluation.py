@@ -1,0 +1,92 @@
+"""Metrics against NumPy and the official evaluator; the per-distance harness."""
+import glob
+import json
+import os
+
+import numpy as np
+import pytest
+
+from tw_keras import labels, metrics
+
+
+def test_confusion_and_iou_by_hand():
+  gt = np.array([[0, 0, 1, 255], [1, 1, 2, 2]])
+  pred = np.array([[0, 1, 1, 0], [1, 1, 2, 0]])
+  conf = metrics.confusion_matrix(gt, pred, num_classes=3)
+  np.testing.assert_array_equal(conf, [[1, 1, 0], [0, 3, 0], [1, 0, 1]])
+  iou = metrics.iou_per_class(conf)
+  np.testing.assert_allclose(iou, [1 / 3, 3 / 4, 1 / 2])
+  assert metrics.mean_iou(conf) == pytest.approx(np.mean([1 / 3, 3 / 4, 1 / 2]))
+
+
+def test_absent_classes_are_nan_but_false_positives_count():
+  gt = np.zeros((4, 4), int)
+  pred = np.zeros((4, 4), int)
+  pred[0, 0] = 5  # class 5 never in the ground truth but predicted: IoU 0, counted
+  iou = metrics.iou_per_class(metrics.confusion_matrix(gt, pred))
+  assert iou[0] == pytest.approx(15 / 16) and iou[5] == 0 and np.isnan(iou[3])
+  assert metrics.mean_iou(metrics.confusion_matrix(gt, pred)) == pytest.approx((15 / 16) / 2)
+
+
+def test_category_confusion_merges_classes():
+  gt = np.array([labels.TRAIN_ID["road"], labels.TRAIN_ID["sidewalk"], labels.TRAIN_ID["car"]])
+  pred = np.array([labels.TRAIN_ID["sidewalk"], labels.TRAIN_ID["road"], labels.TRAIN_ID["bus"]])
+  cat = metrics.category_confusion(metrics.confusion_matrix(gt, pred))
+  iou = metrics.iou_per_class(cat)
+  assert iou[labels.CATEGORIES.index("flat")] == 1 and iou[labels.CATEGORIES.index("vehicle")] == 1
+  assert metrics.mean_iou(metrics.confusion_matrix(gt, pred)) == 0
+
+
+@pytest.fixture(scope="module")
+def evaluated(tiny_records, tmp_path_factory):
+  """Random (untrained) tiny models, saved as a model dir, evaluated on the val split."""
+  from experiments import evaluate
+  from tw_keras import config as config_lib, models, train_lib
+  model_dir = str(tmp_path_factory.mktemp("model"))
+  cfg = config_lib.PRESETS["tiny"]
+  train_lib.save_model_config(model_dir, cfg)
+  per_frame = models.build_per_frame(cfg)
+  os.makedirs(os.path.join(model_dir, "stage1"))
+  per_frame.save_weights(os.path.join(model_dir, "stage1", train_lib.STAGE1_WEIGHTS))
+  out = os.path.join(model_dir, "eval")
+  rep = evaluate.run_evaluation(tiny_records, model_dir, out, variants=["per_frame", "layer1_warp", "warp_scores"],
+                                quiet=True)
+  return rep, out
+
+
+def test_harness_outputs_and_protocol(evaluated):
+  rep, out = evaluated
+  assert rep["sequences"] == 2 and rep["distances"] == list(range(12))
+  for name in ("per_frame", "layer1_warp", "warp_scores"):
+    v = rep["variants"][name]
+    assert len(v["miou_per_distance"]) == 12
+    assert v["mean_miou_over_d"] == pytest.approx(np.mean(v["miou_per_distance"]), abs=0.01)
+  pf = rep["variants"]["per_frame"]["miou_per_distance"]
+  assert len(set(pf)) == 1  # the per-frame model always scores frame 19 from frame 19
+  # d = 0 is the per-frame prediction for every variant.
+  assert rep["variants"]["layer1_warp"]["miou_per_distance"][0] == pf[0]
+  for f in ("results.json", "results.md", "miou_vs_distance.png"):
+    assert os.path.getsize(os.path.join(out, f)) > 0
+  assert json.load(open(os.path.join(out, "results.json")))["variants"].keys() == rep["variants"].keys()
+
+
+@pytest.mark.parametrize("variant", ["per_frame", "layer1_warp"])
+def test_our_miou_equals_the_official_cityscapes_evaluator(evaluated, variant):
+  from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as ev
+  rep, out = evaluated
+  preds = sorted(glob.glob(os.path.join(out, "labelids", variant, "*_leftImg8bit.png")))
+  gts = sorted(glob.glob(os.path.join(out, "labelids", "gt", "*_gtFine_labelIds.png")))
+  assert len(preds) == len(gts) == 2
+  ev.args.quiet = True
+  ev.args.JSONOutput = False
+  ev.args.evalInstLevelScore = False  # no instance PNGs: semantic scores only
+  result = ev.evaluateImgLists(preds, gts, ev.args)
+  ours = rep["variants"][variant]["taplab_uniform_draw"]
+  assert ours["miou"] == pytest.approx(100 * result["averageScoreClasses"], abs=0.01)
+  assert ours["category_miou"] == pytest.approx(100 * result["averageScoreCategories"], abs=0.01)
+  for name, iou in ours["class_iou"].items():
+    official = result["classScores"][name]
+    if iou is None:
+      assert np.isnan(official)
+    else:
+      assert iou == pytest.approx(100 * official, abs=0.01)
