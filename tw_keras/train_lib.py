@@ -26,6 +26,7 @@ Layout of `model_dir`::
 import dataclasses
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -87,6 +88,14 @@ def _write_dir(directory: str, strategy) -> str:
     return directory
   return os.path.join(tempfile.gettempdir(), "tw_keras_worker", str(strategy.cluster_resolver.task_id),
                       os.path.basename(os.path.normpath(directory)))
+
+
+def barrier(strategy):
+  """Blocks until every worker gets here (an all-reduce); e.g. after the chief wrote a file
+  that the others read next. A no-op for single-worker strategies."""
+  if getattr(strategy, "cluster_resolver", None) is None or strategy.extended._num_workers <= 1:  # pylint: disable=protected-access
+    return
+  strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.constant(1.0)), axis=None)
 
 
 def _poly(lr, steps, power):
@@ -152,25 +161,44 @@ def stage2_dataset(data_dir: str, split: str, cfg: config_lib.Stage2Config, seed
 
 # ---------------------------------------------------------------------------- the loop
 
+def sync_non_trainable(strategy, variables):
+  """Averages non-trainable variables (BatchNorm moving statistics) over all replicas.
+
+  Each replica updates its moving statistics from its own batch; before a checkpoint or
+  export every worker must hold the same values.
+  """
+  variables = [v for v in variables if v.trainable is False]
+  if not variables or strategy.num_replicas_in_sync == 1:
+    return
+  local = strategy.run(lambda: [tf.identity(v.value) for v in variables])
+  for v, values in zip(variables, local):
+    v.assign(strategy.reduce(tf.distribute.ReduceOp.MEAN, values, axis=None))
+
+
 class _Loop:
   """Checkpointing, logging, progress and periodic evaluation around a distributed step."""
 
   def __init__(self, strategy, directory, step_fn, trackables, steps, checkpoint_every, eval_every,
-               eval_fn, progress, desc):
+               eval_fn, progress, desc, model=None):
     self.strategy, self.directory, self.steps = strategy, directory, steps
     self.step_fn, self.eval_fn, self.eval_every = step_fn, eval_fn, eval_every
     self.checkpoint_every, self.progress, self.desc = checkpoint_every, progress, desc
+    self.model = model
     self.chief = _is_chief(strategy)
     with strategy.scope():
       self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
     self.ckpt = tf.train.Checkpoint(step=self.step, **trackables)
-    self.manager = tf.train.CheckpointManager(self.ckpt, _write_dir(directory, strategy), max_to_keep=3)
+    write_dir = _write_dir(directory, strategy)
+    if write_dir != directory:  # a non-chief's scratch copy: never restored from
+      shutil.rmtree(write_dir, ignore_errors=True)
+    self.manager = tf.train.CheckpointManager(self.ckpt, write_dir, max_to_keep=3)
     self.writer = tf.summary.create_file_writer(os.path.join(directory, "train")) if self.chief \
         else tf.summary.create_noop_writer()
 
   def restore(self) -> int:
-    if self.manager.latest_checkpoint:
-      self.ckpt.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+    latest = tf.train.latest_checkpoint(self.directory)  # the chief's, also on other workers
+    if latest:
+      self.ckpt.restore(latest).assert_existing_objects_matched()
     return int(self.step.numpy())
 
   def run(self, iterator) -> Dict[str, float]:
@@ -181,7 +209,11 @@ class _Loop:
     t0 = time.time()
     metrics = {}
     while int(self.step.numpy()) < self.steps:
-      metrics = {k: float(v) for k, v in self.step_fn(iterator).items()}
+      per_replica = self.step_fn(iterator)
+      # Reduced eagerly, after the step: a scalar all-reduce inside the step function could
+      # be ordered differently from the gradient all-reduce on different workers.
+      metrics = {k: float(self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None))
+                 for k, v in per_replica.items()}
       self.step.assign_add(1)
       step = int(self.step.numpy())
       history["losses"].append(metrics["loss"])
@@ -191,6 +223,8 @@ class _Loop:
       bar.update(1)
       bar.set_postfix(loss=f"{metrics['loss']:.3f}")
       if step % self.checkpoint_every == 0 or step == self.steps:
+        if self.model is not None:
+          sync_non_trainable(self.strategy, self.model.non_trainable_weights)
         self.manager.save(checkpoint_number=step)
       if self.eval_fn and self.eval_every and (step % self.eval_every == 0 or step == self.steps):
         scores = self.eval_fn()
@@ -210,10 +244,11 @@ class _Loop:
     return history
 
 
-def _apply(strategy, optimizers_and_vars, grads_by_var):
-  for opt, variables in optimizers_and_vars:
+def apply_gradients(updates):
+  """Applies (optimizer, gradients, variables) updates in replica context, in order."""
+  for opt, grads, variables in updates:
     if variables:
-      opt.apply_gradients([(grads_by_var[id(v)], v) for v in variables])
+      opt.apply_gradients(zip(grads, variables))
 
 
 # ---------------------------------------------------------------------------- stage 1
@@ -250,9 +285,8 @@ def train_stage1(model_config: config_lib.ModelConfig, preset: config_lib.Preset
       ce = losses.masked_cross_entropy(gt, logits)
       loss = ce + losses.weight_decay_loss(model.trainable_weights, cfg.weight_decay)
       scaled = loss / replicas
-    grads = tape.gradient(scaled, model.trainable_weights)
-    by_var = {id(v): g for v, g in zip(model.trainable_weights, grads)}
-    _apply(strategy, [(opt_dec, dec), (opt_enc, enc)], by_var)
+    grads = tape.gradient(scaled, dec + enc)
+    apply_gradients([(opt_dec, grads[:len(dec)], dec), (opt_enc, grads[len(dec):], enc)])
     return {"loss": loss, "cross_entropy": ce}
 
   @tf.function(jit_compile=xla)
@@ -262,8 +296,7 @@ def train_stage1(model_config: config_lib.ModelConfig, preset: config_lib.Preset
   @tf.function
   def step_fn(iterator):
     images, gt = next(iterator)
-    out = strategy.run(compiled_replica_step if xla else replica_step, args=(images, gt))
-    return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in out.items()}
+    return strategy.run(compiled_replica_step if xla else replica_step, args=(images, gt))
 
   eval_fn = None
   if eval_split:
@@ -271,9 +304,10 @@ def train_stage1(model_config: config_lib.ModelConfig, preset: config_lib.Preset
     eval_fn = lambda: {"miou": evaluation.quick_per_frame_miou(model, eval_files)}
   loop = _Loop(strategy, directory, step_fn,
                {"model": model, "optimizer_decoder": opt_dec, "optimizer_encoder": opt_enc},
-               cfg.steps, preset.checkpoint_every, preset.eval_every, eval_fn, progress, "stage 1")
+               cfg.steps, preset.checkpoint_every, preset.eval_every, eval_fn, progress, "stage 1", model)
   history = loop.run(iter(ds))
   model.save_weights(os.path.join(_write_dir(directory, strategy), STAGE1_WEIGHTS))
+  barrier(strategy)  # stage 2 on every worker reads the chief's weights file
   return history, model
 
 
@@ -345,8 +379,7 @@ def train_stage2(variant_name: str, preset: config_lib.Preset, data_dir: str, mo
       ce, cons = ce_sum / (length - 1), cons_sum / (length - 1)
       loss = ce + cfg.consistency_weight * cons + losses.weight_decay_loss(variables, cfg.weight_decay)
       scaled = loss / replicas
-    grads = tape.gradient(scaled, variables)
-    opt.apply_gradients(zip(grads, variables))
+    apply_gradients([(opt, tape.gradient(scaled, variables), variables)])
     return {"loss": loss, "cross_entropy": ce, "consistency": cons}
 
   @tf.function(jit_compile=xla)
@@ -355,8 +388,7 @@ def train_stage2(variant_name: str, preset: config_lib.Preset, data_dir: str, mo
 
   @tf.function
   def step_fn(iterator):
-    out = strategy.run(compiled_replica_step if xla else replica_step, args=(next(iterator),))
-    return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in out.items()}
+    return strategy.run(compiled_replica_step if xla else replica_step, args=(next(iterator),))
 
   eval_fn = None
   if eval_split:
@@ -364,9 +396,10 @@ def train_stage2(variant_name: str, preset: config_lib.Preset, data_dir: str, mo
     eval_fn = lambda: {"miou_d": evaluation.quick_nkfc_miou(per_frame, nkfc, variant, eval_files,
                                                             distance=length - 1, resize=cfg.resize)}
   loop = _Loop(strategy, directory, step_fn, {"model": nkfc, "optimizer": opt}, cfg.steps,
-               preset.checkpoint_every, preset.eval_every, eval_fn, progress, f"stage 2 {variant_name}")
+               preset.checkpoint_every, preset.eval_every, eval_fn, progress, f"stage 2 {variant_name}", nkfc)
   history = loop.run(iter(ds))
   nkfc.save_weights(os.path.join(_write_dir(directory, strategy), STAGE2_WEIGHTS))
+  barrier(strategy)
   return history, per_frame, nkfc
 
 
