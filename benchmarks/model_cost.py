@@ -3,21 +3,17 @@
     python benchmarks/model_cost.py --preset=paper --sizes=512x1024,1024x2048 --repeats=5
 
 GFLOPs are multiply-adds (the paper's convention; TF's profiler counts 2 per multiply-add,
-we halve it) at the first --flops_size. Forward time: batch 1, network only (inputs already
-in memory as tensors), each model a `tf.function` (optionally XLA), 2 warm-up calls, then the
-median of --repeats timed calls, each ended by pulling the logits to the host (a sync).
+we halve it) at --flops_size. Forward time: batch 1, network only, as `tw_keras.timing`
+documents (tf.function, 2 warm-up calls, median of --repeats, each synced by a host copy).
 Speed-ups are per-frame time / NKFC time, beside the paper's (1080 Ti): 1.74x / 2.39x / 3.37x.
 """
-
-import statistics
-import time
 
 from absl import app, flags
 import numpy as np
 import tensorflow as tf
 
 from tw_keras import config as config_lib
-from tw_keras import models
+from tw_keras import models, timing
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("preset", "paper", "Model preset.")
@@ -30,30 +26,6 @@ flags.DEFINE_bool("xla", False, "jit_compile the forward functions.")
 flags.DEFINE_bool("skip_flops", False, "Only time.")
 
 PAPER_SPEEDUP = {"layer1": 1.74, "layer2": 2.39, "layer3": 3.37}
-
-
-def inputs_for(cfg, variant, h, w):
-  rng = np.random.default_rng(0)
-  img = tf.constant(rng.uniform(0, 255, (1, h, w, 3)), tf.float32)
-  if variant is None:
-    return [img]
-  s = variant.stride
-  ctx = tf.constant(rng.normal(size=(1, h // s, w // s, models.context_channels(cfg, variant))), tf.float32)
-  return [img, ctx, tf.constant(rng.uniform(-8, 8, (1, h, w, 2)), tf.float32),
-          tf.constant(rng.normal(0, 10, (1, h, w, 3)), tf.float32)]
-
-
-def time_model(model, inputs):
-  fn = tf.function(lambda xs: model(xs if len(xs) > 1 else xs[0], training=False)["logits"],
-                   jit_compile=FLAGS.xla)
-  for _ in range(2):
-    fn(inputs).numpy()
-  times = []
-  for _ in range(FLAGS.repeats):
-    t = time.perf_counter()
-    fn(inputs).numpy()
-    times.append(time.perf_counter() - t)
-  return statistics.median(times)
 
 
 def main(_):
@@ -73,7 +45,7 @@ def main(_):
     if FLAGS.skip_flops:
       flops = float("nan")
     else:
-      flops = models.count_flops(model, [x.shape for x in inputs_for(cfg, variant, fh, fw)]) / 2e9
+      flops = models.count_flops(model, [x.shape for x in timing.random_inputs(cfg, variant, fh, fw)]) / 2e9
     base_flops = base_flops or flops
     print(f"| {name} | {params:.3f} | {train:.3f} | {flops:.2f} | {flops - base_flops:+.2f} |")
   for size in FLAGS.sizes:
@@ -81,7 +53,7 @@ def main(_):
     print(f"\nforward time, batch 1, {w}x{h}:\n| variant | ms | FPS | speed-up | paper |\n|---|---|---|---|---|")
     base = None
     for name, model, variant in rows:
-      t = time_model(model, inputs_for(cfg, variant, h, w))
+      t = timing.forward_seconds(model, timing.random_inputs(cfg, variant, h, w), FLAGS.repeats, xla=FLAGS.xla)
       base = base or t
       paper = PAPER_SPEEDUP.get(name.split("_")[0], "")
       print(f"| {name} | {t * 1e3:.1f} | {1 / t:.2f} | {base / t:.2f}x | {paper and f'{paper}x'} |", flush=True)

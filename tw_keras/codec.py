@@ -266,17 +266,18 @@ def transcode(source, output_path, options: EncodeOptions = EncodeOptions()) -> 
 
 
 def is_canonical(path, gop: int = 12) -> bool:
-  """True when `path` is already MPEG-4 Part 2 with GOP `gop`, I + P only (probes it)."""
+  """True when `path` is MPEG-4 Part 2 whose key frames fall exactly every `gop` frames.
+
+  Demuxes only (no decoding), so it is cheap even for long videos. B-frames are not
+  visible at this level; `decode_compressed` refuses them if they are there.
+  """
   container = _open_input(path)
   try:
     stream = container.streams.video[0]
-    if stream.codec_context.name != "mpeg4":
+    if stream.codec_context.name != "mpeg4" or stream.codec_context.has_b_frames:
       return False
-    for i, frame in enumerate(container.decode(stream)):
-      expected = "I" if i % gop == 0 else "P"
-      if PICT_TYPES.get(int(frame.pict_type)) != expected:
-        return False
-    return True
+    packets = (p for p in container.demux(stream) if p.size)
+    return all(p.is_keyframe == (i % gop == 0) for i, p in enumerate(packets))
   except av.error.FFmpegError:
     return False
   finally:

@@ -1,0 +1,81 @@
+r"""Speed benchmark: FPS of every variant and GOP-average FPS, network and decode timed apart.
+
+  python -m experiments.benchmark_fps --preset=paper --size=1024x2048
+  python -m experiments.benchmark_fps --model_dir=runs/cpu --size=256x512
+
+What is timed (see `tw_keras.timing`): one forward pass of the network, batch 1, on inputs
+already in memory; 2 warm-up calls; median of --repeats calls, each ended by copying the
+logits to the host (a device sync). Not timed: decoding, colourising, writing.
+
+GOP-average FPS = gop / (t_key + (gop - 1) * t_nonkey): one key frame through the per-frame
+CNN plus gop - 1 frames through the variant (TWNet's GOP-12 schedule).
+
+Decode is measured separately: `codec.decode_compressed` (frames + motion + residuals) on a
+synthetic clip of the same size encoded to the canonical stream.
+"""
+
+import os
+import tempfile
+import time
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  flags.DEFINE_string("preset", "paper", "Model preset (ignored with --model_dir).")
+  flags.DEFINE_string("model_dir", None, "Use this trained model's config (weights do not change speed).")
+  flags.DEFINE_string("size", "1024x2048", "HxW.")
+  flags.DEFINE_list("variants", ["layer1_ft", "layer1_cfr_rga", "layer2_ft", "layer2_cfr_rga", "layer3",
+                                 "warp_scores", "clockwork"], "Non-key-frame variants.")
+  flags.DEFINE_integer("repeats", 10, "Timed calls per model.")
+  flags.DEFINE_integer("gop", 12, "GOP length for the GOP average.")
+  flags.DEFINE_bool("xla", False, "jit_compile the forward functions.")
+  flags.DEFINE_enum("mixed_precision", "none", ["none", "bfloat16"], "Compute dtype policy.")
+  flags.DEFINE_bool("decode", True, "Also time decoding at this size.")
+
+
+def decode_fps(h, w, frames=48):
+  import cv2  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from tw_keras import codec  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(0)
+  base = cv2.resize((rng.random((h // 8 + 8, w // 8 + 8, 3)) * 255).astype(np.uint8), None, fx=8, fy=8)
+  clip = (cv2.warpAffine(base, np.float32([[1, 0, -2 * t], [0, 1, -t]]), (w, h)) for t in range(frames))
+  with tempfile.TemporaryDirectory() as d:
+    path = os.path.join(d, "clip.mp4")
+    codec.encode_frames(clip, path)
+    t = time.perf_counter()
+    n = sum(1 for _ in codec.decode_compressed(path))
+    return n / (time.perf_counter() - t)
+
+
+def main(argv):
+  del argv
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tw_keras import config as config_lib, models, timing, train_lib  # pylint: disable=g-import-not-at-top
+  train_lib.set_mixed_precision(FLAGS.mixed_precision)
+  cfg = train_lib.load_model_config(FLAGS.model_dir) if FLAGS.model_dir else config_lib.PRESETS[FLAGS.preset]
+  h, w = map(int, FLAGS.size.split("x"))
+  per_frame, nk = models.build_models(cfg, FLAGS.variants)
+  device = tf.config.list_logical_devices()[-1]
+  print(f"model {cfg}\ndevice {device.name} ({device.device_type}); size {w}x{h}; batch 1; xla={FLAGS.xla}; "
+        f"precision={FLAGS.mixed_precision}")
+  print("timed: network forward only (tf.function, warm-up 2, median of "
+        f"{FLAGS.repeats}, synced by copying logits to host)\n")
+  t_key = timing.forward_seconds(per_frame, timing.random_inputs(cfg, None, h, w), FLAGS.repeats, xla=FLAGS.xla)
+  print("| variant | ms/frame | FPS | GOP-average FPS (1 key + %d) |\n|---|---|---|---|" % (FLAGS.gop - 1))
+  print(f"| per_frame | {t_key * 1e3:.1f} | {1 / t_key:.2f} | {1 / t_key:.2f} |")
+  for name in FLAGS.variants:
+    variant = config_lib.VARIANTS[name]
+    t = timing.forward_seconds(nk[name], timing.random_inputs(cfg, variant, h, w), FLAGS.repeats, xla=FLAGS.xla)
+    gop_fps = FLAGS.gop / (t_key + (FLAGS.gop - 1) * t)
+    print(f"| {name} | {t * 1e3:.1f} | {1 / t:.2f} | {gop_fps:.2f} |", flush=True)
+  if FLAGS.decode:
+    print(f"\ndecode (PyAV + motion field + residual, CPU): {decode_fps(h, w):.1f} frames/s at {w}x{h}")
+
+
+if __name__ == "__main__":
+  define_flags()
+  app.run(main)

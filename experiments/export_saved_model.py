@@ -1,0 +1,35 @@
+r"""Export a trained model as a SavedModel for TF Serving (signatures in tw_keras/export.py).
+
+  python -m experiments.export_saved_model --model_dir=runs/cpu --export_dir=runs/cpu/saved_model/1
+
+TF Serving expects a numbered version directory (.../saved_model/1).
+"""
+
+import sys
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  flags.DEFINE_string("model_dir", None, "Trained model directory.", required=True)
+  flags.DEFINE_string("export_dir", None, "SavedModel directory to write.", required=True)
+  flags.DEFINE_string("variant", "layer1_cfr_rga", "Non-key-frame variant to export.")
+
+
+def main(argv):
+  del argv
+  from tw_keras import config as config_lib, export, train_lib  # pylint: disable=g-import-not-at-top
+  try:
+    _, per_frame, nk = train_lib.load_trained(FLAGS.model_dir, [FLAGS.variant])
+  except FileNotFoundError as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(1)
+  path = export.export(per_frame, nk[FLAGS.variant], config_lib.VARIANTS[FLAGS.variant], FLAGS.export_dir)
+  print(f"SavedModel with signatures key_frame, non_key_frame: {path}")
+
+
+if __name__ == "__main__":
+  define_flags()
+  app.run(main)

@@ -1,0 +1,77 @@
+"""SavedModel export for TF Serving: explicit signatures, explicit state, preprocessing inside.
+
+Signatures (batch of 1 or more frames of one size; H, W need not be multiples of 32 -- the
+module edge-pads internally and crops the outputs):
+
+  key_frame(image uint8 [B, H, W, 3])
+      -> logits float32 [B, H, W, K], labels int32 [B, H, W], context float32 [B, h, w, C]
+  non_key_frame(image uint8 [B, H, W, 3], context float32 [B, h, w, C],
+                motion float32 [B, H, W, 2], residual float32 [B, H, W, 3])
+      -> logits, labels, context (as above)
+
+`context` is the state a client carries from one frame to the next: the key frame's (or the
+previous non-key frame's) context goes into the next `non_key_frame` call. `motion` is
+(dx, dy) = dst - src in pixels, `residual` is I_t - I_{t-1}(p - mv) (tw_keras.codec).
+"""
+
+import os
+import shutil
+
+import tensorflow as tf
+
+MULTIPLE = 32
+
+
+def _pad(x):
+  """Edge-pads [B, H, W, C] on the bottom/right to multiples of 32."""
+  shape = tf.shape(x)
+  ph = (MULTIPLE - shape[1] % MULTIPLE) % MULTIPLE
+  pw = (MULTIPLE - shape[2] % MULTIPLE) % MULTIPLE
+  # SYMMETRIC with pads < 32 <= size repeats the edge rows/columns outward.
+  return tf.pad(x, [[0, 0], [0, ph], [0, pw], [0, 0]], mode="SYMMETRIC")
+
+
+class ServingModule(tf.Module):
+  """The per-frame CNN and one non-key-frame model behind two serving signatures."""
+
+  def __init__(self, per_frame, nkfc, variant):
+    super().__init__()
+    self.per_frame = per_frame
+    self.nkfc = nkfc
+    self.layer = "scores" if variant.kind == "warp_scores" else f"layer{variant.warp_layer}"
+    channels = nkfc.inputs[1].shape[-1]
+    self.key_frame = tf.function(self._key_frame, input_signature=[
+        tf.TensorSpec([None, None, None, 3], tf.uint8, name="image")])
+    self.non_key_frame = tf.function(self._non_key_frame, input_signature=[
+        tf.TensorSpec([None, None, None, 3], tf.uint8, name="image"),
+        tf.TensorSpec([None, None, None, channels], tf.float32, name="context"),
+        tf.TensorSpec([None, None, None, 2], tf.float32, name="motion"),
+        tf.TensorSpec([None, None, None, 3], tf.float32, name="residual")])
+
+  @staticmethod
+  def _outputs(image, logits, context):
+    h, w = tf.shape(image)[1], tf.shape(image)[2]
+    logits = logits[:, :h, :w]
+    return {"logits": logits, "labels": tf.argmax(logits, -1, output_type=tf.int32),
+            "context": tf.cast(context, tf.float32)}
+
+  def _key_frame(self, image):
+    out = self.per_frame(_pad(tf.cast(image, tf.float32)), training=False)
+    return self._outputs(image, out["logits"], out[self.layer])
+
+  def _non_key_frame(self, image, context, motion, residual):
+    out = self.nkfc([_pad(tf.cast(image, tf.float32)), context, _pad(motion), _pad(residual)], training=False)
+    return self._outputs(image, out["logits"], out["context"])
+
+
+def export(per_frame, nkfc, variant, export_dir: str) -> str:
+  """Writes the SavedModel to `export_dir` (via a temporary directory, then renamed)."""
+  module = ServingModule(per_frame, nkfc, variant)
+  tmp = export_dir.rstrip("/") + ".tmp"
+  shutil.rmtree(tmp, ignore_errors=True)
+  tf.saved_model.save(module, tmp, signatures={"key_frame": module.key_frame,
+                                               "non_key_frame": module.non_key_frame})
+  if os.path.exists(export_dir):
+    shutil.rmtree(export_dir)
+  os.replace(tmp, export_dir)
+  return export_dir

@@ -1,0 +1,95 @@
+"""Streaming inference: frames in decode order -> labels, with a key-frame scheduler.
+
+`StreamSegmenter` keeps the previous frame's context features as explicit state and runs,
+per frame, either the per-frame CNN (key frames) or the non-key-frame model (others), as
+the scheduler decides. Frames of any size are edge-padded to a multiple of 32 for the
+network and the outputs cropped back.
+"""
+
+import time
+from typing import Optional, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from tw_keras import schedulers
+
+MULTIPLE = 32
+
+
+def pad_to_multiple(array: np.ndarray, multiple: int = MULTIPLE) -> np.ndarray:
+  """[H, W, C] -> [H', W', C] edge-padded on the bottom/right so H', W' are multiples."""
+  h, w = array.shape[:2]
+  ph, pw = (-h) % multiple, (-w) % multiple
+  if not ph and not pw:
+    return array
+  return np.pad(array, ((0, ph), (0, pw), (0, 0)), mode="edge")
+
+
+class StreamSegmenter:
+  """Segments a stream frame by frame.
+
+  Args:
+    per_frame: the per-frame CNN.
+    nkfc: the non-key-frame model, or None (every frame is a key frame).
+    variant: its `config.Variant` (None with nkfc None).
+    scheduler: a `schedulers.Scheduler` (or spec string).
+    xla: jit_compile the forward functions.
+  """
+
+  def __init__(self, per_frame, nkfc=None, variant=None, scheduler="gop", xla: bool = False):
+    self.scheduler = schedulers.parse(scheduler) if isinstance(scheduler, str) else scheduler
+    if nkfc is None:
+      self.scheduler = schedulers.Scheduler("every")
+    self.variant = variant
+    self._pf = tf.function(lambda x: per_frame(x, training=False), jit_compile=xla, reduce_retracing=True)
+    self._nk = None if nkfc is None else tf.function(
+        lambda *a: nkfc(list(a), training=False), jit_compile=xla, reduce_retracing=True)
+    self._layer = None if variant is None else ("scores" if variant.kind == "warp_scores"
+                                                else f"layer{variant.warp_layer}")
+    self.reset()
+
+  def reset(self):
+    self.scheduler.reset()
+    self.context = None
+    self.key_frames = 0
+    self.non_key_frames = 0
+    self.network_seconds = 0.0
+
+  def _key(self, image):
+    out = self._pf(image)
+    self.key_frames += 1
+    if self._layer is not None:
+      self.context = out[self._layer]
+    return out["logits"]
+
+  def __call__(self, rgb: np.ndarray, motion: Optional[np.ndarray], residual: Optional[np.ndarray],
+               pict_type: str = "P", index: int = 0) -> Tuple[np.ndarray, bool]:
+    """One frame -> ([H, W] int32 trainIds, whether it was a key frame).
+
+    Args:
+      rgb: [H, W, 3] uint8; motion: [H, W, 2] float32 px; residual: [H, W, 3] (any number).
+    """
+    h, w = rgb.shape[:2]
+    t = time.perf_counter()
+    image = tf.constant(pad_to_multiple(rgb)[None], tf.float32)
+    key = self._nk is None or self.context is None or self.scheduler.before(index, pict_type, residual)
+    if key:
+      logits = self._key(image)
+    else:
+      out = self._nk(image, self.context, tf.constant(pad_to_multiple(motion)[None], tf.float32),
+                     tf.constant(pad_to_multiple(np.asarray(residual, np.float32))[None]))
+      logits = out["logits"]
+      self.non_key_frames += 1
+      pred = tf.argmax(logits[0, :h, :w], -1, output_type=tf.int32).numpy()
+      if self.scheduler.after(pred):
+        logits, key = self._key(image), True
+      else:
+        self.context = out["context"]
+        self.scheduler.non_key_done()
+        self.network_seconds += time.perf_counter() - t
+        return pred, False
+    pred = tf.argmax(logits[0, :h, :w], -1, output_type=tf.int32).numpy()
+    self.scheduler.key_done(pred)
+    self.network_seconds += time.perf_counter() - t
+    return pred, key

@@ -1,0 +1,126 @@
+"""Segment a video file end to end: transcode if needed, decode in one streaming pass,
+run the key-frame / non-key-frame models under a scheduler, write an overlay video.
+
+Memory is bounded whatever the video's length: frames stream from the decoder (a
+4-frame queue) through the network to the encoder; nothing is kept but the context state.
+"""
+
+import dataclasses
+import os
+import tempfile
+import time
+from typing import Optional
+
+import av
+import numpy as np
+
+from tw_keras import codec, labels, runner
+
+
+@dataclasses.dataclass
+class SegmentStats:
+  frames: int
+  key_frames: int
+  decode_seconds: float  # PyAV decode + motion field + residual (and transcoding, reported apart)
+  network_seconds: float
+  total_seconds: float
+  transcode_seconds: float
+  transcoded: bool
+
+  def line(self) -> str:
+    fps = lambda s: self.frames / s if s > 0 else float("inf")
+    return (f"{self.frames} frames ({self.key_frames} key): decode {fps(self.decode_seconds):.1f} FPS, "
+            f"network {fps(self.network_seconds):.1f} FPS, total {fps(self.total_seconds):.1f} FPS"
+            + (f" (+ transcode {self.transcode_seconds:.1f} s)" if self.transcoded else ""))
+
+
+def overlay(rgb: np.ndarray, train_ids: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+  """Blends the Cityscapes colours of [H, W] trainIds over [H, W, 3] uint8 RGB."""
+  colour = labels.colorize(train_ids).astype(np.float32)
+  return (rgb.astype(np.float32) * (1 - alpha) + colour * alpha).astype(np.uint8)
+
+
+class _VideoWriter:
+  """Writes RGB frames to a video (H.264 if available, else MPEG-4) via a temporary file."""
+
+  def __init__(self, path, fps, width, height):
+    self.path = path
+    self.tmp = path + ".tmp" + os.path.splitext(path)[1]
+    self.container = av.open(self.tmp, "w")
+    name = "libx264" if "libx264" in av.codecs_available else "mpeg4"
+    self.stream = self.container.add_stream(name, rate=fps)
+    # Even sizes for 4:2:0; the frame is padded by one pixel when needed.
+    self.stream.width, self.stream.height = width + width % 2, height + height % 2
+    self.stream.pix_fmt = "yuv420p"
+    if name == "libx264":
+      self.stream.codec_context.options = {"crf": "20", "preset": "veryfast"}
+    self.n = 0
+
+  def write(self, rgb):
+    if rgb.shape[0] % 2 or rgb.shape[1] % 2:
+      rgb = np.pad(rgb, ((0, rgb.shape[0] % 2), (0, rgb.shape[1] % 2), (0, 0)), mode="edge")
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+    frame.pts = self.n
+    self.n += 1
+    for packet in self.stream.encode(frame):
+      self.container.mux(packet)
+
+  def close(self, ok=True):
+    if ok:
+      for packet in self.stream.encode():
+        self.container.mux(packet)
+    self.container.close()
+    if ok:
+      os.replace(self.tmp, self.path)
+    elif os.path.exists(self.tmp):
+      os.remove(self.tmp)
+
+
+def segment_video(video: str, segmenter: runner.StreamSegmenter, output: str,
+                  label_dir: Optional[str] = None, options: codec.EncodeOptions = codec.EncodeOptions(),
+                  max_frames: int = 0, work_dir: Optional[str] = None) -> SegmentStats:
+  """Segments `video` into an overlay video at `output` (and labelId PNGs in `label_dir`).
+
+  Raises:
+    codec.VideoError: unreadable input, or an output that cannot be written.
+  """
+  out_dir = os.path.dirname(os.path.abspath(output))
+  if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
+    raise codec.VideoError(output, "output directory does not exist or is not writable")
+  start = time.perf_counter()
+  segmenter.reset()
+  with tempfile.TemporaryDirectory(prefix="tw_keras_segment_", dir=work_dir) as tmp:
+    transcoded = not codec.is_canonical(video, options.gop)
+    t = time.perf_counter()
+    stream_path = video
+    if transcoded:
+      stream_path = os.path.join(tmp, "canonical.mp4")
+      codec.transcode(video, stream_path, options)
+    transcode_seconds = time.perf_counter() - t
+    frames = codec.decode_compressed(stream_path)
+    writer = None
+    decode_seconds = 0.0
+    n = 0
+    ok = False
+    try:
+      while True:
+        t = time.perf_counter()
+        frame = next(frames, None)
+        decode_seconds += time.perf_counter() - t
+        if frame is None or (max_frames and n >= max_frames):
+          break
+        if writer is None:
+          writer = _VideoWriter(output, options.fps, frame.rgb.shape[1], frame.rgb.shape[0])
+        pred, _ = segmenter(frame.rgb, frame.motion, frame.residual, frame.pict_type, frame.index)
+        writer.write(overlay(frame.rgb, pred))
+        if label_dir:
+          from tw_keras import evaluation  # pylint: disable=g-import-not-at-top
+          evaluation.write_label_png(label_dir, f"frame_{frame.index:06d}", pred, "_labelIds.png")
+        n += 1
+      ok = n > 0
+    finally:
+      frames.close()
+      if writer is not None:
+        writer.close(ok)
+  return SegmentStats(n, segmenter.key_frames, decode_seconds, segmenter.network_seconds,
+                      time.perf_counter() - start - transcode_seconds, transcode_seconds, transcoded)
