@@ -36,6 +36,9 @@ def define_flags():
   flags.DEFINE_list("distances", [str(d) for d in range(12)], "Key-frame distances.")
   flags.DEFINE_integer("max_sequences", 0, "Evaluate at most this many GOPs (0 = all).")
   flags.DEFINE_bool("write_pngs", True, "Write labelId PNGs for the official evaluator.")
+  flags.DEFINE_list("schedulers", ["gop", "fixed:4", "adaptive:score=0.3", "every"],
+                    "Key-frame schedulers to compare (mIoU against cost per frame); empty = skip.")
+  flags.DEFINE_string("scheduler_variant", "layer1_cfr_rga", "Non-key-frame model used by the schedulers.")
 
 
 def available_variants(model_dir):
@@ -51,7 +54,8 @@ def available_variants(model_dir):
 
 
 def run_evaluation(data_dir, model_dir, output_dir, split="val", variants=None, distances=range(12),
-                   max_sequences=0, write_pngs=True, quiet=False):
+                   max_sequences=0, write_pngs=True, quiet=False, schedulers=(),
+                   scheduler_variant="layer1_cfr_rga"):
   """Library entry (also used by the demo). Returns the report dictionary."""
   from tw_keras import dataset, evaluation, train_lib  # pylint: disable=g-import-not-at-top
   variants = variants or available_variants(model_dir)
@@ -82,13 +86,30 @@ def run_evaluation(data_dir, model_dir, output_dir, split="val", variants=None, 
   rep = evaluation.report(result)
   rep["seconds"] = round(time.time() - t, 1)
   rep["model_dir"], rep["split"] = model_dir, split
+  sched_md = ""
+  if schedulers and scheduler_variant in nkfcs:
+    from tw_keras import config as config_lib, models  # pylint: disable=g-import-not-at-top
+    first = next(iter(dataset.gop_dataset(files).take(1)))
+    h, w = first["images"].shape[1:3]
+    h, w = -(-h // 32) * 32, -(-w // 32) * 32
+    variant = config_lib.VARIANTS[scheduler_variant]
+    model_config = train_lib.load_model_config(model_dir)
+    from tw_keras import timing  # pylint: disable=g-import-not-at-top
+    shapes = lambda v: [x.shape for x in timing.random_inputs(model_config, v, h, w)]
+    key_cost = models.count_flops(per_frame, shapes(None)) / 2e9
+    nk_cost = models.count_flops(nkfcs[scheduler_variant], shapes(variant)) / 2e9
+    rep["schedulers"] = {"variant": scheduler_variant, "cost_unit": f"GMACs at {w}x{h}",
+                         "results": evaluation.evaluate_schedulers(per_frame, nkfcs[scheduler_variant], variant,
+                                                                   gops, schedulers, key_cost, nk_cost)}
+    sched_md = (f"\n\nKey-frame schedulers ({scheduler_variant} on non-key frames):\n\n" +
+                evaluation.scheduler_table(rep["schedulers"]["results"], rep["schedulers"]["cost_unit"]))
   tmp = os.path.join(output_dir, "results.json.tmp")
   with open(tmp, "w") as f:
     json.dump(rep, f, indent=1)
   os.replace(tmp, os.path.join(output_dir, "results.json"))
   table = evaluation.markdown_table(rep)
   with open(os.path.join(output_dir, "results.md.tmp"), "w") as f:
-    f.write(f"mIoU (%) by key-frame distance, {rep['sequences']} sequences of {split}\n\n{table}\n")
+    f.write(f"mIoU (%) by key-frame distance, {rep['sequences']} sequences of {split}\n\n{table}{sched_md}\n")
   os.replace(os.path.join(output_dir, "results.md.tmp"), os.path.join(output_dir, "results.md"))
   evaluation.plot(rep, os.path.join(output_dir, "miou_vs_distance.png"))
   return rep
@@ -98,9 +119,12 @@ def main(argv):
   del argv
   out = FLAGS.output_dir or os.path.join(FLAGS.model_dir, "eval")
   rep = run_evaluation(FLAGS.data_dir, FLAGS.model_dir, out, FLAGS.split, FLAGS.variants,
-                       [int(d) for d in FLAGS.distances], FLAGS.max_sequences, FLAGS.write_pngs)
+                       [int(d) for d in FLAGS.distances], FLAGS.max_sequences, FLAGS.write_pngs,
+                       schedulers=FLAGS.schedulers, scheduler_variant=FLAGS.scheduler_variant)
   from tw_keras import evaluation  # pylint: disable=g-import-not-at-top
   print(evaluation.markdown_table(rep))
+  if "schedulers" in rep:
+    print("\n" + evaluation.scheduler_table(rep["schedulers"]["results"], rep["schedulers"]["cost_unit"]))
   print("\ncategory mIoU (pooled over d): " + ", ".join(
       f"{n}={v['pooled_over_d']['category_miou']}" for n, v in rep["variants"].items()))
   print(f"\nresults: {out}/results.json, {out}/results.md, plot: {out}/miou_vs_distance.png")

@@ -160,8 +160,8 @@ TRAIN_PRESETS = {
                         eval_every=500, checkpoint_every=250),
     # The one-command demo and CI: tiny model, few steps.
     "tiny": Preset(PRESETS["tiny"],
-                   Stage1Config(steps=400, batch_size=4, learning_rate=3e-3, crop=(128, 256),
+                   Stage1Config(steps=2000, batch_size=4, learning_rate=3e-3, crop=(128, 256),
                                 scale_range=(0.75, 1.25)),
-                   Stage2Config(steps=60, batch_size=2, learning_rate=1e-3, clip_length=3, resize=(128, 256)),
-                   eval_every=200, checkpoint_every=100),
+                   Stage2Config(steps=150, batch_size=2, learning_rate=1e-3, clip_length=4, resize=(128, 256)),
+                   eval_every=500, checkpoint_every=250),
 }

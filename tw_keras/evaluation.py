@@ -205,3 +205,49 @@ def quick_nkfc_miou(per_frame, nkfc, variant, files, distance: int, max_gops: in
   """mIoU (%) of one variant at one key-frame distance on the first `max_gops` GOPs."""
   result = evaluate(per_frame, {variant.name: nkfc}, _take(files, max_gops, resize=resize), [distance])
   return float(metrics.mean_iou(result["confusion"][variant.name][0]) * 100)
+
+
+# ---------------------------------------------------------------------------- schedulers
+
+def evaluate_schedulers(per_frame, nkfc, variant, gops: Iterable[Dict], specs: Sequence[str],
+                        key_cost: float = 1.0, non_key_cost: float = 1.0) -> Dict[str, object]:
+  """mIoU against average cost per frame for each key-frame scheduler.
+
+  Each GOP record is streamed front to back through a `runner.StreamSegmenter`; every
+  labelled frame is scored. Cost per frame = (per-frame CNN calls * key_cost + non-key-frame
+  calls * non_key_cost) / frames; an adaptive re-computation pays both.
+
+  Returns:
+    {spec: {"miou", "category_miou", "key_frame_rate", "cost_per_frame", "frames"}}.
+  """
+  from tw_keras import runner  # pylint: disable=g-import-not-at-top
+  gops = list(gops)
+  out = {}
+  for spec in specs:
+    seg = runner.StreamSegmenter(per_frame, nkfc, variant, spec)
+    conf = np.zeros((labels.NUM_CLASSES, labels.NUM_CLASSES), np.int64)
+    frames = keys = non_keys = 0
+    for gop in gops:
+      seg.reset()
+      n = int(gop[common.CLIP_IMAGES].shape[0])
+      types = [t.decode() for t in gop[common.CLIP_PICT_TYPES].numpy()]
+      for t in range(n):
+        pred, _ = seg(gop[common.CLIP_IMAGES][t].numpy(), gop[common.CLIP_MOTION][t].numpy(),
+                      gop[common.CLIP_RESIDUALS][t].numpy(), types[t], t)
+        if bool(gop[common.CLIP_HAS_LABEL][t]):
+          conf += metrics.confusion_matrix(gop[common.CLIP_LABELS][t].numpy(), pred)
+      frames += n
+      keys += seg.key_frames
+      non_keys += seg.non_key_frames
+    s = metrics.summarize(conf)
+    out[spec] = {"miou": s["miou"], "category_miou": s["category_miou"], "frames": frames,
+                 "key_frame_rate": round(keys / max(frames, 1), 3),
+                 "cost_per_frame": round((keys * key_cost + non_keys * non_key_cost) / max(frames, 1), 4)}
+  return out
+
+
+def scheduler_table(results: Dict[str, Dict], cost_unit: str) -> str:
+  lines = [f"| scheduler | mIoU | category mIoU | key-frame rate | cost/frame ({cost_unit}) |", "|---|---|---|---|---|"]
+  for spec, r in results.items():
+    lines.append(f"| {spec} | {r['miou']} | {r['category_miou']} | {r['key_frame_rate']} | {r['cost_per_frame']} |")
+  return "\n".join(lines)

