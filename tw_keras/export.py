@@ -19,16 +19,14 @@ import shutil
 
 import tensorflow as tf
 
+from tw_keras import warp
+
 MULTIPLE = 32
 
 
 def _pad(x):
-  """Edge-pads [B, H, W, C] on the bottom/right to multiples of 32."""
-  shape = tf.shape(x)
-  ph = (MULTIPLE - shape[1] % MULTIPLE) % MULTIPLE
-  pw = (MULTIPLE - shape[2] % MULTIPLE) % MULTIPLE
-  # SYMMETRIC with pads < 32 <= size repeats the edge rows/columns outward.
-  return tf.pad(x, [[0, 0], [0, ph], [0, pw], [0, 0]], mode="SYMMETRIC")
+  """Edge-pads [B, H, W, C] on the bottom/right to multiples of 32 (as `runner` does)."""
+  return warp.pad_to_multiple(x, MULTIPLE)
 
 
 class ServingModule(tf.Module):

@@ -60,6 +60,15 @@ warp_xla = tf.function(warp, jit_compile=True)
 warp_xla.__doc__ = "`warp` compiled with XLA (`jit_compile=True`)."
 
 
+def pad_to_multiple(x, multiple: int):
+  """Edge-replicates [B, H, W, C] on the bottom and right up to multiples of `multiple`."""
+  shape = tf.shape(x)
+  h = (shape[1] + multiple - 1) // multiple * multiple
+  w = (shape[2] + multiple - 1) // multiple * multiple
+  x = tf.gather(x, tf.minimum(tf.range(h), shape[1] - 1), axis=1)
+  return tf.gather(x, tf.minimum(tf.range(w), shape[2] - 1), axis=2)
+
+
 def flow_to_stride(motion, stride: int):
   """Full-resolution motion [B, H, W, 2] (pixels) -> flow [B, ceil(H/s), ceil(W/s), 2] (feature pixels).
 
@@ -70,10 +79,7 @@ def flow_to_stride(motion, stride: int):
   """
   if stride == 1:
     return motion
-  shape = tf.shape(motion)
-  ph = (-shape[1]) % stride
-  pw = (-shape[2]) % stride
-  motion = tf.pad(motion, [[0, 0], [0, ph], [0, pw], [0, 0]], mode="SYMMETRIC")
+  motion = pad_to_multiple(motion, stride)
   pooled = tf.nn.avg_pool2d(motion, stride, stride, "VALID")
   return pooled / float(stride)
 
