@@ -26,6 +26,8 @@ def define_flags():
   flags.DEFINE_string("label_dir", None, "Also write labelId PNGs per frame here.")
   flags.DEFINE_integer("max_frames", 0, "Stop after this many frames (0 = all).")
   flags.DEFINE_bool("xla", False, "jit_compile the networks.")
+  flags.DEFINE_float("tune_key_rate", 0.0, "With --scheduler=adaptive: first tune the score threshold on this "
+                     "(unlabelled) video to reach this key-frame rate, e.g. 0.1.")
 
 
 def build_segmenter(model_dir, variant_name, scheduler, xla=False):
@@ -42,6 +44,12 @@ def main(argv):
   try:
     schedulers.parse(FLAGS.scheduler)
     segmenter = build_segmenter(FLAGS.checkpoint, FLAGS.variant, FLAGS.scheduler, FLAGS.xla)
+    if FLAGS.tune_key_rate:
+      if segmenter.scheduler.kind != "adaptive":
+        raise ValueError("--tune_key_rate needs --scheduler=adaptive")
+      threshold = segment.tune_adaptive(FLAGS.video, segmenter, FLAGS.tune_key_rate)
+      segmenter.scheduler = schedulers.parse(f"adaptive:score={threshold:.4f}")
+      print(f"tuned adaptive threshold: score={threshold:.4f} for a key-frame rate of {FLAGS.tune_key_rate}")
     stats = segment.segment_video(FLAGS.video, segmenter, FLAGS.output, FLAGS.label_dir,
                                   max_frames=FLAGS.max_frames)
   except (codec.VideoError, FileNotFoundError, ValueError) as e:

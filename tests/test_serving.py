@@ -149,3 +149,17 @@ def test_saved_model_pads_odd_sizes_inside(tiny_models, tmp):
   padded = np.pad(image, ((0, 0), (0, 14), (0, 26), (0, 0)), mode="edge")
   ref = per_frame(tf.constant(padded, tf.float32), training=False)["logits"].numpy()[:, :50, :70]
   np.testing.assert_allclose(key["logits"].numpy(), ref, atol=1e-4)
+
+
+def test_tune_adaptive_on_unlabelled_video(tiny_models, tmp):
+  from conftest import translated_clip
+  per_frame, nkfc, variant = tiny_models
+  video = os.path.join(tmp, "v.mp4")
+  codec.encode_frames(translated_clip(64, 96, 24, 3, 1), video)
+  seg = runner.StreamSegmenter(per_frame, nkfc, variant, "adaptive")
+  th = segment.tune_adaptive(video, seg, 0.25)
+  assert 0.0 <= th <= 1.0
+  assert seg.scheduler.kind == "adaptive"  # restored
+  seg.scheduler = schedulers.parse(f"adaptive:score={th}")
+  stats = segment.segment_video(video, seg, os.path.join(tmp, "o.mp4"))
+  assert stats.frames == 24 and 1 <= stats.key_frames <= 24

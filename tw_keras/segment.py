@@ -124,3 +124,37 @@ def segment_video(video: str, segmenter: runner.StreamSegmenter, output: str,
         writer.close(ok)
   return SegmentStats(n, segmenter.key_frames, decode_seconds, segmenter.network_seconds,
                       time.perf_counter() - start - transcode_seconds, transcode_seconds, transcoded)
+
+
+def tune_adaptive(video: str, segmenter: runner.StreamSegmenter, target_key_rate: float, max_frames: int = 300,
+                  options: codec.EncodeOptions = codec.EncodeOptions()) -> float:
+  """Tunes the adaptive clock's score threshold on an unlabelled video.
+
+  Streams up to `max_frames` frames under the GOP schedule, records for every non-key frame
+  the fraction of pixels whose label changed since the last key frame, and returns the
+  threshold that this fraction exceeds on `target_key_rate` of the frames. (Measured under
+  the GOP schedule, so an approximation of the rate the adaptive clock will reach.)
+  """
+  from tw_keras import schedulers  # pylint: disable=g-import-not-at-top
+  saved = segmenter.scheduler
+  segmenter.scheduler = schedulers.parse("gop")
+  segmenter.reset()
+  changed = []
+  with tempfile.TemporaryDirectory(prefix="tw_keras_tune_") as tmp:
+    path = video
+    if not codec.is_canonical(video, options.gop):
+      path = os.path.join(tmp, "canonical.mp4")
+      codec.transcode(video, path, options)
+    frames = codec.decode_compressed(path)
+    try:
+      for frame in frames:
+        if frame.index >= max_frames:
+          break
+        pred, key = segmenter(frame.rgb, frame.motion, frame.residual, frame.pict_type, frame.index)
+        if not key:
+          changed.append(segmenter.scheduler.changed_fraction(pred))
+    finally:
+      frames.close()
+      segmenter.scheduler = saved
+      segmenter.reset()
+  return schedulers.tune_threshold(changed, target_key_rate)
