@@ -223,3 +223,47 @@ def test_imagenet_weights_load_from_a_local_file(tmp):
     models.build_per_frame(config_lib.ModelConfig(width=0.25, imagenet_weights=f"{tmp}/missing.h5"))
   with pytest.raises(ValueError, match="does not match encoder"):
     models.build_per_frame(config_lib.ModelConfig(width=0.5, imagenet_weights=path))
+
+
+def _numpy_adaptive_pool(x, oh, ow):
+  """PyTorch AdaptiveAvgPool2d semantics, by loops."""
+  b, h, w, c = x.shape
+  out = np.zeros((b, oh, ow, c))
+  for i in range(oh):
+    for j in range(ow):
+      r0, r1 = (i * h) // oh, -(-((i + 1) * h) // oh)
+      c0, c1 = (j * w) // ow, -(-((j + 1) * w) // ow)
+      out[:, i, j] = x[:, r0:r1, c0:c1].mean(axis=(1, 2))
+  return out
+
+
+@pytest.mark.parametrize("shape,out", [((2, 7, 9, 3), (2, 4)), ((1, 8, 16, 2), (8, 8)), ((1, 5, 5, 1), (1, 1)),
+                                       ((1, 3, 4, 2), (4, 4))])
+def test_adaptive_average_pool_matches_numpy(shape, out):
+  from tw_keras import resize
+  x = RNG.normal(size=shape).astype(np.float32)
+  np.testing.assert_allclose(resize.adaptive_average_pool(x, out).numpy(), _numpy_adaptive_pool(x, *out), atol=1e-5)
+
+
+def test_models_compile_under_xla_and_match_eager(built):
+  per_frame, nk = built
+  x = image()
+  out = per_frame(x)
+  pf_xla = tf.function(lambda a: per_frame(a, training=False), jit_compile=True)
+  np.testing.assert_allclose(pf_xla(x)["logits"].numpy(), out["logits"].numpy(), atol=1e-3)
+  inputs = nkfc_inputs(out, config_lib.VARIANTS["layer1_cfr_rga"], motion_px=2.5)
+  model = nk["layer1_cfr_rga"]
+  nk_xla = tf.function(lambda a: model(a, training=False), jit_compile=True)
+  np.testing.assert_allclose(nk_xla(inputs)["logits"].numpy(), model(inputs)["logits"].numpy(), atol=1e-3)
+
+
+def test_bfloat16_policy_builds_and_runs():
+  keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+  try:
+    per_frame, nk = models.build_models(TINY, ["layer1_cfr_rga"])
+    out = per_frame(image())
+    assert out["logits"].dtype == tf.float32 and out["layer1"].dtype == tf.bfloat16
+    o = nk["layer1_cfr_rga"](nkfc_inputs(out, config_lib.VARIANTS["layer1_cfr_rga"], motion_px=1.0))
+    assert o["logits"].dtype == tf.float32 and np.isfinite(o["logits"].numpy()).all()
+  finally:
+    keras.mixed_precision.set_dtype_policy("float32")

@@ -114,3 +114,10 @@ def test_multi_worker_training_two_local_processes(tiny_records, tmp):
   cfr = [k for k in w0.files if k.startswith("stage2/") and "cfr" in k and "kernel" in k]
   assert cfr and np.abs(w0[cfr[0]]).sum() > 0  # CFR starts at zero
   assert os.path.exists(f"{tmp}/mw/stage2/layer1_cfr_rga/nkfc.weights.h5")
+
+
+def test_stage1_step_compiles_under_xla(tiny_records, tmp):
+  from tw_keras import train_lib
+  history, _ = train_lib.train_stage1(PRESET.model, PRESET, tiny_records, tmp, progress=False, eval_split=None,
+                                      steps=2, xla=True)
+  assert history["final_step"] == 2 and all(np.isfinite(history["losses"]))

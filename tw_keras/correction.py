@@ -16,6 +16,8 @@ to a single attention map (the paper's ~+0.001 GFLOPs).
 import keras
 import tensorflow as tf
 
+from tw_keras import resize
+
 
 @keras.saving.register_keras_serializable(package="tw_keras")
 class ContextFeatureRectification(keras.layers.Layer):
@@ -76,7 +78,7 @@ class ResidualGuidedAttention(keras.layers.Layer):
   def call(self, inputs):
     residual, like = inputs
     # Residual energy: where prediction failed, whatever the sign.
-    small = tf.image.resize(tf.abs(tf.cast(residual, tf.float32)) / 255.0, tf.shape(like)[1:3], method="area")
+    small = resize.adaptive_average_pool(tf.abs(tf.cast(residual, tf.float32)) / 255.0, tf.shape(like)[1:3])
     return tf.sigmoid(self.conv(tf.cast(small, self.compute_dtype)))
 
   def compute_output_shape(self, input_shape):

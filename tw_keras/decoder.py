@@ -9,9 +9,11 @@ non-key-frame CNN reuses the projection as CFR's "spatial features".
 import keras
 import tensorflow as tf
 
+from tw_keras import resize
+
 
 def _resize_to(x, like):
-  return tf.image.resize(x, tf.shape(like)[1:3], method="bilinear")
+  return resize.bilinear(x, tf.shape(like)[1:3])
 
 
 @keras.saving.register_keras_serializable(package="tw_keras")
@@ -83,10 +85,8 @@ class PyramidPooling(keras.layers.Layer):
     size = tf.shape(x)[1:3]
     parts = [x]
     for b, branch in zip(self.bins, self.branches):
-      # Adaptive average pooling; antialiased bilinear is an area average that, unlike
-      # method="area", has a gradient.
-      pooled = tf.image.resize(x, [b, b], method="bilinear", antialias=True)
-      parts.append(tf.image.resize(branch(pooled, training=training), size, method="bilinear"))
+      pooled = resize.adaptive_average_pool(x, (b, b))
+      parts.append(resize.bilinear(branch(pooled, training=training), size))
     return self.project(tf.concat(parts, axis=-1), training=training)
 
   def compute_output_shape(self, input_shape):
@@ -157,7 +157,7 @@ class BilinearUpsample(keras.layers.Layer):
     self.factor = factor
 
   def call(self, x):
-    return tf.image.resize(x, tf.shape(x)[1:3] * self.factor, method="bilinear")
+    return resize.bilinear(x, tf.shape(x)[1:3] * self.factor)
 
   def compute_output_shape(self, input_shape):
     up = lambda v: None if v is None else v * self.factor

@@ -71,7 +71,7 @@ def build_per_frame(config: config_lib.ModelConfig) -> keras.Model:
   layer2 = t["lateral2_fuse"]([layer1, t["lateral2_proj"](s8)])
   layer3 = t["lateral3_fuse"]([layer2, t["lateral3_proj"](s4)])
   scores = t["classifier"](layer3)
-  logits = decoder.BilinearUpsample(4, name="upsample")(scores)
+  logits = decoder.BilinearUpsample(4, name="upsample", dtype="float32")(scores)
   return keras.Model(image, {"logits": logits, "scores": scores, "layer1": layer1, "layer2": layer2,
                              "layer3": layer3}, name="per_frame")
 
@@ -115,7 +115,7 @@ def build_non_key_frame(per_frame: keras.Model, config: config_lib.ModelConfig,
   warped = warp.Warp(name="warp")([context, flow])
   t = _tail_layers(config)
   if variant.kind == "warp_scores":
-    logits = decoder.BilinearUpsample(4, name="upsample")(warped)
+    logits = decoder.BilinearUpsample(4, name="upsample", dtype="float32")(warped)
     return keras.Model([image, context, motion, residual], {"logits": logits, "context": warped},
                        name=variant.name)
   corrected = warped
@@ -135,7 +135,7 @@ def build_non_key_frame(per_frame: keras.Model, config: config_lib.ModelConfig,
       corrected = correction.ContextFeatureRectification(name="cfr")(inputs)
     x = t[f"lateral{nxt}_fuse"]([corrected, spatial])
     layer3 = x if k == 2 else t["lateral3_fuse"]([x, t["lateral3_proj"](kept[0])])
-  logits = decoder.BilinearUpsample(4, name="upsample")(t["classifier"](layer3))
+  logits = decoder.BilinearUpsample(4, name="upsample", dtype="float32")(t["classifier"](layer3))
   model = keras.Model([image, context, motion, residual], {"logits": logits, "context": corrected},
                       name=variant.name)
   copy_tail_weights(per_frame, model)
