@@ -40,7 +40,7 @@ def tmp(tmp_path):
 @pytest.fixture(scope="session")
 def tiny_records(tmp_path_factory):
   """A tiny prepared synthetic dataset (64x128; 3 train and 2 val snippets), built once."""
-  from tw_keras import codec, prepare, synthetic
+  from tw_keras import prepare, synthetic
   root = str(tmp_path_factory.mktemp("tiny_data"))
   config = synthetic.SyntheticConfig(height=64, width=128, sequences=(("train", 3), ("val", 2)))
   for split, city, seq in synthetic.snippets(config):

@@ -2,7 +2,6 @@
 import os
 
 import av
-import cv2
 import numpy as np
 import pytest
 

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tw_keras import codec, common, prepare, synthetic
+from tw_keras import codec, common, synthetic
 from conftest import translated_clip
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

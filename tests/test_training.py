@@ -49,7 +49,7 @@ def test_stage1_resume_continues_step_count_and_optimizer(stage1, tiny_records):
 
 
 def test_stage2_trains_only_the_nkfc_and_resumes(stage1, tiny_records):
-  from tw_keras import models, train_lib
+  from tw_keras import train_lib
   model_dir, _, _ = stage1
   per_frame_before = train_lib.load_per_frame(model_dir).get_weights()
   history, per_frame, nkfc = train_lib.train_stage2("layer1_cfr_rga", PRESET, tiny_records, model_dir,

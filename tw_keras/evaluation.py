@@ -13,7 +13,7 @@ evaluator reads (`write_label_pngs`).
 """
 
 import os
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf

@@ -33,7 +33,6 @@ import time
 from typing import Dict, Optional
 
 import keras
-import numpy as np
 import tensorflow as tf
 import tqdm
 
