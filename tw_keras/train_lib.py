@@ -97,6 +97,11 @@ def barrier(strategy):
   strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.constant(1.0)), axis=None)
 
 
+def _fits_in_memory(data_dir: str, split: str, limit_mib: int) -> bool:
+  """Whether to cache the decoded split in memory: its shards total under `limit_mib` MiB."""
+  return sum(os.path.getsize(f) for f in dataset.shard_files(data_dir, split)) < limit_mib * 2 ** 20
+
+
 def _poly(lr, steps, power):
   return keras.optimizers.schedules.PolynomialDecay(lr, max(steps, 1), end_learning_rate=0.0, power=power)
 
@@ -259,7 +264,7 @@ def train_stage1(model_config: config_lib.ModelConfig, preset: config_lib.Preset
   """Trains (or resumes) the per-frame CNN; writes `stage1/per_frame.weights.h5`. Returns history."""
   strategy = strategy or tf.distribute.get_strategy()
   cfg = preset.stage1 if steps is None else dataclasses.replace(preset.stage1, steps=steps)
-  cache = cfg.crop[0] * cfg.crop[1] < 1e6 if cache is None else cache
+  cache = _fits_in_memory(data_dir, split, 512) if cache is None else cache
   set_seed(seed)
   directory = os.path.join(model_dir, "stage1")
   if _is_chief(strategy):
@@ -339,7 +344,8 @@ def train_stage2(variant_name: str, preset: config_lib.Preset, data_dir: str, mo
     cfg = dataclasses.replace(cfg, steps=steps)
   if consistency_weight is not None:
     cfg = dataclasses.replace(cfg, consistency_weight=consistency_weight)
-  cache = cache if cache is not None else (cfg.resize is not None and cfg.resize[0] * cfg.resize[1] <= 256 * 512)
+  # Decoded clips (float motion and residuals) are ~10x the size of their records.
+  cache = _fits_in_memory(data_dir, split, 128) if cache is None else cache
   set_seed(seed)
   model_config = load_model_config(model_dir)
   directory = os.path.join(model_dir, "stage2", variant_name)
