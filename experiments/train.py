@@ -37,11 +37,17 @@ def define_flags():
   flags.DEFINE_string("backbone", None, "Override the preset's backbone.")
   flags.DEFINE_bool("eval", True, "Periodic evaluation on the val split.")
   flags.DEFINE_string("dump_weights", None, "Write all final weights to this .npz (tests, debugging).")
+  flags.DEFINE_integer("cpu_replicas", 0, "With --strategy=mirrored and no GPU: split the CPU into this many "
+                       "logical devices, one replica each (to exercise multi-replica code on a laptop).")
 
 
-def make_strategy(name):
+def make_strategy(name, cpu_replicas=0):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   if name == "mirrored":
+    if cpu_replicas > 1 and not tf.config.list_physical_devices("GPU"):
+      cpu = tf.config.list_physical_devices("CPU")[0]
+      tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_replicas)
+      return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
     return tf.distribute.MirroredStrategy()
   if name == "multi_worker":
     return tf.distribute.MultiWorkerMirroredStrategy()
@@ -55,7 +61,7 @@ def main(argv):
   from tw_keras import train_lib  # pylint: disable=g-import-not-at-top
 
   train_lib.set_mixed_precision(FLAGS.mixed_precision)
-  strategy = make_strategy(FLAGS.strategy)
+  strategy = make_strategy(FLAGS.strategy, FLAGS.cpu_replicas)
   preset = config_lib.TRAIN_PRESETS[FLAGS.preset]
   model_config = preset.model
   if FLAGS.imagenet_weights:

@@ -121,3 +121,16 @@ def test_stage1_step_compiles_under_xla(tiny_records, tmp):
   history, _ = train_lib.train_stage1(PRESET.model, PRESET, tiny_records, tmp, progress=False, eval_split=None,
                                       steps=2, xla=True)
   assert history["final_step"] == 2 and all(np.isfinite(history["losses"]))
+
+
+def test_mirrored_strategy_with_two_cpu_replicas(tiny_records, tmp):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="")
+  cmd = [sys.executable, "-m", "experiments.train", "--strategy=mirrored", "--cpu_replicas=2", "--preset=tiny",
+         f"--data_dir={tiny_records}", f"--model_dir={tmp}/m", "--stage1_steps=3", "--stage2_steps=2",
+         "--variants=layer1_cfr_rga", "--noeval", f"--dump_weights={tmp}/w.npz"]
+  r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+  assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+  summary = json.loads(r.stdout[r.stdout.index("{"):])
+  assert summary["stage1"]["final_step"] == 3 and summary["stage2/layer1_cfr_rga"]["final_step"] == 2
+  w = np.load(f"{tmp}/w.npz")
+  assert all(np.isfinite(w[k]).all() for k in w.files)
