@@ -155,7 +155,7 @@ LAYERS = [
     decoder.Classifier(19, 1e-4, name="d"),
     decoder.BilinearUpsample(2, name="e"),
     correction.ContextFeatureRectification(3, 1e-4, name="f"),
-    correction.ResidualGuidedAttention(5, name="g"),
+    correction.ResidualGuidedAttention(8, 5, name="g"),
     warp.Warp(name="h"),
     warp.FlowToStride(8, zero=True, name="i"),
 ]
@@ -187,7 +187,7 @@ def test_cfr_and_rga_match_numpy():
   warped = RNG.normal(size=(1, 6, 7, 4)).astype(np.float32)
   spatial = RNG.normal(size=(1, 6, 7, 3)).astype(np.float32)
   residual = RNG.uniform(-255, 255, size=(1, 24, 28, 3)).astype(np.float32)
-  rga = correction.ResidualGuidedAttention()
+  rga = correction.ResidualGuidedAttention(stride=4)
   cfr = correction.ContextFeatureRectification()
   att = rga([residual, warped]).numpy()
   cfr([warped, spatial, att])

@@ -16,7 +16,7 @@ to a single attention map (the paper's ~+0.001 GFLOPs).
 import keras
 import tensorflow as tf
 
-from tw_keras import resize
+from tw_keras import warp
 
 
 @keras.saving.register_keras_serializable(package="tw_keras")
@@ -57,16 +57,19 @@ class ContextFeatureRectification(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="tw_keras")
 class ResidualGuidedAttention(keras.layers.Layer):
-  """RGA. Inputs (residual map [B,H,W,3] in [-255, 255], like [B,h,w,C]) -> attention [B,h,w,1] in (0, 1).
+  """RGA. Inputs (residual map [B,H,W,3] in [-255, 255], like [B,H/s,W/s,C]) -> attention [B,H/s,W/s,1].
 
-  The residual magnitude |r|/255 is resized (area) to `like`'s size before the conv.
+  The residual magnitude |r|/255 is average-pooled over stride x stride cells (edge-padded
+  to a multiple of the stride first) to `like`'s size, then one conv and a sigmoid.
 
   Args:
+    stride: ratio of the residual map's size to the features' size (16 for Layer1).
     kernel_size: of the single conv layer (3).
   """
 
-  def __init__(self, kernel_size=3, **kwargs):
+  def __init__(self, stride=16, kernel_size=3, **kwargs):
     super().__init__(**kwargs)
+    self.stride = stride
     self.kernel_size = kernel_size
     # Bias +2: a fresh RGA passes ~88% of CFR's residual everywhere.
     self.conv = keras.layers.Conv2D(1, kernel_size, padding="same", name="conv",
@@ -78,11 +81,13 @@ class ResidualGuidedAttention(keras.layers.Layer):
   def call(self, inputs):
     residual, like = inputs
     # Residual energy: where prediction failed, whatever the sign.
-    small = resize.adaptive_average_pool(tf.abs(tf.cast(residual, tf.float32)) / 255.0, tf.shape(like)[1:3])
+    energy = tf.abs(tf.cast(residual, tf.float32)) / 255.0
+    small = tf.nn.avg_pool2d(warp.pad_to_multiple(energy, self.stride), self.stride, self.stride, "VALID")
+    small = small[:, :tf.shape(like)[1], :tf.shape(like)[2]]
     return tf.sigmoid(self.conv(tf.cast(small, self.compute_dtype)))
 
   def compute_output_shape(self, input_shape):
     return (*input_shape[1][:-1], 1)
 
   def get_config(self):
-    return {**super().get_config(), "kernel_size": self.kernel_size}
+    return {**super().get_config(), "stride": self.stride, "kernel_size": self.kernel_size}

@@ -131,7 +131,7 @@ def build_non_key_frame(per_frame: keras.Model, config: config_lib.ModelConfig,
       pooled = L.AveragePooling2D(2, name="spatial_pool")(spatial)
       inputs = [warped, pooled]
       if variant.rga:
-        inputs.append(correction.ResidualGuidedAttention(name="rga")([residual, warped]))
+        inputs.append(correction.ResidualGuidedAttention(variant.stride, name="rga")([residual, warped]))
       corrected = correction.ContextFeatureRectification(name="cfr")(inputs)
     x = t[f"lateral{nxt}_fuse"]([corrected, spatial])
     layer3 = x if k == 2 else t["lateral3_fuse"]([x, t["lateral3_proj"](kept[0])])
