@@ -134,3 +134,22 @@ def test_mirrored_strategy_with_two_cpu_replicas(tiny_records, tmp):
   assert summary["stage1"]["final_step"] == 3 and summary["stage2/layer1_cfr_rga"]["final_step"] == 2
   w = np.load(f"{tmp}/w.npz")
   assert all(np.isfinite(w[k]).all() for k in w.files)
+
+
+def test_stage2_clips_end_on_a_labelled_frame(tiny_records):
+  import tensorflow as tf
+  from tw_keras import common, dataset, train_lib
+  cfg = PRESET.stage2
+  batch = next(iter(train_lib.stage2_dataset(tiny_records, "train", cfg, seed=0, cache=False)))
+  assert batch[common.CLIP_IMAGES].shape[:2] == (cfg.batch_size, cfg.clip_length)
+  gop = next(iter(dataset.gop_dataset(dataset.shard_files(tiny_records, "train"))))
+  n = int(gop[common.CLIP_IMAGES].shape[0])
+  index = gop[common.CLIP_FRAME_INDEX].numpy()
+  starts = {int(dataset.sample_clip(gop, 3, tf.constant([s, 1]))[common.CLIP_FRAME_INDEX][0]) for s in range(40)}
+  assert starts == set(index[:n - 2].tolist())  # all labelled: uniform over every start
+  # Only the last frame labelled (real Cityscapes): every clip ends on it.
+  only_last = dict(gop, **{common.CLIP_HAS_LABEL: tf.range(n) == n - 1})
+  for s in range(10):
+    c = dataset.sample_clip(only_last, 3, tf.constant([s, 2]))
+    assert c[common.CLIP_FRAME_INDEX].numpy().tolist() == index[-3:].tolist()
+    assert common.CLIP_HAS_LABEL not in c

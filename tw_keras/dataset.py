@@ -102,11 +102,22 @@ def slice_clip(gop, start, length):
   return {k: (v if k == common.CLIP_SEQUENCE_ID else v[start:start + length]) for k, v in gop.items()}
 
 
-def random_clip(gop, length: int, seed: Optional[int] = None):
-  """A clip of `length` frames at a uniformly drawn start inside the GOP."""
+def sample_clip(gop, length: int, seed):
+  """A `length`-frame clip that ends on a labelled frame drawn uniformly (stateless `seed` [2]).
+
+  The first frame is the clip's key frame. On the synthetic data every frame is labelled, so
+  the start is uniform over the GOP; on Cityscapes (only frame 19 annotated) clips end on 19.
+  GOPs with no labelled frame late enough give a uniform start. `has_label` is dropped.
+  """
   n = tf.shape(gop[common.CLIP_IMAGES])[0]
-  start = tf.random.uniform([], 0, tf.maximum(n - length, 0) + 1, dtype=tf.int32, seed=seed)
-  return slice_clip(gop, start, length)
+  late = tf.range(n) >= length - 1
+  ends = tf.where(gop[common.CLIP_HAS_LABEL] & late)[:, 0]
+  ends = tf.cond(tf.size(ends) > 0, lambda: ends, lambda: tf.where(late)[:, 0])
+  pick = tf.random.stateless_uniform([], seed, 0, tf.size(ends), dtype=tf.int32)
+  start = tf.cast(ends[pick], tf.int32) - (length - 1)
+  clip = slice_clip(gop, start, length)
+  clip.pop(common.CLIP_HAS_LABEL)
+  return clip
 
 
 def gop_dataset(files, input_context: Optional[tf.distribute.InputContext] = None,

@@ -145,7 +145,7 @@ def stage2_dataset(data_dir: str, split: str, cfg: config_lib.Stage2Config, seed
   files = dataset.shard_files(data_dir, split)
   batch = input_context.get_per_replica_batch_size(cfg.batch_size) if input_context else cfg.batch_size
   ds = dataset.gop_dataset(files, input_context, shuffle_files=not cache, seed=seed)
-  keep = (common.CLIP_IMAGES, common.CLIP_MOTION, common.CLIP_RESIDUALS, common.CLIP_LABELS)
+  keep = (common.CLIP_IMAGES, common.CLIP_MOTION, common.CLIP_RESIDUALS, common.CLIP_LABELS, common.CLIP_HAS_LABEL)
   ds = ds.map(lambda g: {k: g[k] for k in keep})
   if cfg.resize:
     ds = ds.map(lambda g: dataset.resize_clip(g, cfg.resize), num_parallel_calls=tf.data.AUTOTUNE)
@@ -153,12 +153,8 @@ def stage2_dataset(data_dir: str, split: str, cfg: config_lib.Stage2Config, seed
     ds = ds.cache()
   ds = ds.shuffle(64, seed=seed).repeat()
 
-  def clip(s, g):
-    n = tf.shape(g[common.CLIP_IMAGES])[0]
-    start = tf.random.stateless_uniform([], s, 0, tf.maximum(n - cfg.clip_length, 0) + 1, dtype=tf.int32)
-    return {k: v[start:start + cfg.clip_length] for k, v in g.items()}
-
-  ds = _stateless_seeds(ds, seed).map(clip, num_parallel_calls=tf.data.AUTOTUNE)
+  ds = _stateless_seeds(ds, seed).map(lambda s, g: dataset.sample_clip(g, cfg.clip_length, s),
+                                      num_parallel_calls=tf.data.AUTOTUNE)
   ds = ds.filter(lambda c: tf.shape(c[common.CLIP_IMAGES])[0] == cfg.clip_length)
   return ds.batch(batch, drop_remainder=True).prefetch(2)
 
