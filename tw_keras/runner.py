@@ -12,18 +12,14 @@ from typing import Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
-from tw_keras import schedulers
+from tw_keras import schedulers, warp
 
 MULTIPLE = 32
 
 
-def pad_to_multiple(array: np.ndarray, multiple: int = MULTIPLE) -> np.ndarray:
-  """[H, W, C] -> [H', W', C] edge-padded on the bottom/right so H', W' are multiples."""
-  h, w = array.shape[:2]
-  ph, pw = (-h) % multiple, (-w) % multiple
-  if not ph and not pw:
-    return array
-  return np.pad(array, ((0, ph), (0, pw), (0, 0)), mode="edge")
+def _padded(array: np.ndarray):
+  """[H, W, C] -> [1, H', W', C] float32 tensor, edge-padded to multiples of 32."""
+  return warp.pad_to_multiple(tf.constant(np.asarray(array, np.float32)[None]), MULTIPLE)
 
 
 class StreamSegmenter:
@@ -72,13 +68,12 @@ class StreamSegmenter:
     """
     h, w = rgb.shape[:2]
     t = time.perf_counter()
-    image = tf.constant(pad_to_multiple(rgb)[None], tf.float32)
+    image = _padded(rgb)
     key = self._nk is None or self.context is None or self.scheduler.before(index, pict_type, residual)
     if key:
       logits = self._key(image)
     else:
-      out = self._nk(image, self.context, tf.constant(pad_to_multiple(motion)[None], tf.float32),
-                     tf.constant(pad_to_multiple(np.asarray(residual, np.float32))[None]))
+      out = self._nk(image, self.context, _padded(motion), _padded(residual))
       logits = out["logits"]
       self.non_key_frames += 1
       pred = tf.argmax(logits[0, :h, :w], -1, output_type=tf.int32).numpy()
