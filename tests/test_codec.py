@@ -167,3 +167,13 @@ def test_motion_compensator_matches_numpy_reference():
   out = mc.warp(img, grid, 8)
   ref = numpy_warp(img, codec.dense_motion(grid, 8, 40, 56))
   assert np.abs(out - ref).max() <= 0.5 + 1e-6 + 1 / 32 * 255 / 255  # rounding only
+
+
+def test_retranscoding_our_own_stream_keeps_the_original_size(tmp):
+  frames = translated_clip(75, 101, 4, 1, 0)
+  first = os.path.join(tmp, "a.mp4")
+  codec.encode_frames(frames, first)
+  second = os.path.join(tmp, "b.mp4")
+  info = codec.transcode(first, second)  # e.g. a user passes a stream we wrote
+  assert (info.height, info.width) == (75, 101)
+  assert decode_all(second)[0].rgb.shape == (75, 101, 3)

@@ -185,10 +185,11 @@ def iter_source_frames(source: Union[str, os.PathLike, Sequence[str]]) -> Iterat
   try:
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
+    h, w = stored_size(container) or (None, None)  # a stream we wrote: drop its codec padding
     try:
       for frame in container.decode(stream):
         count += 1
-        yield frame.to_ndarray(format="rgb24")
+        yield np.ascontiguousarray(frame.to_ndarray(format="rgb24")[:h, :w])
     except av.error.FFmpegError as e:
       raise VideoError(source, f"truncated or corrupt video after {count} frames ({e})") from None
   finally:

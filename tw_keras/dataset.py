@@ -56,8 +56,9 @@ def _decode_int16(data):
 
 def _dense_motion(data, height, width, cell):
   """zlib int16 quarter-pel grid -> [height, width, 2] float32 pixels."""
-  padded = lambda v: (v + 15) // 16 * 16 if cell > 1 else v
-  grid = tf.reshape(_decode_int16(data), [-1, padded(width) // cell, 2])
+  # Block grids (cell 8) cover the coded, 16-padded width; per-pixel fields (cell 1) the frame.
+  grid_width = tf.where(cell > 1, (width + 15) // 16 * 16, width) // cell
+  grid = tf.reshape(_decode_int16(data), [-1, grid_width, 2])
   grid = tf.repeat(tf.repeat(grid, cell, axis=0), cell, axis=1)
   return tf.cast(grid[:height, :width], tf.float32) / _MV_UNITS_PER_PIXEL
 
