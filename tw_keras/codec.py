@@ -33,8 +33,8 @@ Conventions (REFERENCE.md):
     `"accumulate"` accumulates the motion back to the GOP's I-frame and takes the
     residual against it (CoViAR / TapLab): `acc_t(p) = mv_t(p) + acc_{t-1}(p - mv_t(p))`.
 
-The block-level motion grid (`CompressedFrame.block_motion`) is what the TFRecords
-store: one vector per 8x8 block, int16, in quarter pixels.
+`CompressedFrame.motion_grid` is what the TFRecords store: int16 quarter pixels, one vector
+per 8x8 block ("step") or per pixel ("accumulate"); `CompressedFrame.motion` expands it.
 """
 
 import dataclasses
@@ -350,7 +350,8 @@ class MotionCompensator:
     xs, ys = np.meshgrid(np.arange(width, dtype=np.int16), np.arange(height, dtype=np.int16))
     self._base = np.stack([xs, ys], axis=-1)  # [H, W, 2] pixel coordinates
 
-  def _expand(self, grid, cell):
+  def expand(self, grid, cell):
+    """[h', w', ...] cell grid -> [H, W, ...] per pixel (nearest), cropped to the frame."""
     if cell > 1:
       grid = cv2.resize(grid, (grid.shape[1] * cell, grid.shape[0] * cell),
                         interpolation=cv2.INTER_NEAREST)
@@ -361,7 +362,7 @@ class MotionCompensator:
     q = -motion_grid.astype(np.int32)  # sample offset p - mv, quarter pixels
     whole = (q >> 2).astype(np.int16)  # floor
     frac = ((q[..., 1] & 3) * (_QUARTER * _TAB) + (q[..., 0] & 3) * _QUARTER).astype(np.uint16)
-    return cv2.add(self._expand(whole, cell), self._base), self._expand(frac, cell)
+    return cv2.add(self.expand(whole, cell), self._base), self.expand(frac, cell)
 
   def warp(self, image: np.ndarray, motion_grid: np.ndarray, cell: int,
            interpolation=cv2.INTER_LINEAR) -> np.ndarray:
@@ -369,18 +370,6 @@ class MotionCompensator:
     map1, map2 = self.maps(motion_grid, cell)
     out = cv2.remap(image, map1, map2, interpolation, borderMode=cv2.BORDER_REPLICATE)
     return out.reshape(image.shape)
-
-
-def warp_image(image: np.ndarray, field: np.ndarray) -> np.ndarray:
-  """`out(p) = image(p - field(p))` for a float [H, W, 2] field in pixels (reference path).
-
-  Bilinear, positions clamped to the frame. [H, W, C] uint8 or float32 -> same dtype.
-  """
-  h, w = image.shape[:2]
-  xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-  out = cv2.remap(image, xs - field[..., 0], ys - field[..., 1], cv2.INTER_LINEAR,
-                  borderMode=cv2.BORDER_REPLICATE)
-  return out.reshape(image.shape)
 
 
 def _decoded_frames(container, stream):
@@ -473,7 +462,7 @@ def decode_compressed(path, residual_mode: str = "step",
           continue
         if residual_mode == "accumulate":
           # acc_t(p) = mv_t(p) + acc_{t-1}(p - mv_t(p)), nearest sample of the previous field.
-          acc = cv2.add(mc._expand(block, MV_CELL),
+          acc = cv2.add(mc.expand(block, MV_CELL),
                         mc.warp(acc, block, MV_CELL, cv2.INTER_NEAREST), dtype=cv2.CV_16S)
           grid, cell, reference = acc, 1, key
         else:
@@ -485,14 +474,5 @@ def decode_compressed(path, residual_mode: str = "step",
       raise VideoError(path, f"truncated or corrupt video after {index + 1} frames ({e})") from None
     if index < 0:
       raise VideoError(path, "zero frames decoded (empty or truncated video)")
-  finally:
-    container.close()
-
-
-def probe_frame_count(path) -> int:
-  """Number of frames by demuxing (no decode); raises VideoError on unreadable input."""
-  container = _open_input(path)
-  try:
-    return sum(1 for p in container.demux(container.streams.video[0]) if p.size)
   finally:
     container.close()
