@@ -153,3 +153,25 @@ def test_stage2_clips_end_on_a_labelled_frame(tiny_records):
     c = dataset.sample_clip(only_last, 3, tf.constant([s, 2]))
     assert c[common.CLIP_FRAME_INDEX].numpy().tolist() == index[-3:].tolist()
     assert common.CLIP_HAS_LABEL not in c
+
+
+def test_resumed_run_matches_an_uninterrupted_one(tiny_records, tmp):
+  """8 steps straight == a run killed after its step-4 checkpoint and resumed to 8."""
+  import glob
+  import shutil
+  from tw_keras import train_lib
+  kw = dict(progress=False, eval_split=None, cache=True)
+  straight, _ = train_lib.train_stage1(PRESET.model, PRESET, tiny_records, f"{tmp}/a", steps=8, **kw)
+  # The killed run: everything the straight run had written when it checkpointed step 4.
+  os.makedirs(f"{tmp}/b/stage1")
+  shutil.copy(f"{tmp}/a/model_config.json", f"{tmp}/b/")
+  for f in glob.glob(f"{tmp}/a/stage1/ckpt-4.*"):
+    shutil.copy(f, f"{tmp}/b/stage1/")
+  with open(f"{tmp}/b/stage1/checkpoint", "w") as f:
+    f.write('model_checkpoint_path: "ckpt-4"\nall_model_checkpoint_paths: "ckpt-4"\n')
+  resumed, _ = train_lib.train_stage1(PRESET.model, PRESET, tiny_records, f"{tmp}/b", steps=8, **kw)
+  assert resumed["start_step"] == 4 and resumed["final_step"] == 8
+  np.testing.assert_allclose(resumed["losses"], straight["losses"][4:], rtol=1e-4)
+  a, b = train_lib.load_per_frame(f"{tmp}/a"), train_lib.load_per_frame(f"{tmp}/b")
+  for x, y in zip(a.get_weights(), b.get_weights()):
+    np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-6)

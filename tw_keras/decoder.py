@@ -70,8 +70,15 @@ class PyramidPooling(keras.layers.Layer):
     self.filters, self.bins, self.bin_filters = filters, tuple(bins), bin_filters
     self.out_filters, self.weight_decay = out_filters, weight_decay
     self.reduce = ConvBNReLU(filters, 1, weight_decay, name="reduce")
-    self.branches = [ConvBNReLU(bin_filters, 1, weight_decay, name=f"bin{b}") for b in self.bins]
+    # One attribute per branch, not a list: tf.train.Checkpoint does not see layers that a
+    # Keras 3 layer holds in a Python list (their BatchNorm statistics would not be saved).
+    for b in self.bins:
+      setattr(self, f"bin{b}", ConvBNReLU(bin_filters, 1, weight_decay, name=f"bin{b}"))
     self.project = ConvBNReLU(out_filters, 1, weight_decay, name="project")
+
+  @property
+  def branches(self):
+    return [getattr(self, f"bin{b}") for b in self.bins]
 
   def build(self, input_shape):
     self.reduce.build(input_shape)

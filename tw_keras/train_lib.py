@@ -97,6 +97,18 @@ def barrier(strategy):
   strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.constant(1.0)), axis=None)
 
 
+def _resume_skip(start_step: int, cache: bool) -> int:
+  """Batches to skip on resume so the input order continues exactly where it stopped.
+
+  Only for in-memory (cached) data, where skipping costs little; a large on-disk dataset
+  would have to decode every skipped example, so it restarts its (seeded) order instead.
+  """
+  if start_step and not cache:
+    print(f"resuming at step {start_step}: the input pipeline restarts its seeded order "
+          "(data not cached in memory)", flush=True)
+  return start_step if cache else 0
+
+
 def _fits_in_memory(data_dir: str, split: str, limit_mib: int) -> bool:
   """Whether to cache the decoded split in memory: its shards total under `limit_mib` MiB."""
   return sum(os.path.getsize(f) for f in dataset.shard_files(data_dir, split)) < limit_mib * 2 ** 20
@@ -114,8 +126,13 @@ def _stateless_seeds(ds, seed):
 # ---------------------------------------------------------------------------- input pipelines
 
 def stage1_dataset(data_dir: str, split: str, cfg: config_lib.Stage1Config, seed: int, cache: bool,
-                   input_context: Optional[tf.distribute.InputContext] = None) -> tf.data.Dataset:
-  """Batches of (images [b, h, w, 3] float32 0..255, labels [b, h, w] int32) for one replica."""
+                   input_context: Optional[tf.distribute.InputContext] = None,
+                   skip_batches: int = 0) -> tf.data.Dataset:
+  """Batches of (images [b, h, w, 3] float32 0..255, labels [b, h, w] int32) for one replica.
+
+  `skip_batches` drops that many batches before augmentation (a resumed run continues the
+  exact example order and augmentation seeds of the interrupted one).
+  """
   files = dataset.shard_files(data_dir, split)
   batch = input_context.get_per_replica_batch_size(cfg.batch_size) if input_context else cfg.batch_size
   ds = dataset.gop_dataset(files, input_context, shuffle_files=not cache, seed=seed, with_motion=False)
@@ -133,15 +150,19 @@ def stage1_dataset(data_dir: str, split: str, cfg: config_lib.Stage1Config, seed
   if cache:
     ds = ds.cache()
   ds = ds.shuffle(512, seed=seed).repeat()
-  ds = _stateless_seeds(ds, seed).map(
+  ds = _stateless_seeds(ds, seed).skip(skip_batches * batch).map(
       lambda s, x: augment.scale_flip_crop(x[0], x[1], s, cfg.crop, cfg.scale_range, cfg.flip),
       num_parallel_calls=tf.data.AUTOTUNE)
   return ds.batch(batch, drop_remainder=True).prefetch(2)
 
 
 def stage2_dataset(data_dir: str, split: str, cfg: config_lib.Stage2Config, seed: int, cache: bool,
-                   input_context: Optional[tf.distribute.InputContext] = None) -> tf.data.Dataset:
-  """Batches of clips (keys of `tw_keras.common`), [b, clip_length, h, w, ...], for one replica."""
+                   input_context: Optional[tf.distribute.InputContext] = None,
+                   skip_batches: int = 0) -> tf.data.Dataset:
+  """Batches of clips (keys of `tw_keras.common`), [b, clip_length, h, w, ...], for one replica.
+
+  `skip_batches` as in `stage1_dataset`.
+  """
   files = dataset.shard_files(data_dir, split)
   batch = input_context.get_per_replica_batch_size(cfg.batch_size) if input_context else cfg.batch_size
   ds = dataset.gop_dataset(files, input_context, shuffle_files=not cache, seed=seed)
@@ -153,7 +174,8 @@ def stage2_dataset(data_dir: str, split: str, cfg: config_lib.Stage2Config, seed
     ds = ds.cache()
   ds = ds.shuffle(64, seed=seed).repeat()
 
-  ds = _stateless_seeds(ds, seed).map(lambda s, g: dataset.sample_clip(g, cfg.clip_length, s),
+  ds = _stateless_seeds(ds, seed).skip(skip_batches * batch).map(
+      lambda s, g: dataset.sample_clip(g, cfg.clip_length, s),
                                       num_parallel_calls=tf.data.AUTOTUNE)
   ds = ds.filter(lambda c: tf.shape(c[common.CLIP_IMAGES])[0] == cfg.clip_length)
   return ds.batch(batch, drop_remainder=True).prefetch(2)
@@ -187,7 +209,10 @@ class _Loop:
     self.chief = _is_chief(strategy)
     with strategy.scope():
       self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-    self.ckpt = tf.train.Checkpoint(step=self.step, **trackables)
+    # Every model variable is also tracked explicitly, by position: Keras 3 layers held in
+    # Python containers are invisible to tf.train.Checkpoint's object graph.
+    extra = {"all_weights": list(model.weights)} if model is not None else {}
+    self.ckpt = tf.train.Checkpoint(step=self.step, **trackables, **extra)
     write_dir = _write_dir(directory, strategy)
     if write_dir != directory:  # a non-chief's scratch copy: never restored from
       shutil.rmtree(write_dir, ignore_errors=True)
@@ -201,8 +226,10 @@ class _Loop:
       self.ckpt.restore(latest).assert_existing_objects_matched()
     return int(self.step.numpy())
 
-  def run(self, iterator) -> Dict[str, float]:
+  def run(self, make_dataset) -> Dict[str, float]:
+    """Restores the latest checkpoint, then trains to `steps` on `make_dataset(start_step)`."""
     start_step = self.restore()
+    iterator = iter(make_dataset(start_step))
     history = {"start_step": start_step, "losses": []}
     show = self.progress and self.chief and sys.stderr.isatty()
     bar = tqdm.tqdm(total=self.steps, initial=start_step, desc=self.desc, disable=not show)
@@ -276,8 +303,8 @@ def train_stage1(model_config: config_lib.ModelConfig, preset: config_lib.Preset
     opt_enc = keras.optimizers.Adam(_poly(cfg.learning_rate * mult, cfg.steps, cfg.power))
     opt_dec.build(dec)
     opt_enc.build(enc)
-  ds = strategy.distribute_datasets_from_function(
-      lambda ctx: stage1_dataset(data_dir, split, cfg, seed, cache, ctx))
+  make_dataset = lambda start: strategy.distribute_datasets_from_function(
+      lambda ctx: stage1_dataset(data_dir, split, cfg, seed, cache, ctx, _resume_skip(start, cache)))
 
   def replica_step(images, gt):
     with tf.GradientTape() as tape:
@@ -305,7 +332,7 @@ def train_stage1(model_config: config_lib.ModelConfig, preset: config_lib.Preset
   loop = _Loop(strategy, directory, step_fn,
                {"model": model, "optimizer_decoder": opt_dec, "optimizer_encoder": opt_enc},
                cfg.steps, preset.checkpoint_every, preset.eval_every, eval_fn, progress, "stage 1", model)
-  history = loop.run(iter(ds))
+  history = loop.run(make_dataset)
   model.save_weights(os.path.join(_write_dir(directory, strategy), STAGE1_WEIGHTS))
   barrier(strategy)  # stage 2 on every worker reads the chief's weights file
   return history, model
@@ -358,8 +385,8 @@ def train_stage2(variant_name: str, preset: config_lib.Preset, data_dir: str, mo
     os.makedirs(directory, exist_ok=True)
     nkfc.save_weights(os.path.join(_write_dir(directory, strategy), STAGE2_WEIGHTS))
     return {"steps": 0, "note": f"{variant_name} has nothing to train"}, per_frame, nkfc
-  ds = strategy.distribute_datasets_from_function(
-      lambda ctx: stage2_dataset(data_dir, split, cfg, seed, cache, ctx))
+  make_dataset = lambda start: strategy.distribute_datasets_from_function(
+      lambda ctx: stage2_dataset(data_dir, split, cfg, seed, cache, ctx, _resume_skip(start, cache)))
   length = cfg.clip_length
 
   def replica_step(clip):
@@ -398,7 +425,7 @@ def train_stage2(variant_name: str, preset: config_lib.Preset, data_dir: str, mo
                                                             distance=length - 1, resize=cfg.resize)}
   loop = _Loop(strategy, directory, step_fn, {"model": nkfc, "optimizer": opt}, cfg.steps,
                preset.checkpoint_every, preset.eval_every, eval_fn, progress, f"stage 2 {variant_name}", nkfc)
-  history = loop.run(iter(ds))
+  history = loop.run(make_dataset)
   nkfc.save_weights(os.path.join(_write_dir(directory, strategy), STAGE2_WEIGHTS))
   barrier(strategy)
   return history, per_frame, nkfc
