@@ -217,3 +217,14 @@ def test_accumulate_mode_records_round_trip(tmp):
     np.testing.assert_array_equal(gop[common.CLIP_RESIDUALS][t].numpy(), expected[t].residual)
   inner = gop[common.CLIP_MOTION][5].numpy()[12:-12, 16:-16]
   assert np.mean(np.all(inner == [10, 5], axis=-1)) > 0.8  # 5 steps of (2, 1)
+
+
+def test_array_encoding_is_the_documented_one():
+  """zlib-compressed raw little-endian int16: NumPy encoder, NumPy decoder and the TF reader agree."""
+  import zlib
+  from tw_keras import dataset, records
+  a = np.random.default_rng(0).integers(-255, 256, (5, 7, 3)).astype(np.int16)
+  data = records.encode_array(a)
+  np.testing.assert_array_equal(np.frombuffer(zlib.decompress(data), "<i2").reshape(a.shape), a)
+  np.testing.assert_array_equal(records.decode_array(data, a.shape), a)
+  np.testing.assert_array_equal(dataset._decode_int16(data).numpy().reshape(a.shape), a)
