@@ -36,23 +36,12 @@ def define_flags():
 
 def _write_heldout_video(path, height, width, seed):
   """A held-out synthetic snippet ('test' split), written as H.264 with B-frames."""
-  import av  # pylint: disable=g-import-not-at-top
-  from tw_keras import synthetic  # pylint: disable=g-import-not-at-top
+  from tw_keras import segment, synthetic  # pylint: disable=g-import-not-at-top
   config = synthetic.SyntheticConfig(height=height, width=width, seed=seed)
-  container = av.open(path + ".tmp.mp4", "w")
-  name = "libx264" if "libx264" in av.codecs_available else "mpeg4"
-  stream = container.add_stream(name, rate=17)
-  stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-  stream.max_b_frames = 2
-  for i, (rgb, _) in enumerate(synthetic.render_snippet(config, "test", 0)):
-    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-    frame.pts = i
-    for packet in stream.encode(frame):
-      container.mux(packet)
-  for packet in stream.encode():
-    container.mux(packet)
-  container.close()
-  os.replace(path + ".tmp.mp4", path)
+  writer = segment.VideoWriter(path, 17, width, height, b_frames=2)
+  for rgb, _ in synthetic.render_snippet(config, "test", 0):
+    writer.write(rgb)
+  writer.close()
 
 
 def main(argv):

@@ -19,14 +19,13 @@ import shutil
 
 import tensorflow as tf
 
-from tw_keras import warp
+from tw_keras import models, warp
 
-MULTIPLE = 32
 
 
 def _pad(x):
   """Edge-pads [B, H, W, C] on the bottom/right to multiples of 32 (as `runner` does)."""
-  return warp.pad_to_multiple(x, MULTIPLE)
+  return warp.pad_to_multiple(x, models.INPUT_MULTIPLE)
 
 
 class ServingModule(tf.Module):

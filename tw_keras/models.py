@@ -33,6 +33,8 @@ from tw_keras import config as config_lib
 from tw_keras import correction, decoder, encoders, warp
 
 L = keras.layers
+# Network inputs must be multiples of the deepest stride; callers pad (warp.pad_to_multiple).
+INPUT_MULTIPLE = 32
 
 
 def _preprocess(image):

@@ -12,14 +12,13 @@ from typing import Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
-from tw_keras import schedulers, warp
+from tw_keras import models, schedulers, warp
 
-MULTIPLE = 32
 
 
 def _padded(array: np.ndarray):
   """[H, W, C] -> [1, H', W', C] float32 tensor, edge-padded to multiples of 32."""
-  return warp.pad_to_multiple(tf.constant(np.asarray(array, np.float32)[None]), MULTIPLE)
+  return warp.pad_to_multiple(tf.constant(np.asarray(array, np.float32)[None]), models.INPUT_MULTIPLE)
 
 
 class StreamSegmenter:

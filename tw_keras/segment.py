@@ -40,20 +40,31 @@ def overlay(rgb: np.ndarray, train_ids: np.ndarray, alpha: float = 0.5) -> np.nd
   return (rgb.astype(np.float32) * (1 - alpha) + colour * alpha).astype(np.uint8)
 
 
-class _VideoWriter:
-  """Writes RGB frames to a video (H.264 if available, else MPEG-4) via a temporary file."""
+class VideoWriter:
+  """Writes RGB frames to a video file via a temporary file, renamed on a clean close.
 
-  def __init__(self, path, fps, width, height):
+  Args:
+    path: output file; its extension picks the container.
+    fps: frame rate.
+    width, height: frame size (odd sizes are padded by one pixel for 4:2:0).
+    codec: FFmpeg encoder name; default H.264 (libx264) if available, else MPEG-4.
+    b_frames: maximum consecutive B-frames (0 = none).
+  """
+
+  def __init__(self, path, fps, width, height, codec=None, b_frames=0):
     self.path = path
     self.tmp = path + ".tmp" + os.path.splitext(path)[1]
     self.container = av.open(self.tmp, "w")
-    name = "libx264" if "libx264" in av.codecs_available else "mpeg4"
+    name = codec or ("libx264" if "libx264" in av.codecs_available else "mpeg4")
     self.stream = self.container.add_stream(name, rate=fps)
     # Even sizes for 4:2:0; the frame is padded by one pixel when needed.
     self.stream.width, self.stream.height = width + width % 2, height + height % 2
     self.stream.pix_fmt = "yuv420p"
+    self.stream.max_b_frames = b_frames
     if name == "libx264":
-      self.stream.codec_context.options = {"crf": "20", "preset": "veryfast"}
+      # x264 decides B-frames itself unless told: a fixed count when asked for them.
+      self.stream.codec_context.options = {"crf": "20", "preset": "veryfast", "bf": str(b_frames),
+                                           **({"b-adapt": "0"} if b_frames else {})}
     self.n = 0
 
   def write(self, rgb):
@@ -110,7 +121,7 @@ def segment_video(video: str, segmenter: runner.StreamSegmenter, output: str,
         if frame is None or (max_frames and n >= max_frames):
           break
         if writer is None:
-          writer = _VideoWriter(output, options.fps, frame.rgb.shape[1], frame.rgb.shape[0])
+          writer = VideoWriter(output, options.fps, frame.rgb.shape[1], frame.rgb.shape[0])
         pred, _ = segmenter(frame.rgb, frame.motion, frame.residual, frame.pict_type, frame.index)
         writer.write(overlay(frame.rgb, pred))
         if label_dir:
