@@ -35,6 +35,8 @@ def define_flags():
   flags.DEFINE_float("consistency_weight", None, "Override lambda (default 10).")
   flags.DEFINE_string("imagenet_weights", None, "Local ImageNet weights file for the encoder.")
   flags.DEFINE_string("backbone", None, "Override the preset's backbone.")
+  flags.DEFINE_bool("deep_context", True, "False trains the no-context ablation (encoder to stride 8, "
+                    "stride-8/4 tail, classifier; stage 1 only) instead of the per-frame CNN.")
   flags.DEFINE_bool("eval", True, "Periodic evaluation on the val split.")
   flags.DEFINE_string("dump_weights", None, "Write all final weights to this .npz (tests, debugging).")
   flags.DEFINE_integer("cpu_replicas", 0, "With --strategy=mirrored and no GPU: split the CPU into this many "
@@ -68,6 +70,8 @@ def main(argv):
     model_config = dataclasses.replace(model_config, imagenet_weights=FLAGS.imagenet_weights)
   if FLAGS.backbone:
     model_config = dataclasses.replace(model_config, backbone=FLAGS.backbone)
+  if not FLAGS.deep_context:
+    model_config = dataclasses.replace(model_config, deep_context=False)
   eval_split = "val" if FLAGS.eval else None
   summary = {}
   dump = {}

@@ -19,12 +19,17 @@ class ModelConfig:
       (PPM 512 / 4x128 / 256; laterals 128, 64, 64).
     num_classes: 19 Cityscapes trainIds.
     imagenet_weights: local file with ImageNet encoder weights, or None (random init).
+    deep_context: False builds the *no-context* ablation instead of the per-frame CNN: the
+      encoder up to stride 8 and the decoder's stride-8/4 tail (lateral 3) and classifier,
+      with no deeper layers (no PPM, no Layer1/Layer2). It checks that a benchmark cannot
+      be solved from local appearance alone.
   """
   backbone: str = "mobilenet_v1"
   width: float = 1.0
   decoder_width: float = 1.0
   num_classes: int = 19
   imagenet_weights: Optional[str] = None
+  deep_context: bool = True
 
   def channels(self, n: int) -> int:
     return max(8, int(round(n * self.decoder_width)))
@@ -158,6 +163,13 @@ TRAIN_PRESETS = {
                                      scale_range=(0.75, 1.5)),
                         Stage2Config(steps=300, batch_size=2, learning_rate=5e-4, clip_length=4),
                         eval_every=500, checkpoint_every=250),
+    # The reproduction study on the 3D street benchmark (docs/study_cpu.md): about 1.5 h
+    # on 2 cores for stage 1, the no-context check and every stage-2 row, at 256x512.
+    "cpu_study": Preset(PRESETS["cpu_small"],
+                        Stage1Config(steps=5000, batch_size=8, learning_rate=2e-3, crop=(256, 384),
+                                     scale_range=(0.75, 1.5)),
+                        Stage2Config(steps=400, batch_size=2, learning_rate=5e-4, clip_length=4),
+                        eval_every=1000, checkpoint_every=500),
     # The one-command demo and CI: tiny model, few steps.
     "tiny": Preset(PRESETS["tiny"],
                    Stage1Config(steps=2000, batch_size=4, learning_rate=3e-3, crop=(128, 256),

@@ -61,12 +61,26 @@ def _tail_layers(config: config_lib.ModelConfig) -> Dict[str, keras.layers.Layer
 
 
 def build_per_frame(config: config_lib.ModelConfig) -> keras.Model:
-  """The key-frame CNN (see module docstring). Loads `config.imagenet_weights` if given."""
+  """The key-frame CNN (see module docstring). Loads `config.imagenet_weights` if given.
+
+  With `config.deep_context=False`, the no-context ablation::
+
+    image [B, H, W, 3] -> {"logits": [B, H, W, K], "scores": [B, H/4, W/4, K]}
+  """
   encoder = encoders.build_encoder(config.backbone, config.width)
   if config.imagenet_weights:
     encoders.load_imagenet_weights(encoder, config.imagenet_weights)
   t = _tail_layers(config)
   image = keras.Input((None, None, 3), name="image")
+  if not config.deep_context:
+    head = keras.Model(encoder.inputs, encoder.outputs[:2], name=encoder.name)  # strides 4, 8 only
+    s4, s8 = head(_preprocess(image))
+    # Stride-8 features stand where Layer2 (which needs the deep layers) would be.
+    main = decoder.ConvBNReLU(config.lateral_filters[1], 3, 0.0, name="s8_main")(s8)
+    layer3 = t["lateral3_fuse"]([main, t["lateral3_proj"](s4)])
+    scores = t["classifier"](layer3)
+    logits = decoder.BilinearUpsample(4, name="upsample", dtype="float32")(scores)
+    return keras.Model(image, {"logits": logits, "scores": scores}, name="no_context")
   s4, s8, s16, s32 = encoder(_preprocess(image))
   x = t["ppm"](s32)
   layer1 = t["lateral1_fuse"]([x, t["lateral1_proj"](s16)])

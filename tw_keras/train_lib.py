@@ -371,6 +371,8 @@ def train_stage2(variant_name: str, preset: config_lib.Preset, data_dir: str, mo
   cache = _fits_in_memory(data_dir, split, 128) if cache is None else cache
   set_seed(seed)
   model_config = load_model_config(model_dir)
+  if not model_config.deep_context:
+    raise ValueError(f"{model_dir}: a no-context model (deep_context=false) has no stage 2")
   directory = os.path.join(model_dir, "stage2", variant_name)
   replicas = strategy.num_replicas_in_sync
   layer = "scores" if variant.kind == "warp_scores" else f"layer{variant.warp_layer}"
