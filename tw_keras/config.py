@@ -163,13 +163,13 @@ TRAIN_PRESETS = {
                                      scale_range=(0.75, 1.5)),
                         Stage2Config(steps=300, batch_size=2, learning_rate=5e-4, clip_length=4),
                         eval_every=500, checkpoint_every=250),
-    # The reproduction study on the 3D street benchmark (docs/study_cpu.md): about 1.5 h
+    # The reproduction study on the 3D street benchmark (docs/study_cpu.md): about 1 h
     # on 2 cores for stage 1, the no-context check and every stage-2 row, at 256x512.
     "cpu_study": Preset(PRESETS["cpu_small"],
-                        Stage1Config(steps=5000, batch_size=8, learning_rate=2e-3, crop=(256, 384),
+                        Stage1Config(steps=3000, batch_size=8, learning_rate=2e-3, crop=(256, 384),
                                      scale_range=(0.75, 1.5)),
-                        Stage2Config(steps=400, batch_size=2, learning_rate=5e-4, clip_length=4),
-                        eval_every=1000, checkpoint_every=500),
+                        Stage2Config(steps=300, batch_size=2, learning_rate=5e-4, clip_length=4),
+                        eval_every=500, checkpoint_every=500),
     # The one-command demo and CI: tiny model, few steps.
     "tiny": Preset(PRESETS["tiny"],
                    Stage1Config(steps=2000, batch_size=4, learning_rate=3e-3, crop=(128, 256),

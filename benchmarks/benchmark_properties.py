@@ -1,0 +1,141 @@
+r"""Does the built-in benchmark measure up? Prints its three properties (issue: benchmark).
+
+    # 1. motion statistics only (renders fresh snippets, or reads a rendered root):
+    python benchmarks/benchmark_properties.py --synthetic_root=tw_data/synthetic_cityscapes
+    # 1-3, with the study's models (docs/study_cpu.sh):
+    python benchmarks/benchmark_properties.py --synthetic_root=W/data/synthetic_cityscapes \
+        --data_dir=W/data --model_dir=W/model --no_context_dir=W/no_context
+
+1. Motion statistics: every snippet is transcoded to the canonical stream (GOP 12, 17 fps)
+   and decoded; over all 8x8 blocks of all P-frames, |motion| in per mille of the frame
+   width: p50/p90/p99, and the fraction of zero-or-intra blocks. Real Cityscapes driving
+   footage (measured in the benchmark issue): p50 0.7-1.0, p90 10.6-13.1, p99 21.5, zero
+   0.41-0.45. Pass: p90 and p99 each within +-30% of that row.
+2. Alignment matters (val split, key frame 11 frames before the scored frame):
+   Layer1 warp-only >= 4 mIoU points below per-frame; Clockwork (cached, unwarped) >= 3
+   points below Layer1 warp-only; Layer3 (pure warping) below Layer1 warp-only.
+3. Context matters: the no-context model (`--deep_context=false`, same preset and steps)
+   >= 10 mIoU points below the per-frame CNN.
+"""
+
+import glob
+import json
+import os
+import sys
+import tempfile
+
+from absl import app, flags
+import numpy as np
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("synthetic_root", None, "Rendered benchmark root (Cityscapes layout); default: render fresh.")
+flags.DEFINE_string("split", "train", "Split whose snippets give the motion statistics.")
+flags.DEFINE_integer("sequences", 24, "Snippets to render when --synthetic_root is not given.")
+flags.DEFINE_string("size", "256x512", "HxW to render when --synthetic_root is not given.")
+flags.DEFINE_string("data_dir", None, "Prepared TFRecords (for properties 2 and 3).")
+flags.DEFINE_string("model_dir", None, "Trained per-frame + stage-2 model directory.")
+flags.DEFINE_string("no_context_dir", None, "Trained no-context model directory.")
+flags.DEFINE_integer("distance", 11, "Key-frame distance for property 2.")
+flags.DEFINE_string("output", None, "Also write the figures to this JSON file.")
+
+REAL = {"p50": (0.7, 1.0), "p90": (10.6, 13.1), "p99": (21.5, 21.5), "zero": (0.41, 0.45)}
+
+
+def _snippet_frames():
+  """Yields one list of [H, W, 3] RGB frames per snippet (or image paths, rendered root)."""
+  from tw_keras import synthetic  # pylint: disable=g-import-not-at-top
+  if FLAGS.synthetic_root:
+    pattern = os.path.join(FLAGS.synthetic_root, "leftImg8bit_sequence", FLAGS.split, "*", "*_leftImg8bit.png")
+    by_seq = {}
+    for path in sorted(glob.glob(pattern)):
+      by_seq.setdefault(os.path.basename(path).rsplit("_", 2)[0], []).append(path)
+    if not by_seq:
+      sys.exit(f"error: {FLAGS.synthetic_root}: no {FLAGS.split} frames in Cityscapes layout")
+    yield from by_seq.values()
+    return
+  h, w = (int(v) for v in FLAGS.size.split("x"))
+  config = synthetic.SyntheticConfig(height=h, width=w, sequences=((FLAGS.split, FLAGS.sequences),))
+  for split, _, seq in synthetic.snippets(config):
+    yield [rgb for rgb, _ in synthetic.render_snippet(config, split, seq)]
+
+
+def motion_statistics():
+  """{p50, p90, p99, zero, blocks, snippets}: |motion| per 8x8 block of P-frames, per mille of width."""
+  from tw_keras import codec  # pylint: disable=g-import-not-at-top
+  mags = []
+  n = 0
+  with tempfile.TemporaryDirectory() as tmp:
+    for frames in _snippet_frames():
+      path = os.path.join(tmp, "clip.mp4")
+      if isinstance(frames[0], str):
+        codec.transcode(frames, path)
+      else:
+        codec.encode_frames(frames, path)
+      for frame in codec.decode_compressed(path):
+        if frame.pict_type != "P":
+          continue
+        width = frame.rgb.shape[1]
+        grid = frame.motion_grid.astype(np.float32) / codec.MV_UNITS_PER_PIXEL
+        mags.append(np.hypot(grid[..., 0], grid[..., 1]).ravel() * 1000.0 / width)
+      n += 1
+  m = np.concatenate(mags)
+  p50, p90, p99 = np.percentile(m, [50, 90, 99])
+  return {"p50": float(p50), "p90": float(p90), "p99": float(p99), "zero": float((m == 0).mean()),
+          "blocks": int(m.size), "snippets": n}
+
+
+def _within(value, lo, hi, tolerance=0.3):
+  return lo * (1 - tolerance) <= value <= hi * (1 + tolerance)
+
+
+def model_scores():
+  """{name: mIoU at --distance} for per_frame, layer1_warp, clockwork, layer3 (+ no_context)."""
+  from tw_keras import dataset, evaluation, metrics, train_lib  # pylint: disable=g-import-not-at-top
+  names = ["per_frame", "layer1_warp", "clockwork", "layer3"]
+  _, per_frame, nkfcs = train_lib.load_trained(FLAGS.model_dir, names)
+  files = dataset.shard_files(FLAGS.data_dir, "val")
+  result = evaluation.evaluate(per_frame, nkfcs, dataset.gop_dataset(files), [FLAGS.distance])
+  scores = {n: float(metrics.mean_iou(result["confusion"][n][0]) * 100) for n in names}
+  if FLAGS.no_context_dir:
+    no_context = train_lib.load_per_frame(FLAGS.no_context_dir)
+    result = evaluation.evaluate(no_context, {"per_frame": None}, dataset.gop_dataset(files), [FLAGS.distance])
+    scores["no_context"] = float(metrics.mean_iou(result["confusion"]["per_frame"][0]) * 100)
+  return scores
+
+
+def main(argv):
+  del argv
+  out = {}
+  stats = motion_statistics()
+  out["motion"] = stats
+  ok1 = _within(stats["p90"], *REAL["p90"]) and _within(stats["p99"], *REAL["p99"])
+  print(f"1. motion (per mille of width, {stats['snippets']} snippets, {stats['blocks']} P-frame blocks): "
+        f"p50 {stats['p50']:.2f}  p90 {stats['p90']:.2f}  p99 {stats['p99']:.2f}  zero-or-intra "
+        f"{stats['zero']:.3f}")
+  print(f"   real footage: p50 0.7-1.0  p90 10.6-13.1  p99 21.5  zero 0.41-0.45 -> "
+        f"p90 and p99 within +-30%: {'PASS' if ok1 else 'FAIL'}")
+  if FLAGS.model_dir and FLAGS.data_dir:
+    s = model_scores()
+    out["miou_at_distance"] = {"distance": FLAGS.distance, **s}
+    d = FLAGS.distance
+    checks = [
+        (f"per_frame - layer1_warp at d={d} >= 4", s["per_frame"] - s["layer1_warp"] >= 4),
+        (f"layer1_warp - clockwork at d={d} >= 3", s["layer1_warp"] - s["clockwork"] >= 3),
+        (f"layer3 < layer1_warp at d={d}", s["layer3"] < s["layer1_warp"]),
+    ]
+    print(f"2. alignment (mIoU at d={d}): " + "  ".join(f"{k} {v:.1f}" for k, v in s.items() if k != "no_context"))
+    for text, ok in checks:
+      print(f"   {text}: {'PASS' if ok else 'FAIL'}")
+    if "no_context" in s:
+      ok3 = s["per_frame"] - s["no_context"] >= 10
+      print(f"3. context: per_frame {s['per_frame']:.1f}  no_context {s['no_context']:.1f} -> gap >= 10: "
+            f"{'PASS' if ok3 else 'FAIL'}")
+  if FLAGS.output:
+    tmp = FLAGS.output + ".tmp"
+    with open(tmp, "w") as f:
+      json.dump(out, f, indent=1)
+    os.replace(tmp, FLAGS.output)
+
+
+if __name__ == "__main__":
+  app.run(main)
