@@ -19,13 +19,15 @@ r"""Does the built-in benchmark measure up? Prints its three properties (issue: 
 """
 
 import glob
-import json
 import os
 import sys
 import tempfile
 
-from absl import app, flags
+from absl import flags
+
 import numpy as np
+
+from tw_keras import cli
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("synthetic_root", None, "Rendered benchmark root (Cityscapes layout); default: render fresh.")
@@ -131,11 +133,9 @@ def main(argv):
       print(f"3. context: per_frame {s['per_frame']:.1f}  no_context {s['no_context']:.1f} -> gap >= 10: "
             f"{'PASS' if ok3 else 'FAIL'}")
   if FLAGS.output:
-    tmp = FLAGS.output + ".tmp"
-    with open(tmp, "w") as f:
-      json.dump(out, f, indent=1)
-    os.replace(tmp, FLAGS.output)
+    from tw_keras import fileio  # pylint: disable=g-import-not-at-top
+    fileio.write_json(FLAGS.output, out)
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

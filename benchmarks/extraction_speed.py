@@ -11,12 +11,13 @@ import os
 import tempfile
 import time
 
-from absl import app, flags
+from absl import flags
+
 import av
 import cv2
 import numpy as np
 
-from tw_keras import codec
+from tw_keras import cli, codec
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("sizes", ["1024x2048", "512x1024"], "HxW sizes to measure.")
@@ -80,4 +81,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -8,11 +8,12 @@ documents (tf.function, 2 warm-up calls, median of --repeats, each synced by a h
 Speed-ups are per-frame time / NKFC time, beside the paper's (1080 Ti): 1.74x / 2.39x / 3.37x.
 """
 
-from absl import app, flags
+from absl import flags
+
 import numpy as np
 import tensorflow as tf
 
-from tw_keras import config as config_lib
+from tw_keras import cli, config as config_lib
 from tw_keras import models, timing
 
 FLAGS = flags.FLAGS
@@ -60,4 +61,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

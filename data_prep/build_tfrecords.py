@@ -42,13 +42,12 @@ frame/label size mismatch, an unwritable output directory) stops the job with on
 """
 
 import os
-import sys
 import time
 
-from absl import app, flags
+from absl import flags
 import tqdm
 
-from tw_keras import codec, prepare, synthetic
+from tw_keras import cli, codec, fileio, prepare, synthetic
 
 FLAGS = flags.FLAGS
 
@@ -99,10 +98,15 @@ def run(argv_flags=FLAGS):
   f = argv_flags
   options = prepare.PrepOptions(codec.EncodeOptions(f.gop, f.qscale, f.fps), f.residual_mode)
   start = time.time()
-  input_dir = f.input_dir
   report = {"dataset": f.dataset, "gop": f.gop, "qscale": f.qscale, "residual_mode": f.residual_mode,
             "splits": {}}
   prepare.check_writable(f.output_dir)
+  with fileio.DirectoryLock(f.output_dir):  # one job per output directory, released even by kill -9
+    return _run_locked(f, options, report, start)
+
+
+def _run_locked(f, options, report, start):
+  input_dir = f.input_dir
   if f.dataset == "synthetic":
     input_dir = input_dir or os.path.join(f.output_dir, "synthetic_cityscapes")
     config = synthetic.SyntheticConfig(
@@ -129,9 +133,9 @@ def run(argv_flags=FLAGS):
                                      progress=bar.update)
     report["splits"][split] = summary
     print(f"{split}: {summary['sequences']} sequences, {summary['gops']} GOPs, {summary['frames']} "
-          f"frames in {summary['seconds']} s; {summary['shards']} shards "
-          f"({summary['shards_skipped']} already done, skipped); {summary['bytes'] / 2**20:.1f} MiB, "
-          f"{summary['bytes_per_frame'] / 1024:.0f} KiB/frame")
+          f"frames ({summary['sequences_written']} sequences written in {summary['seconds']} s); "
+          f"{summary['shards']} shards ({summary['shards_skipped']} already done, skipped); "
+          f"{summary['bytes'] / 2**20:.1f} MiB, {summary['bytes_per_frame'] / 1024:.0f} KiB/frame")
   report["seconds"] = round(time.time() - start, 2)
   prepare.write_json_atomic(os.path.join(f.output_dir, prepare.common.DATASET_INFO), report)
   print(f"done in {report['seconds']} s; shards and dataset_info.json in {f.output_dir}")
@@ -140,13 +144,9 @@ def run(argv_flags=FLAGS):
 
 def main(argv):
   del argv
-  try:
-    run()
-  except codec.VideoError as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(1)
+  run()
 
 
 if __name__ == "__main__":
   define_flags()
-  app.run(main)
+  cli.run(main)

@@ -18,7 +18,10 @@ import os
 import tempfile
 import time
 
-from absl import app, flags
+from absl import flags
+
+from tw_keras import cli
+
 
 FLAGS = flags.FLAGS
 
@@ -78,4 +81,4 @@ def main(argv):
 
 if __name__ == "__main__":
   define_flags()
-  app.run(main)
+  cli.run(main)

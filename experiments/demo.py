@@ -16,7 +16,10 @@ import os
 import time
 import types
 
-from absl import app, flags
+from absl import flags
+
+from tw_keras import cli
+
 
 FLAGS = flags.FLAGS
 
@@ -111,4 +114,4 @@ def main(argv):
 
 if __name__ == "__main__":
   define_flags()
-  app.run(main)
+  cli.run(main)

@@ -17,12 +17,14 @@ Variants: `per_frame`, and every NKFC/baseline whose stage-2 weights exist in --
 variants with nothing to train (`*_warp`, `warp_scores`) are always evaluated.
 """
 
-import json
 import os
 import time
 
-from absl import app, flags
+from absl import flags
+
 import tqdm
+
+from tw_keras import cli
 
 FLAGS = flags.FLAGS
 
@@ -65,8 +67,10 @@ def run_evaluation(data_dir, model_dir, output_dir, split="val", variants=None, 
   if max_sequences:
     gops = gops.take(max_sequences)
   os.makedirs(output_dir, exist_ok=True)
-  png_dir = os.path.join(output_dir, "labelids")
+  from tw_keras import fileio  # pylint: disable=g-import-not-at-top
+  final_png_dir = os.path.join(output_dir, "labelids")
   written = set()
+  png_dir = fileio.temporary_name(final_png_dir)
 
   def writer(name, d, gop, pred, drawn):
     if not drawn:
@@ -79,10 +83,18 @@ def run_evaluation(data_dir, model_dir, output_dir, split="val", variants=None, 
       written.add(stem)
 
   t = time.time()
-  with tqdm.tqdm(desc="evaluate", unit="seq", disable=quiet or None) as bar:
-    result = evaluation.evaluate(per_frame, nkfcs, gops, list(distances),
-                                 prediction_writer=writer if write_pngs else None,
-                                 progress=lambda: bar.update(1))
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  # Label PNGs go to a temporary directory that replaces `labelids/` only when all is done.
+  with fileio.atomic_path(final_png_dir) as tmp_png_dir:
+    assert tmp_png_dir == png_dir
+    try:
+      with tqdm.tqdm(desc="evaluate", unit="seq", disable=quiet or None) as bar:
+        result = evaluation.evaluate(per_frame, nkfcs, gops, list(distances),
+                                     prediction_writer=writer if write_pngs else None,
+                                     progress=lambda: bar.update(1))
+    except tf.errors.OpError:
+      dataset.raise_if_corrupt(files)  # names the bad shard
+      raise
   rep = evaluation.report(result)
   rep["seconds"] = round(time.time() - t, 1)
   rep["model_dir"], rep["split"] = model_dir, split
@@ -103,14 +115,10 @@ def run_evaluation(data_dir, model_dir, output_dir, split="val", variants=None, 
                                                                    gops, schedulers, key_cost, nk_cost)}
     sched_md = (f"\n\nKey-frame schedulers ({scheduler_variant} on non-key frames):\n\n" +
                 evaluation.scheduler_table(rep["schedulers"]["results"], rep["schedulers"]["cost_unit"]))
-  tmp = os.path.join(output_dir, "results.json.tmp")
-  with open(tmp, "w") as f:
-    json.dump(rep, f, indent=1)
-  os.replace(tmp, os.path.join(output_dir, "results.json"))
+  fileio.write_json(os.path.join(output_dir, "results.json"), rep, indent=1)
   table = evaluation.markdown_table(rep)
-  with open(os.path.join(output_dir, "results.md.tmp"), "w") as f:
-    f.write(f"mIoU (%) by key-frame distance, {rep['sequences']} sequences of {split}\n\n{table}{sched_md}\n")
-  os.replace(os.path.join(output_dir, "results.md.tmp"), os.path.join(output_dir, "results.md"))
+  fileio.write_text(os.path.join(output_dir, "results.md"),
+                    f"mIoU (%) by key-frame distance, {rep['sequences']} sequences of {split}\n\n{table}{sched_md}\n")
   evaluation.plot(rep, os.path.join(output_dir, "miou_vs_distance.png"))
   return rep
 
@@ -132,4 +140,4 @@ def main(argv):
 
 if __name__ == "__main__":
   define_flags()
-  app.run(main)
+  cli.run(main)

@@ -5,9 +5,11 @@ r"""Export a trained model as a SavedModel for TF Serving (signatures in tw_kera
 TF Serving expects a numbered version directory (.../saved_model/1).
 """
 
-import sys
 
-from absl import app, flags
+from absl import flags
+
+from tw_keras import cli
+
 
 FLAGS = flags.FLAGS
 
@@ -21,15 +23,11 @@ def define_flags():
 def main(argv):
   del argv
   from tw_keras import config as config_lib, export, train_lib  # pylint: disable=g-import-not-at-top
-  try:
-    _, per_frame, nk = train_lib.load_trained(FLAGS.model_dir, [FLAGS.variant])
-  except FileNotFoundError as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(1)
+  _, per_frame, nk = train_lib.load_trained(FLAGS.model_dir, [FLAGS.variant])
   path = export.export(per_frame, nk[FLAGS.variant], config_lib.VARIANTS[FLAGS.variant], FLAGS.export_dir)
   print(f"SavedModel with signatures key_frame, non_key_frame: {path}")
 
 
 if __name__ == "__main__":
   define_flags()
-  app.run(main)
+  cli.run(main)

@@ -9,9 +9,11 @@ Prints decode, network and total FPS separately.
 """
 
 import os
-import sys
 
-from absl import app, flags
+from absl import flags
+
+from tw_keras import cli
+
 
 FLAGS = flags.FLAGS
 
@@ -40,25 +42,21 @@ def build_segmenter(model_dir, variant_name, scheduler, xla=False):
 
 def main(argv):
   del argv
-  from tw_keras import codec, schedulers, segment  # pylint: disable=g-import-not-at-top
-  try:
-    schedulers.parse(FLAGS.scheduler)
-    segmenter = build_segmenter(FLAGS.checkpoint, FLAGS.variant, FLAGS.scheduler, FLAGS.xla)
-    if FLAGS.tune_key_rate:
-      if segmenter.scheduler.kind != "adaptive":
-        raise ValueError("--tune_key_rate needs --scheduler=adaptive")
-      threshold = segment.tune_adaptive(FLAGS.video, segmenter, FLAGS.tune_key_rate)
-      segmenter.scheduler = schedulers.parse(f"adaptive:score={threshold:.4f}")
-      print(f"tuned adaptive threshold: score={threshold:.4f} for a key-frame rate of {FLAGS.tune_key_rate}")
-    stats = segment.segment_video(FLAGS.video, segmenter, FLAGS.output, FLAGS.label_dir,
-                                  max_frames=FLAGS.max_frames)
-  except (codec.VideoError, FileNotFoundError, ValueError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(1)
+  from tw_keras import schedulers, segment  # pylint: disable=g-import-not-at-top
+  schedulers.parse(FLAGS.scheduler)
+  segmenter = build_segmenter(FLAGS.checkpoint, FLAGS.variant, FLAGS.scheduler, FLAGS.xla)
+  if FLAGS.tune_key_rate:
+    if segmenter.scheduler.kind != "adaptive":
+      raise ValueError("--tune_key_rate needs --scheduler=adaptive")
+    threshold = segment.tune_adaptive(FLAGS.video, segmenter, FLAGS.tune_key_rate)
+    segmenter.scheduler = schedulers.parse(f"adaptive:score={threshold:.4f}")
+    print(f"tuned adaptive threshold: score={threshold:.4f} for a key-frame rate of {FLAGS.tune_key_rate}")
+  stats = segment.segment_video(FLAGS.video, segmenter, FLAGS.output, FLAGS.label_dir,
+                                max_frames=FLAGS.max_frames)
   print(stats.line())
   print(f"overlay video: {os.path.abspath(FLAGS.output)}")
 
 
 if __name__ == "__main__":
   define_flags()
-  app.run(main)
+  cli.run(main)

@@ -12,10 +12,11 @@ A killed job resumes from its latest checkpoint when rerun with the same --model
 """
 
 import json
-import os
 
-from absl import app, flags
+from absl import flags
 import numpy as np
+
+from tw_keras import cli
 
 FLAGS = flags.FLAGS
 
@@ -93,11 +94,11 @@ def main(argv):
       dump.update({f"stage2/{name}/{v.path}": v.numpy() for v in nkfc.trainable_weights})
   print(json.dumps(summary, indent=1, default=float))
   if FLAGS.dump_weights:
-    tmp = FLAGS.dump_weights + ".tmp.npz"
-    np.savez(tmp, **dump)
-    os.replace(tmp, FLAGS.dump_weights)
+    from tw_keras import fileio  # pylint: disable=g-import-not-at-top
+    with fileio.atomic_path(FLAGS.dump_weights) as tmp:
+      np.savez(tmp, **dump)
 
 
 if __name__ == "__main__":
   define_flags()
-  app.run(main)
+  cli.run(main)

@@ -47,12 +47,16 @@ import av
 import cv2
 import numpy as np
 
+from tw_keras import fileio
+
 MACROBLOCK = 16
 # Motion-vector grid cell: MPEG-4 blocks are 16x16 or 8x8 (4MV), so an 8x8 grid is exact.
 MV_CELL = 8
 # Block motion is stored in quarter pixels (exact for half- and quarter-pel codecs).
 MV_UNITS_PER_PIXEL = 4
 PICT_TYPES = {1: "I", 2: "P", 3: "B"}
+# MPEG-4 Part 2 codes width and height in 13 bits; coded sizes are multiples of 16.
+MAX_SIZE = 8191 // MACROBLOCK * MACROBLOCK
 SIZE_TAG = "tw_keras_size="
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff")
 
@@ -186,6 +190,7 @@ def iter_source_frames(source: Union[str, os.PathLike, Sequence[str]]) -> Iterat
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
     h, w = stored_size(container) or (None, None)  # a stream we wrote: drop its codec padding
+    indexed = stream.frames  # frame count from the container's index; 0 when unknown
     try:
       for frame in container.decode(stream):
         count += 1
@@ -196,6 +201,11 @@ def iter_source_frames(source: Union[str, os.PathLike, Sequence[str]]) -> Iterat
     container.close()
   if count == 0:
     raise VideoError(source, "zero frames decoded (empty or truncated video)")
+  # A damaged file is rejected whole, never used up to the damage: with frame threading the
+  # decoder can stop early without an error (an MP4 whose index is at the front, cut short).
+  if indexed and count < indexed:
+    raise VideoError(source, f"truncated or corrupt video: its index lists {indexed} frames but only "
+                     f"{count} could be decoded")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,10 +221,10 @@ def encode_frames(frames: Iterable[np.ndarray], output_path, options: EncodeOpti
                   source_name: str = "<frames>") -> TranscodeInfo:
   """Encodes RGB frames to the canonical MPEG-4 Part 2 stream at `output_path`.
 
-  Written to `output_path + ".tmp"` and renamed, so a failed run leaves nothing behind.
+  Written to a temporary file and renamed (`fileio`), so a failed run leaves nothing behind.
   """
   output_path = str(output_path)
-  tmp = output_path + ".tmp" + os.path.splitext(output_path)[1]
+  tmp = fileio.temporary_name(output_path)
   container = None
   n = 0
   info = None
@@ -223,6 +233,9 @@ def encode_frames(frames: Iterable[np.ndarray], output_path, options: EncodeOpti
       if container is None:
         h, w = rgb.shape[:2]
         ch, cw = legal_size(h, w)
+        if max(ch, cw) > MAX_SIZE:
+          raise VideoError(source_name, f"frame size {w}x{h} exceeds MPEG-4 Part 2's limit of {MAX_SIZE} pixels "
+                           "per side; scale the video down first (e.g. ffmpeg -i IN -vf scale=iw/2:-2 OUT)")
         container = av.open(tmp, "w")
         container.metadata["comment"] = f"{SIZE_TAG}{w}x{h}"
         stream = container.add_stream("mpeg4", rate=options.fps)
@@ -251,12 +264,11 @@ def encode_frames(frames: Iterable[np.ndarray], output_path, options: EncodeOpti
       container.mux(packet)
     container.close()
     container = None
-    os.replace(tmp, output_path)
+    fileio.commit(tmp, output_path)
   finally:
     if container is not None:
       container.close()
-    if os.path.exists(tmp):
-      os.remove(tmp)
+    fileio.discard(tmp)
   return TranscodeInfo(n, *info)
 
 

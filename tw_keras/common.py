@@ -44,4 +44,20 @@ CLIP_FRAME_INDEX = "frame_index"  # [T] int64
 CLIP_SEQUENCE_ID = "sequence_id"  # [] string
 
 SHARD_PATTERN = "{split}-{index:05d}-of-{count:05d}.tfrecord"
+SHARD_RE = r"^(?P<split>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.tfrecord$"
+SHARD_STATS = "{split}-shards.json"  # per-shard counts, updated as each shard completes
 DATASET_INFO = "dataset_info.json"
+
+
+def shard_sets(data_dir: str, split: str):
+  """{shard count N: sorted paths of `split`-*-of-N shards} found in `data_dir`."""
+  import glob  # pylint: disable=g-import-not-at-top
+  import os  # pylint: disable=g-import-not-at-top
+  import re  # pylint: disable=g-import-not-at-top
+  out = {}
+  for path in sorted(glob.glob(os.path.join(data_dir, f"{glob.escape(split)}-*-of-*.tfrecord"))):
+    m = re.match(SHARD_RE, os.path.basename(path))
+    if m and m["split"] == split:
+      out.setdefault(int(m["count"]), []).append(path)
+  return out
+

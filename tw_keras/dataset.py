@@ -14,8 +14,6 @@ The first frame of a clip is its key frame, whatever its picture type: its own m
 residual are unused (the network runs the per-frame CNN on it).
 """
 
-import glob
-import os
 from typing import Optional
 
 import tensorflow as tf
@@ -43,10 +41,22 @@ _MV_UNITS_PER_PIXEL = 4.0
 
 
 def shard_files(data_dir: str, split: str):
-  """Sorted shard paths of `split` in `data_dir`; raises FileNotFoundError if none."""
-  files = sorted(glob.glob(os.path.join(data_dir, f"{split}-*-of-*.tfrecord")))
-  if not files:
+  """Sorted shard paths of `split` in `data_dir`: one complete `-of-N` set.
+
+  Raises FileNotFoundError if there is none, ValueError if shards of two runs with different
+  counts are mixed or the set is incomplete (a reader must never mix or drop sequences).
+  """
+  sets = common.shard_sets(data_dir, split)
+  if not sets:
     raise FileNotFoundError(f"{data_dir}: no {split}-*-of-*.tfrecord shards (run data_prep first)")
+  if len(sets) > 1:
+    raise ValueError(f"{data_dir}: {split} shards of different runs are mixed "
+                     f"(-of-{', -of-'.join(f'{n:05d}' for n in sorted(sets))}); rerun data_prep into this "
+                     "directory, which removes the stale set")
+  (count, files), = sets.items()
+  if len(files) != count:
+    raise ValueError(f"{data_dir}: incomplete {split} shard set: {len(files)} of {count} shards "
+                     "(rerun data_prep to finish it)")
   return files
 
 
@@ -119,6 +129,17 @@ def sample_clip(gop, length: int, seed):
   clip = slice_clip(gop, start, length)
   clip.pop(common.CLIP_HAS_LABEL)
   return clip
+
+
+def raise_if_corrupt(files):
+  """Reads and parses every shard in turn; raises ValueError naming the first corrupt one."""
+  for path in files:
+    try:
+      for _ in gop_dataset([path], with_motion=False):
+        pass
+    except tf.errors.OpError as e:
+      raise ValueError(f"{path}: corrupt TFRecord shard ({e.message.splitlines()[0][:100]}); "
+                       "rebuild it with data_prep") from None
 
 
 def gop_dataset(files, input_context: Optional[tf.distribute.InputContext] = None,

@@ -18,7 +18,7 @@ from typing import Dict, Iterable, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from tw_keras import common, dataset, labels, metrics
+from tw_keras import common, dataset, fileio, labels, metrics
 from tw_keras import config as config_lib
 
 TAPLAB_SEED = 12345
@@ -161,10 +161,9 @@ def plot(rep: Dict[str, object], path: str, title: str = "mIoU against key-frame
   ax.grid(alpha=0.3)
   ax.legend(fontsize=7, ncol=2)
   fig.tight_layout()
-  tmp = path + ".tmp.png"
-  fig.savefig(tmp)
+  with fileio.atomic_path(path) as tmp:
+    fig.savefig(tmp)
   plt.close(fig)
-  os.replace(tmp, path)
 
 
 def label_png_name(gop, frame_position: int) -> str:
@@ -180,9 +179,9 @@ def write_label_png(directory: str, name: str, train_ids: np.ndarray, suffix: st
   import cv2  # pylint: disable=g-import-not-at-top
   os.makedirs(directory, exist_ok=True)
   path = os.path.join(directory, name + suffix)
-  tmp = path + ".tmp.png"
-  cv2.imwrite(tmp, labels.train_ids_to_label_ids(train_ids))
-  os.replace(tmp, path)
+  with fileio.atomic_path(path) as tmp:
+    if not cv2.imwrite(tmp, labels.train_ids_to_label_ids(train_ids)):
+      raise OSError(f"{path}: could not write PNG")
   return path
 
 

@@ -15,11 +15,10 @@ previous non-key frame's) context goes into the next `non_key_frame` call. `moti
 """
 
 import os
-import shutil
 
 import tensorflow as tf
 
-from tw_keras import models, warp
+from tw_keras import fileio, models, warp
 
 
 
@@ -64,11 +63,9 @@ class ServingModule(tf.Module):
 def export(per_frame, nkfc, variant, export_dir: str) -> str:
   """Writes the SavedModel to `export_dir` (via a temporary directory, then renamed)."""
   module = ServingModule(per_frame, nkfc, variant)
-  tmp = export_dir.rstrip("/") + ".tmp"
-  shutil.rmtree(tmp, ignore_errors=True)
-  tf.saved_model.save(module, tmp, signatures={"key_frame": module.key_frame,
-                                               "non_key_frame": module.non_key_frame})
-  if os.path.exists(export_dir):
-    shutil.rmtree(export_dir)
-  os.replace(tmp, export_dir)
+  export_dir = export_dir.rstrip("/")
+  os.makedirs(os.path.dirname(os.path.abspath(export_dir)), exist_ok=True)
+  with fileio.atomic_path(export_dir) as tmp:
+    tf.saved_model.save(module, tmp, signatures={"key_frame": module.key_frame,
+                                                 "non_key_frame": module.non_key_frame})
   return export_dir

@@ -31,7 +31,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from tw_keras import codec, common, labels, records
+from tw_keras import codec, common, fileio, labels, records
 
 VideoError = codec.VideoError
 
@@ -137,7 +137,9 @@ def encode_source(source: Source, options: PrepOptions, spill_path: str) -> Dict
   Returns counts: {"frames", "gops"}. Raises VideoError on bad input.
   """
   _check_labels_exist(source)  # fail before the (slow) transcode
-  with tempfile.TemporaryDirectory(prefix="tw_keras_") as tmp:
+  # The canonical stream lives next to the spill file, inside the job's spill directory,
+  # which the parent removes whatever happens (also when it terminates the workers).
+  with tempfile.TemporaryDirectory(prefix="transcode_", dir=os.path.dirname(spill_path) or None) as tmp:
     stream = os.path.join(tmp, "canonical.mp4")
     codec.transcode(source.video or list(source.images), stream, options.encode)
     counts = {"frames": 0, "gops": 0}
@@ -165,6 +167,12 @@ def encode_source(source: Source, options: PrepOptions, spill_path: str) -> Dict
       if gop:
         flush()
   return counts
+
+
+def _ignore_sigint():
+  """Pool initializer: Ctrl-C is the parent's to handle (workers are terminated)."""
+  import signal  # pylint: disable=g-import-not-at-top
+  signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _worker(args):
@@ -206,55 +214,82 @@ def write_shards(sources: Sequence[Source], output_dir: str, split: str, num_sha
 
   check_writable(output_dir)
   num_shards = max(1, min(num_shards, len(sources)))
+  removed = remove_stale(output_dir, split, num_shards)
   per_shard = -(-len(sources) // num_shards)
   bounds = [min(i * per_shard, len(sources)) for i in range(num_shards + 1)]
+  stats_path = os.path.join(output_dir, common.SHARD_STATS.format(split=split))
+  stats = _read_stats(stats_path, num_shards)
   todo = [(s, bounds[s], bounds[s + 1]) for s in range(num_shards)
-          if not os.path.exists(shard_path(output_dir, split, s, num_shards))]
+          if not (os.path.exists(shard_path(output_dir, split, s, num_shards))
+                  and os.path.basename(shard_path(output_dir, split, s, num_shards)) in stats)]
   summary = {"split": split, "shards": num_shards, "shards_skipped": num_shards - len(todo),
-             "sequences": 0, "gops": 0, "frames": 0, "bytes": 0}
+             "stale_removed": removed, "sequences_written": 0}
   start = time.time()
   spill_dir = tempfile.mkdtemp(prefix=".spill_", dir=output_dir)
   jobs = [(sources[i], options, os.path.join(spill_dir, f"{i:06d}.pkl"))
           for _, lo, hi in todo for i in range(lo, hi)]
   ctx = multiprocessing.get_context("spawn")  # TensorFlow in the parent is not fork-safe
-  pool = ctx.Pool(workers) if workers > 1 and len(jobs) > 1 else None
+  pool = ctx.Pool(workers, initializer=_ignore_sigint) if workers > 1 and len(jobs) > 1 else None
   results = pool.imap(_worker, jobs) if pool else map(_worker, jobs)
-  tmp = None
   try:
     for shard, lo, hi in todo:
       final = shard_path(output_dir, split, shard, num_shards)
-      tmp = final + ".tmp"
-      with tf.io.TFRecordWriter(tmp) as writer:
-        for i in range(lo, hi):
-          counts, error = next(results)
-          if error:
-            raise VideoError(*error)
-          spill = os.path.join(spill_dir, f"{i:06d}.pkl")
-          with open(spill, "rb") as f:
-            for _ in range(counts["gops"]):
-              writer.write(records.to_sequence_example(*pickle.load(f)))
-          os.remove(spill)
-          summary["sequences"] += 1
-          summary["gops"] += counts["gops"]
-          summary["frames"] += counts["frames"]
-          if progress:
-            progress(1)
-      os.replace(tmp, final)
-      tmp = None
-      summary["bytes"] += os.path.getsize(final)
+      counts_shard = {"sequences": 0, "gops": 0, "frames": 0}
+      with fileio.atomic_path(final) as tmp:
+        with tf.io.TFRecordWriter(tmp) as writer:
+          for i in range(lo, hi):
+            counts, error = next(results)
+            if error:
+              raise VideoError(*error)
+            spill = os.path.join(spill_dir, f"{i:06d}.pkl")
+            with open(spill, "rb") as f:
+              for _ in range(counts["gops"]):
+                writer.write(records.to_sequence_example(*pickle.load(f)))
+            os.remove(spill)
+            counts_shard["sequences"] += 1
+            counts_shard["gops"] += counts["gops"]
+            counts_shard["frames"] += counts["frames"]
+            summary["sequences_written"] += 1
+            if progress:
+              progress(1)
+      stats[os.path.basename(final)] = {**counts_shard, "bytes": os.path.getsize(final)}
+      fileio.write_json(stats_path, {"count": num_shards, "shards": stats})
   finally:
     if pool:
       pool.terminate()
-    if tmp and os.path.exists(tmp):
-      os.remove(tmp)
+      pool.join()
     shutil.rmtree(spill_dir, ignore_errors=True)
+  # Totals over the whole shard set, this run's shards and those an earlier run finished.
+  for key in ("sequences", "gops", "frames", "bytes"):
+    summary[key] = sum(s[key] for s in stats.values())
   summary["seconds"] = round(time.time() - start, 2)
   summary["bytes_per_frame"] = round(summary["bytes"] / max(summary["frames"], 1))
   return summary
 
 
+def _read_stats(path: str, num_shards: int) -> Dict[str, Dict[str, int]]:
+  try:
+    with open(path) as f:
+      data = json.load(f)
+  except (OSError, ValueError):
+    return {}
+  return data.get("shards", {}) if data.get("count") == num_shards else {}
+
+
+def remove_stale(output_dir: str, split: str, num_shards: int) -> int:
+  """Removes what earlier runs left for `split`: shards of another `-of-N` set (a rerun with
+  other inputs), killed writers' temporary files and spill directories. Returns the count."""
+  n = 0
+  for count, files in common.shard_sets(output_dir, split).items():
+    if count != num_shards:
+      for f in files:
+        os.remove(f)
+        n += 1
+  n += fileio.remove_leftovers(output_dir)
+  for d in glob.glob(os.path.join(output_dir, ".spill_*")):
+    shutil.rmtree(d, ignore_errors=True)
+  return n
+
+
 def write_json_atomic(path: str, obj) -> None:
-  tmp = path + ".tmp"
-  with open(tmp, "w") as f:
-    json.dump(obj, f, indent=2, sort_keys=True)
-  os.replace(tmp, path)
+  fileio.write_json(path, obj)

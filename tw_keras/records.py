@@ -71,4 +71,4 @@ def to_sequence_example(context: Dict[str, object], frames: List[Dict[str, objec
            for key in frames[0]}
   return tf.train.SequenceExample(
       context=tf.train.Features(feature={k: feature(v) for k, v in context.items()}),
-      feature_lists=tf.train.FeatureLists(feature_list=lists)).SerializeToString()
+      feature_lists=tf.train.FeatureLists(feature_list=lists)).SerializeToString(deterministic=True)

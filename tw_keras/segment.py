@@ -14,7 +14,7 @@ from typing import Optional
 import av
 import numpy as np
 
-from tw_keras import codec, labels, runner
+from tw_keras import codec, fileio, labels, runner
 
 
 @dataclasses.dataclass
@@ -53,7 +53,7 @@ class VideoWriter:
 
   def __init__(self, path, fps, width, height, codec=None, b_frames=0):
     self.path = path
-    self.tmp = path + ".tmp" + os.path.splitext(path)[1]
+    self.tmp = fileio.temporary_name(path)
     self.container = av.open(self.tmp, "w")
     name = codec or ("libx264" if "libx264" in av.codecs_available else "mpeg4")
     self.stream = self.container.add_stream(name, rate=fps)
@@ -82,9 +82,9 @@ class VideoWriter:
         self.container.mux(packet)
     self.container.close()
     if ok:
-      os.replace(self.tmp, self.path)
-    elif os.path.exists(self.tmp):
-      os.remove(self.tmp)
+      fileio.commit(self.tmp, self.path)
+    else:
+      fileio.discard(self.tmp)
 
 
 def segment_video(video: str, segmenter: runner.StreamSegmenter, output: str,

@@ -26,7 +26,7 @@ from typing import Iterator, List, Tuple
 import cv2
 import numpy as np
 
-from tw_keras import labels, street_scene
+from tw_keras import fileio, labels, street_scene
 
 FRAMES_PER_SNIPPET = 30
 CITIES = {"train": ("aachen", "bochum", "bremen"),
@@ -68,10 +68,9 @@ def snippet_paths(root, split, city, sequence, frame) -> Tuple[str, str, str]:
 
 
 def _write_png(path, array):
-  tmp = path + ".tmp.png"
-  if not cv2.imwrite(tmp, array, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
-    raise OSError(f"{path}: could not write PNG")
-  os.replace(tmp, path)
+  with fileio.atomic_path(path) as tmp:
+    if not cv2.imwrite(tmp, array, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
+      raise OSError(f"{path}: could not write PNG")
 
 
 def snippets(config: SyntheticConfig) -> List[Tuple[str, str, int]]:

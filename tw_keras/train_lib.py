@@ -24,11 +24,14 @@ Layout of `model_dir`::
 """
 
 import dataclasses
+import glob
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 from typing import Dict, Optional
 
@@ -36,7 +39,7 @@ import keras
 import tensorflow as tf
 import tqdm
 
-from tw_keras import augment, common, dataset, evaluation, losses, models
+from tw_keras import augment, cli, common, dataset, evaluation, fileio, losses, models
 from tw_keras import config as config_lib
 
 STAGE1_WEIGHTS = "per_frame.weights.h5"
@@ -56,20 +59,45 @@ def set_mixed_precision(mode: Optional[str]):
 
 
 def save_model_config(model_dir: str, config: config_lib.ModelConfig):
-  os.makedirs(model_dir, exist_ok=True)
+  """Writes `model_config.json`; refuses (before writing anything) a directory that already
+  holds a model of another configuration."""
   path = os.path.join(model_dir, MODEL_CONFIG)
-  tmp = path + ".tmp"
-  with open(tmp, "w") as f:
-    json.dump(dataclasses.asdict(config), f, indent=2)
-  os.replace(tmp, path)
+  if os.path.exists(path):
+    old = load_model_config(model_dir)
+    if old != config:
+      diff = ", ".join(f"{k}={getattr(old, k)!r} (asked {getattr(config, k)!r})"
+                       for k in dataclasses.asdict(config) if getattr(old, k) != getattr(config, k))
+      raise ValueError(f"{path}: this model directory holds a model of another configuration ({diff}); "
+                       "use a new --model_dir")
+    return
+  os.makedirs(model_dir, exist_ok=True)
+  fileio.write_json(path, dataclasses.asdict(config))
 
 
 def load_model_config(model_dir: str) -> config_lib.ModelConfig:
   path = os.path.join(model_dir, MODEL_CONFIG)
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path}: no model config (is {model_dir} a tw_keras model directory?)")
-  with open(path) as f:
-    return config_lib.ModelConfig(**json.load(f))
+  try:
+    with open(path) as f:
+      return config_lib.ModelConfig(**json.load(f))
+  except (ValueError, TypeError) as e:
+    raise ValueError(f"{path}: not a valid model config ({e})") from None
+
+
+def save_weights(model, path: str):
+  """`model.save_weights` through a temporary file: a kill never leaves a broken .h5."""
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with fileio.atomic_path(path) as tmp:
+    model.save_weights(tmp)
+
+
+def load_weights(model, path: str):
+  """`model.load_weights`, with an error that names the file."""
+  try:
+    model.load_weights(path)
+  except (OSError, ValueError) as e:
+    raise ValueError(f"{path}: unreadable weights file ({str(e).splitlines()[0][:120]})") from None
 
 
 def _is_chief(strategy) -> bool:
@@ -216,6 +244,9 @@ class _Loop:
     write_dir = _write_dir(directory, strategy)
     if write_dir != directory:  # a non-chief's scratch copy: never restored from
       shutil.rmtree(write_dir, ignore_errors=True)
+    # A checkpoint write killed part-way leaves `ckpt-N_temp/`; the index never names it.
+    for leftover in glob.glob(os.path.join(glob.escape(write_dir), "*_temp*")):
+      shutil.rmtree(leftover, ignore_errors=True) if os.path.isdir(leftover) else os.remove(leftover)
     self.manager = tf.train.CheckpointManager(self.ckpt, write_dir, max_to_keep=3)
     self.writer = tf.summary.create_file_writer(os.path.join(directory, "train")) if self.chief \
         else tf.summary.create_noop_writer()
@@ -226,8 +257,29 @@ class _Loop:
       self.ckpt.restore(latest).assert_existing_objects_matched()
     return int(self.step.numpy())
 
+  def save(self):
+    if self.model is not None:
+      sync_non_trainable(self.strategy, self.model.non_trainable_weights)
+    self.manager.save(checkpoint_number=int(self.step.numpy()))
+
   def run(self, make_dataset) -> Dict[str, float]:
-    """Restores the latest checkpoint, then trains to `steps` on `make_dataset(start_step)`."""
+    """Restores the latest checkpoint, then trains to `steps` on `make_dataset(start_step)`.
+
+    SIGINT (Ctrl-C) or SIGTERM during training: the current step finishes, a checkpoint is
+    saved, and `cli.Interrupted` is raised (the entry point prints one line, exits 130).
+    """
+    stop = []
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+      for sig in (signal.SIGINT, signal.SIGTERM):
+        handlers[sig] = signal.signal(sig, lambda signum, frame: stop.append(signum))
+    try:
+      return self._run(make_dataset, stop)
+    finally:
+      for sig, handler in handlers.items():
+        signal.signal(sig, handler)
+
+  def _run(self, make_dataset, stop) -> Dict[str, float]:
     start_step = self.restore()
     iterator = iter(make_dataset(start_step))
     history = {"start_step": start_step, "losses": []}
@@ -249,10 +301,13 @@ class _Loop:
           tf.summary.scalar(k, v)
       bar.update(1)
       bar.set_postfix(loss=f"{metrics['loss']:.3f}")
-      if step % self.checkpoint_every == 0 or step == self.steps:
-        if self.model is not None:
-          sync_non_trainable(self.strategy, self.model.non_trainable_weights)
-        self.manager.save(checkpoint_number=step)
+      if step % self.checkpoint_every == 0 or step == self.steps or stop:
+        self.save()
+      if stop:
+        bar.close()
+        self.writer.flush()
+        raise cli.Interrupted(f"{self.directory}: stopped at step {step} of {self.steps}; checkpoint "
+                              "saved, rerun the same command to resume")
       if self.eval_fn and self.eval_every and (step % self.eval_every == 0 or step == self.steps):
         scores = self.eval_fn()
         with self.writer.as_default(step=step):
@@ -333,7 +388,7 @@ def train_stage1(model_config: config_lib.ModelConfig, preset: config_lib.Preset
                {"model": model, "optimizer_decoder": opt_dec, "optimizer_encoder": opt_enc},
                cfg.steps, preset.checkpoint_every, preset.eval_every, eval_fn, progress, "stage 1", model)
   history = loop.run(make_dataset)
-  model.save_weights(os.path.join(_write_dir(directory, strategy), STAGE1_WEIGHTS))
+  save_weights(model, os.path.join(_write_dir(directory, strategy), STAGE1_WEIGHTS))
   barrier(strategy)  # stage 2 on every worker reads the chief's weights file
   return history, model
 
@@ -346,7 +401,7 @@ def load_per_frame(model_dir: str, model_config: Optional[config_lib.ModelConfig
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path}: no stage-1 weights (train stage 1 first)")
   per_frame = models.build_per_frame(dataclasses.replace(model_config, imagenet_weights=None))
-  per_frame.load_weights(path)
+  load_weights(per_frame, path)
   return per_frame
 
 
@@ -385,7 +440,7 @@ def train_stage2(variant_name: str, preset: config_lib.Preset, data_dir: str, mo
     opt.build(variables)
   if not variables:
     os.makedirs(directory, exist_ok=True)
-    nkfc.save_weights(os.path.join(_write_dir(directory, strategy), STAGE2_WEIGHTS))
+    save_weights(nkfc, os.path.join(_write_dir(directory, strategy), STAGE2_WEIGHTS))
     return {"steps": 0, "note": f"{variant_name} has nothing to train"}, per_frame, nkfc
   make_dataset = lambda start: strategy.distribute_datasets_from_function(
       lambda ctx: stage2_dataset(data_dir, split, cfg, seed, cache, ctx, _resume_skip(start, cache)))
@@ -428,7 +483,7 @@ def train_stage2(variant_name: str, preset: config_lib.Preset, data_dir: str, mo
   loop = _Loop(strategy, directory, step_fn, {"model": nkfc, "optimizer": opt}, cfg.steps,
                preset.checkpoint_every, preset.eval_every, eval_fn, progress, f"stage 2 {variant_name}", nkfc)
   history = loop.run(make_dataset)
-  nkfc.save_weights(os.path.join(_write_dir(directory, strategy), STAGE2_WEIGHTS))
+  save_weights(nkfc, os.path.join(_write_dir(directory, strategy), STAGE2_WEIGHTS))
   barrier(strategy)
   return history, per_frame, nkfc
 
@@ -450,7 +505,7 @@ def load_trained(model_dir: str, variant_names, strict: bool = True):
     nkfc = models.build_non_key_frame(per_frame, model_config, variant)
     path = os.path.join(model_dir, "stage2", name, STAGE2_WEIGHTS)
     if os.path.exists(path):
-      nkfc.load_weights(path)
+      load_weights(nkfc, path)
     elif strict and variant.trainable:
       raise FileNotFoundError(f"{path}: no stage-2 weights for {name} (train it first)")
     out[name] = nkfc

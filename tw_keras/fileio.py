@@ -1,0 +1,142 @@
+"""Crash-safe file writing and single-writer locks: the one place for both rules.
+
+Every file the project writes goes through `atomic_path` (or a helper built on it):
+the content goes to a temporary name in the same directory (same extension, so writers
+that choose a format by extension still work), is flushed to disk (fsync), and is renamed
+over the final name. A reader therefore sees the old file or the new one, never half of
+one; a killed writer leaves at most a `.tmp-*` file, which `remove_leftovers` deletes.
+
+`DirectoryLock` is an OS file lock (fcntl.flock) on `DIR/.lock`: the kernel releases it
+when the holder dies, even by kill -9, so a stale lock never blocks a later job.
+"""
+
+import contextlib
+import fcntl
+import glob
+import json
+import os
+import shutil
+from typing import Iterator
+
+TMP_MARK = ".tmp-"
+
+
+def _fsync_dir(directory: str):
+  try:
+    fd = os.open(directory or ".", os.O_RDONLY)
+  except OSError:
+    return
+  try:
+    os.fsync(fd)
+  except OSError:
+    pass
+  finally:
+    os.close(fd)
+
+
+def temporary_name(path: str) -> str:
+  """`dir/.name.tmp-PID.ext`: same directory and extension as `path`, unique per process."""
+  directory, name = os.path.split(str(path))
+  stem, ext = os.path.splitext(name)
+  return os.path.join(directory, f".{stem}{TMP_MARK}{os.getpid()}{ext}")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str) -> Iterator[str]:
+  """Yields a temporary path to write; on success fsyncs and renames it to `path`.
+
+  On an exception the temporary file (or directory) is removed and `path` is untouched.
+  """
+  path = str(path)
+  tmp = temporary_name(path)
+  try:
+    yield tmp
+    if os.path.exists(tmp):  # nothing written: leave `path` as it was
+      commit(tmp, path)
+  finally:
+    discard(tmp)
+
+
+def commit(tmp: str, path: str):
+  """fsyncs `tmp` (a file or directory) and renames it over `path`."""
+  if os.path.isdir(tmp):
+    if os.path.isdir(path):  # replacing a directory: move the old one aside first
+      old = tmp + ".old"
+      os.replace(path, old)
+      os.replace(tmp, path)
+      shutil.rmtree(old, ignore_errors=True)
+    else:
+      os.replace(tmp, path)
+  else:
+    with open(tmp, "rb+") as f:
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  _fsync_dir(os.path.dirname(path))
+
+
+def discard(tmp: str):
+  """Removes a temporary file or directory, if it is there."""
+  if os.path.isdir(tmp):
+    shutil.rmtree(tmp, ignore_errors=True)
+  elif os.path.exists(tmp):
+    os.remove(tmp)
+
+
+def write_bytes(path: str, data: bytes):
+  with atomic_path(path) as tmp, open(tmp, "wb") as f:
+    f.write(data)
+
+
+def write_text(path: str, text: str):
+  write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str, obj, indent: int = 2):
+  write_text(path, json.dumps(obj, indent=indent, sort_keys=True, default=float) + "\n")
+
+
+def remove_leftovers(directory: str) -> int:
+  """Deletes temporary files/directories that killed writers left in `directory`."""
+  n = 0
+  for p in glob.glob(os.path.join(directory, f".*{TMP_MARK}*")):
+    shutil.rmtree(p, ignore_errors=True) if os.path.isdir(p) else os.remove(p)
+    n += 1
+  return n
+
+
+class LockedError(OSError):
+  """Another live process holds the directory's lock."""
+
+  def __init__(self, directory: str, holder: str):
+    super().__init__(f"{directory}: another job is writing here ({holder}); wait for it or use another directory")
+    self.path, self.problem = directory, f"another job is writing here ({holder})"
+
+
+class DirectoryLock:
+  """`with DirectoryLock(dir):` -- exclusive, non-blocking; raises LockedError if held."""
+
+  NAME = ".lock"
+
+  def __init__(self, directory: str):
+    self.directory = directory
+    self.path = os.path.join(directory, self.NAME)
+    self.fd = None
+
+  def __enter__(self):
+    os.makedirs(self.directory, exist_ok=True)
+    fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      holder = os.read(fd, 100).decode(errors="replace").strip() or "unknown pid"
+      os.close(fd)
+      raise LockedError(self.directory, holder) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"pid {os.getpid()}".encode())
+    self.fd = fd
+    return self
+
+  def __exit__(self, *exc):
+    fcntl.flock(self.fd, fcntl.LOCK_UN)
+    os.close(self.fd)
+    self.fd = None
