@@ -18,7 +18,7 @@ import os
 import shutil
 from typing import Iterator
 
-TMP_MARK = ".tmp-"
+TMP_MARK = ".tmp-"  # temporary files start with it
 
 
 def _fsync_dir(directory: str):
@@ -35,10 +35,10 @@ def _fsync_dir(directory: str):
 
 
 def temporary_name(path: str) -> str:
-  """`dir/.name.tmp-PID.ext`: same directory and extension as `path`, unique per process."""
+  """`dir/.tmp-PID.name`: same directory and full name ending (`.weights.h5`, `.mp4`: writers
+  that pick a format by extension still work), unique per process."""
   directory, name = os.path.split(str(path))
-  stem, ext = os.path.splitext(name)
-  return os.path.join(directory, f".{stem}{TMP_MARK}{os.getpid()}{ext}")
+  return os.path.join(directory, f"{TMP_MARK}{os.getpid()}.{name}")
 
 
 @contextlib.contextmanager
@@ -98,7 +98,7 @@ def write_json(path: str, obj, indent: int = 2):
 def remove_leftovers(directory: str) -> int:
   """Deletes temporary files/directories that killed writers left in `directory`."""
   n = 0
-  for p in glob.glob(os.path.join(directory, f".*{TMP_MARK}*")):
+  for p in glob.glob(os.path.join(glob.escape(directory), f"{TMP_MARK}*")):
     shutil.rmtree(p, ignore_errors=True) if os.path.isdir(p) else os.remove(p)
     n += 1
   return n

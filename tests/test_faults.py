@@ -1,0 +1,260 @@
+"""Fault injection: damaged inputs, kill -9, SIGINT, concurrent jobs, stale outputs.
+
+Every case asserts what WORKSPACE.md's "What bad input gets" table promises: one line
+`error: <file>: <problem>` (exit 1) or `interrupted...` (exit 130), and what stays on disk.
+"""
+import glob
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import av
+import numpy as np
+import pytest
+
+from tw_keras import codec, common, fileio
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
+SYNTH = ["--dataset=synthetic", "--synthetic_height=32", "--synthetic_width=64", "--synthetic_train=4",
+         "--synthetic_val=0", "--splits=train", "--sequences_per_shard=1"]
+
+
+def cli(module, *args, timeout=600):
+  return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=ENV, capture_output=True, text=True,
+                        timeout=timeout)
+
+
+def one_error_line(r, *fragments, code=1):
+  assert r.returncode == code, (r.returncode, r.stdout, r.stderr[-2000:])
+  lines = [l for l in r.stderr.strip().splitlines() if l.startswith(("error:", "interrupted"))]
+  assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
+  for f in fragments:
+    assert f in lines[0], lines[0]
+  return lines[0]
+
+
+def shard_hashes(out, split="train"):
+  return {os.path.basename(f): hashlib.sha256(open(f, "rb").read()).hexdigest()
+          for f in sorted(glob.glob(os.path.join(out, f"{split}-*.tfrecord")))}
+
+
+def leftovers(directory):
+  return [p for p in glob.glob(os.path.join(directory, "**", "*"), recursive=True)
+          if fileio.TMP_MARK in p or ".spill_" in p or "transcode_" in p]
+
+
+# ---------------------------------------------------------------------------- damaged videos
+
+def _mp4(path, n=40, faststart=True):
+  c = av.open(path, "w", options={"movflags": "faststart"} if faststart else {})
+  s = c.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4", rate=17)
+  s.width, s.height, s.pix_fmt = 96, 64, "yuv420p"
+  base = (np.random.default_rng(0).random((64, 400, 3)) * 255).astype(np.uint8)
+  for t in range(n):
+    f = av.VideoFrame.from_ndarray(np.ascontiguousarray(base[:, 3 * t:3 * t + 96]), format="rgb24")
+    f.pts = t
+    for p in s.encode(f):
+      c.mux(p)
+  for p in s.encode():
+    c.mux(p)
+  c.close()
+  return open(path, "rb").read()
+
+
+@pytest.mark.parametrize("faststart", [True, False])
+@pytest.mark.parametrize("fraction", [0.3, 0.6, 0.9])
+def test_truncated_video_is_rejected_whole_never_silently(tmp_path, faststart, fraction):
+  data = _mp4(str(tmp_path / "full.mp4"), faststart=faststart)
+  bad = tmp_path / "cut.mp4"
+  bad.write_bytes(data[:int(len(data) * fraction)])
+  with pytest.raises(codec.VideoError) as e:
+    for _ in codec.iter_source_frames(str(bad)):
+      pass
+  assert str(bad) in str(e.value)
+
+
+def test_flipped_bytes_mid_stream_are_an_error(tmp_path):
+  data = bytearray(_mp4(str(tmp_path / "full.mp4")))
+  for i in range(len(data) // 2, len(data) // 2 + 3000, 5):
+    data[i] ^= 0xFF
+  bad = tmp_path / "flipped.mp4"
+  bad.write_bytes(bytes(data))
+  with pytest.raises(codec.VideoError, match="corrupt"):
+    for _ in codec.iter_source_frames(str(bad)):
+      pass
+
+
+def test_truncated_video_via_the_cli_one_line_and_nothing_left(tmp_path):
+  videos = tmp_path / "videos"
+  videos.mkdir()
+  data = _mp4(str(tmp_path / "full.mp4"))
+  (videos / "cut.mp4").write_bytes(data[:len(data) // 2])
+  out = tmp_path / "out"
+  r = cli("data_prep.build_tfrecords", "--dataset=video", f"--input_dir={videos}", f"--output_dir={out}")
+  one_error_line(r, "cut.mp4", "truncated or corrupt")
+  assert not glob.glob(str(out / "*.tfrecord")) and not leftovers(str(out))
+
+
+def test_oversize_frames_get_a_scale_down_message(tmp_path):
+  with pytest.raises(codec.VideoError, match="exceeds MPEG-4 Part 2's limit.*scale the video down"):
+    codec.encode_frames([np.zeros((2000, 8400, 3), np.uint8)], str(tmp_path / "x.mp4"), source_name="big.mp4")
+  assert not os.listdir(tmp_path)
+
+
+# ---------------------------------------------------------------------------- records
+
+def test_records_are_byte_reproducible_and_resume_after_kill_9(tmp_path):
+  a, b = tmp_path / "a", tmp_path / "b"
+  assert cli("data_prep.build_tfrecords", *SYNTH, f"--output_dir={a}", "--workers=1").returncode == 0
+  reference = shard_hashes(str(a))
+  assert len(reference) == 4
+  # kill -9 part-way (after the first finished shard), then resume: the same bytes.
+  p = subprocess.Popen([sys.executable, "-m", "data_prep.build_tfrecords", *SYNTH, f"--output_dir={b}",
+                        "--workers=1"], cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  deadline = time.time() + 300
+  while not glob.glob(str(b / "train-*.tfrecord")) and time.time() < deadline and p.poll() is None:
+    time.sleep(0.05)
+  p.send_signal(signal.SIGKILL)
+  p.wait()
+  partial = shard_hashes(str(b))
+  assert len(partial) < 4  # killed before the end
+  r = cli("data_prep.build_tfrecords", *SYNTH, f"--output_dir={b}", "--workers=1")
+  assert r.returncode == 0, r.stderr
+  assert shard_hashes(str(b)) == reference
+  assert not leftovers(str(b))
+  info = json.load(open(b / common.DATASET_INFO))["splits"]["train"]
+  assert (info["sequences"], info["frames"]) == (4, 48)  # totals, not just the rerun's work
+
+
+def test_stale_shard_set_is_removed_and_a_mixed_set_refused(tmp_path):
+  from tw_keras import dataset
+  videos, out = tmp_path / "videos", tmp_path / "out"
+  videos.mkdir()
+  frames = [np.full((32, 48, 3), 10 * t, np.uint8) for t in range(12)]
+  for name in "abcd":
+    codec.encode_frames(frames, str(videos / f"{name}.mp4"))
+  args = ["data_prep.build_tfrecords", "--dataset=video", f"--input_dir={videos}", f"--output_dir={out}",
+          "--sequences_per_shard=1", "--splits=clips", "--workers=1"]
+  assert cli(*args).returncode == 0
+  os.remove(videos / "b.mp4")  # a user removes one input and reruns into the same directory
+  r = cli(*args)
+  assert r.returncode == 0, r.stderr
+  assert sorted(shard_hashes(str(out), "clips")) == [f"clips-0000{i}-of-00003.tfrecord" for i in range(3)]
+  assert len(list(dataset.gop_dataset(dataset.shard_files(str(out), "clips")))) == 3
+  # A stray shard of another set (copied in by hand) makes the reader refuse, naming both.
+  (out / "clips-00000-of-00007.tfrecord").write_bytes((out / "clips-00000-of-00003.tfrecord").read_bytes())
+  with pytest.raises(ValueError, match="-of-00003, -of-00007"):
+    dataset.shard_files(str(out), "clips")
+
+
+def test_second_job_into_the_same_directory_is_refused_and_kill_9_frees_the_lock(tmp_path):
+  out = tmp_path / "out"
+  holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from tw_keras import fileio\n"
+                             f"with fileio.DirectoryLock({str(out)!r}):\n  print('held', flush=True); time.sleep(600)"],
+                            cwd=ROOT, env=ENV, stdout=subprocess.PIPE, text=True)
+  assert holder.stdout.readline().strip() == "held"
+  r = cli("data_prep.build_tfrecords", *SYNTH, f"--output_dir={out}")
+  one_error_line(r, str(out), "another job is writing here")
+  holder.kill()
+  holder.wait()
+  with fileio.DirectoryLock(str(out)):  # the kernel released it
+    pass
+
+
+def test_corrupt_shards_are_named_by_evaluate_and_no_pngs_are_left(tmp_path, tiny_records):
+  import shutil
+  from tw_keras import dataset, models, train_lib, config as config_lib
+  data = tmp_path / "data"
+  shutil.copytree(tiny_records, data)
+  model_dir = tmp_path / "model"
+  cfg = config_lib.PRESETS["tiny"]
+  train_lib.save_model_config(str(model_dir), cfg)
+  train_lib.save_weights(models.build_per_frame(cfg), str(model_dir / "stage1" / train_lib.STAGE1_WEIGHTS))
+  val = dataset.shard_files(str(data), "val")
+  half = open(val[-1], "rb").read()
+  open(val[-1], "wb").write(half[:len(half) // 2])  # cut in half
+  out = tmp_path / "eval"
+  r = cli("experiments.evaluate", f"--data_dir={data}", f"--model_dir={model_dir}", f"--output_dir={out}",
+          "--variants=per_frame", "--schedulers=")
+  one_error_line(r, os.path.basename(val[-1]), "corrupt TFRecord shard")
+  assert not os.path.exists(out / "labelids") and not leftovers(str(out))
+  open(val[-1], "wb").write(os.urandom(5000))  # random bytes
+  r = cli("experiments.evaluate", f"--data_dir={data}", f"--model_dir={model_dir}", f"--output_dir={out}",
+          "--variants=per_frame", "--schedulers=")
+  one_error_line(r, os.path.basename(val[-1]), "corrupt")
+
+
+@pytest.mark.parametrize("case", ["no_model", "no_data", "output_under_a_file"])
+def test_evaluate_bad_paths_give_one_line(tmp_path, tiny_records, case):
+  blocker = tmp_path / "file"
+  blocker.write_text("x")
+  args = {"no_model": [f"--data_dir={tiny_records}", f"--model_dir={tmp_path / 'nope'}"],
+          "no_data": [f"--data_dir={tmp_path / 'nodata'}", f"--model_dir={tmp_path / 'nope'}"],
+          "output_under_a_file": [f"--data_dir={tiny_records}", f"--model_dir={tmp_path / 'nope'}",
+                                  f"--output_dir={blocker / 'out'}"]}[case]
+  r = cli("experiments.evaluate", *args, "--schedulers=")
+  one_error_line(r, str(tmp_path))
+
+
+# ---------------------------------------------------------------------------- training
+
+def test_train_refuses_a_model_dir_of_another_preset_before_writing(tmp_path, tiny_records):
+  from tw_keras import train_lib, config as config_lib
+  model_dir = tmp_path / "model"
+  train_lib.save_model_config(str(model_dir), config_lib.PRESETS["cpu_small"])
+  before = (model_dir / train_lib.MODEL_CONFIG).read_bytes()
+  r = cli("experiments.train", "--preset=tiny", f"--data_dir={tiny_records}", f"--model_dir={model_dir}",
+          "--stages=1", "--stage1_steps=2", "--eval=false")
+  one_error_line(r, train_lib.MODEL_CONFIG, "another configuration", "use a new --model_dir")
+  assert (model_dir / train_lib.MODEL_CONFIG).read_bytes() == before
+  assert sorted(os.listdir(model_dir)) == [train_lib.MODEL_CONFIG]
+
+
+def test_sigint_during_training_saves_a_checkpoint_and_exits_with_one_line(tmp_path, tiny_records):
+  model_dir = tmp_path / "model"
+  p = subprocess.Popen([sys.executable, "-m", "experiments.train", "--preset=tiny", f"--data_dir={tiny_records}",
+                        f"--model_dir={model_dir}", "--stages=1", "--stage1_steps=100000", "--eval=false"],
+                       cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  events = model_dir / "stage1" / "train"
+  deadline = time.time() + 300
+  while not glob.glob(str(events / "events*")) and time.time() < deadline:
+    time.sleep(0.2)
+  time.sleep(4)  # some steps
+  p.send_signal(signal.SIGINT)
+  _, err = p.communicate(timeout=300)
+  r = subprocess.CompletedProcess(p.args, p.returncode, "", err)
+  line = one_error_line(r, "stopped at step", "checkpoint saved", code=130)
+  step = int(line.split("stopped at step ")[1].split()[0])
+  import tensorflow as tf
+  assert tf.train.latest_checkpoint(str(model_dir / "stage1")).endswith(f"ckpt-{step}")
+
+
+def test_killed_checkpoint_write_leftovers_are_removed_and_weights_are_never_half_written(tmp_path):
+  import keras
+  from tw_keras import train_lib
+  directory = tmp_path / "stage1"
+  (directory / "ckpt-7_temp").mkdir(parents=True)
+  (directory / "ckpt-7_temp" / "part-00000-of-00001").write_bytes(b"")
+  model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+  train_lib._Loop(  # pylint: disable=protected-access
+      __import__("tensorflow").distribute.get_strategy(), str(directory), None, {"model": model}, 1, 1, 0, None,
+      False, "t", model)
+  assert not (directory / "ckpt-7_temp").exists()
+  # A weights write that dies part-way leaves the previous file intact and no temporary.
+  path = str(tmp_path / "w.weights.h5")
+  train_lib.save_weights(model, path)
+  before = open(path, "rb").read()
+
+  class Boom(keras.Model):
+    def save_weights(self, filepath, overwrite=True):
+      open(filepath, "wb").write(b"half")
+      raise KeyboardInterrupt
+
+  with pytest.raises(KeyboardInterrupt):
+    train_lib.save_weights(Boom(), path)
+  assert open(path, "rb").read() == before and sorted(os.listdir(tmp_path)) == ["stage1", "w.weights.h5"]
