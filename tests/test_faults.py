@@ -258,3 +258,20 @@ def test_killed_checkpoint_write_leftovers_are_removed_and_weights_are_never_hal
   with pytest.raises(KeyboardInterrupt):
     train_lib.save_weights(Boom(), path)
   assert open(path, "rb").read() == before and sorted(os.listdir(tmp_path)) == ["stage1", "w.weights.h5"]
+
+
+def test_sigint_during_preprocessing_exits_with_one_line_and_leaves_no_temporaries(tmp_path):
+  out = tmp_path / "out"
+  args = [a if not a.startswith("--synthetic_train") else "--synthetic_train=8" for a in SYNTH]
+  p = subprocess.Popen([sys.executable, "-m", "data_prep.build_tfrecords", *args, f"--output_dir={out}",
+                        "--workers=2"], cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       text=True)
+  deadline = time.time() + 300
+  while not glob.glob(str(out / "train-*.tfrecord")) and time.time() < deadline and p.poll() is None:
+    time.sleep(0.05)
+  p.send_signal(signal.SIGINT)
+  _, err = p.communicate(timeout=120)
+  one_error_line(subprocess.CompletedProcess(p.args, p.returncode, "", err), "interrupted", code=130)
+  assert not leftovers(str(out))
+  for f in glob.glob(str(out / "train-*.tfrecord")):  # what was finished is whole
+    assert sum(1 for _ in __import__("tensorflow").data.TFRecordDataset(f)) == 1
