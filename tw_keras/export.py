@@ -16,10 +16,10 @@ previous non-key frame's) context goes into the next `non_key_frame` call. `moti
 
 import os
 
+import keras
 import tensorflow as tf
 
 from tw_keras import fileio, models, warp
-
 
 
 def _pad(x):
@@ -27,22 +27,20 @@ def _pad(x):
   return warp.pad_to_multiple(x, models.INPUT_MULTIPLE)
 
 
-class ServingModule(tf.Module):
-  """The per-frame CNN and one non-key-frame model behind two serving signatures."""
+class ServingModule:
+  """The per-frame CNN and one non-key-frame model behind two serving functions."""
 
   def __init__(self, per_frame, nkfc, variant):
-    super().__init__()
     self.per_frame = per_frame
     self.nkfc = nkfc
     self.layer = "scores" if variant.kind == "warp_scores" else f"layer{variant.warp_layer}"
     channels = nkfc.inputs[1].shape[-1]
-    self.key_frame = tf.function(self._key_frame, input_signature=[
-        tf.TensorSpec([None, None, None, 3], tf.uint8, name="image")])
-    self.non_key_frame = tf.function(self._non_key_frame, input_signature=[
+    self.key_frame_signature = [tf.TensorSpec([None, None, None, 3], tf.uint8, name="image")]
+    self.non_key_frame_signature = [
         tf.TensorSpec([None, None, None, 3], tf.uint8, name="image"),
         tf.TensorSpec([None, None, None, channels], tf.float32, name="context"),
         tf.TensorSpec([None, None, None, 2], tf.float32, name="motion"),
-        tf.TensorSpec([None, None, None, 3], tf.float32, name="residual")])
+        tf.TensorSpec([None, None, None, 3], tf.float32, name="residual")]
 
   @staticmethod
   def _outputs(image, logits, context):
@@ -51,21 +49,31 @@ class ServingModule(tf.Module):
     return {"logits": logits, "labels": tf.argmax(logits, -1, output_type=tf.int32),
             "context": tf.cast(context, tf.float32)}
 
-  def _key_frame(self, image):
+  def key_frame(self, image):
     out = self.per_frame(_pad(tf.cast(image, tf.float32)), training=False)
     return self._outputs(image, out["logits"], out[self.layer])
 
-  def _non_key_frame(self, image, context, motion, residual):
+  def non_key_frame(self, image, context, motion, residual):
     out = self.nkfc([_pad(tf.cast(image, tf.float32)), context, _pad(motion), _pad(residual)], training=False)
     return self._outputs(image, out["logits"], out["context"])
 
 
 def export(per_frame, nkfc, variant, export_dir: str) -> str:
-  """Writes the SavedModel to `export_dir` (via a temporary directory, then renamed)."""
+  """Writes the SavedModel to `export_dir` (via a temporary directory, then renamed).
+
+  Written by `keras.export.ExportArchive`, so that it loads both ways: `tf.saved_model.load`
+  and the TF1 session loader that TF Serving and `saved_model_cli run` use (restore through
+  the MetaGraph's saver, run a signature in a session). A plain `tf.Module` around Keras 3
+  models does not survive the latter ("Could not find variable ...").
+  """
   module = ServingModule(per_frame, nkfc, variant)
+  archive = keras.export.ExportArchive()
+  archive.track(per_frame)
+  archive.track(nkfc)
+  archive.add_endpoint("key_frame", module.key_frame, input_signature=module.key_frame_signature)
+  archive.add_endpoint("non_key_frame", module.non_key_frame, input_signature=module.non_key_frame_signature)
   export_dir = export_dir.rstrip("/")
   os.makedirs(os.path.dirname(os.path.abspath(export_dir)), exist_ok=True)
   with fileio.atomic_path(export_dir) as tmp:
-    tf.saved_model.save(module, tmp, signatures={"key_frame": module.key_frame,
-                                                 "non_key_frame": module.non_key_frame})
+    archive.write_out(tmp, verbose=False)
   return export_dir
