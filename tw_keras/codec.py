@@ -58,7 +58,6 @@ PICT_TYPES = {1: "I", 2: "P", 3: "B"}
 # MPEG-4 Part 2 codes width and height in 13 bits; coded sizes are multiples of 16.
 MAX_SIZE = 8191 // MACROBLOCK * MACROBLOCK
 SIZE_TAG = "tw_keras_size="
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff")
 
 
 

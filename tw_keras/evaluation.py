@@ -74,7 +74,10 @@ def evaluate(per_frame, nkfcs: Dict[str, Optional[object]], gops: Iterable[Dict]
   """
   pf, nk = _forward_fns(per_frame, nkfcs)
   names = list(nkfcs)
-  variants = {n: config_lib.VARIANTS.get(n, config_lib.Variant(n, kind="per_frame")) for n in names}
+  unknown = [n for n in names if n not in config_lib.VARIANTS]
+  if unknown:
+    raise ValueError(f"unknown variant(s) {unknown}; known: {sorted(config_lib.VARIANTS)}")
+  variants = {n: config_lib.VARIANTS[n] for n in names}
   k = labels.NUM_CLASSES
   conf = {n: np.zeros((len(distances), k, k), np.int64) for n in names}
   taplab = {n: np.zeros((k, k), np.int64) for n in names}

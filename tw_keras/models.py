@@ -154,7 +154,10 @@ def build_non_key_frame(per_frame: keras.Model, config: config_lib.ModelConfig,
   logits = decoder.BilinearUpsample(4, name="upsample", dtype="float32")(t["classifier"](layer3))
   model = keras.Model([image, context, motion, residual], {"logits": logits, "context": corrected},
                       name=variant.name)
-  copy_tail_weights(per_frame, model)
+  copied = copy_tail_weights(per_frame, model)
+  expected = sum(1 for l in model.layers if l.name in _tail_layers(config) and l.weights)
+  if copied != expected:  # a renamed tail layer would otherwise silently stay random
+    raise ValueError(f"{variant.name}: copied {copied} of {expected} decoder tail layers from the per-frame CNN")
   return model
 
 
