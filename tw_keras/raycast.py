@@ -79,6 +79,9 @@ class Camera:
     return (cam @ self.rotation).astype(np.float32)  # row vectors: world = R^T cam
 
 
+_SIGNS = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], np.float64)
+
+
 @dataclasses.dataclass
 class Box:
   """An oriented box: centre [3], axes [3, 3] (columns = local axes in world), half extents [3]."""
@@ -87,8 +90,7 @@ class Box:
   axes: np.ndarray = dataclasses.field(default_factory=lambda: np.eye(3))
 
   def corners(self) -> np.ndarray:
-    signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], np.float64)
-    return self.center + (signs * self.half) @ self.axes.T
+    return self.center + (_SIGNS * self.half) @ self.axes.T
 
 
 @dataclasses.dataclass
@@ -179,14 +181,15 @@ class Raster:
     self.normal = np.zeros((h, w, 3), np.float32)
 
   def window(self, corners: np.ndarray):
-    """Pixel window (y0, y1, x0, x1) that covers the projected `corners`, or None if unseen
-    (behind the camera, outside the image, or behind what the buffer already holds)."""
+    """(pixel window (y0, y1, x0, x1) that covers the projected `corners`, their nearest
+    depth), or None if unseen (behind the camera, outside the image, or behind what the
+    buffer already holds)."""
     xy, z = self.camera.project(corners)
     h, w = self.depth.shape
     if (z <= NEAR).all():
       return None
     if (z <= NEAR).any():  # straddles the camera plane: test the whole image
-      return 0, h, 0, w
+      return (0, h, 0, w), NEAR
     x0, y0 = np.floor(xy.min(0)).astype(int)
     x1, y1 = np.ceil(xy.max(0)).astype(int) + 1
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
@@ -194,9 +197,10 @@ class Raster:
       return None
     # Occlusion culling: every pixel of the window already holds something nearer than the
     # primitive's nearest point (a ray's t is its depth, and depth >= the corners' minimum).
-    if self.depth[y0:y1, x0:x1].max() < z.min():
+    zmin = z.min()
+    if self.depth[y0:y1, x0:x1].max() < zmin:
       return None
-    return y0, y1, x0, x1
+    return (y0, y1, x0, x1), zmin
 
   def write(self, pid: int, window, t, normal, u, v, where=None):
     """Keeps the hits of primitive `pid` that are nearer than the buffer.
@@ -224,13 +228,12 @@ class Raster:
 
   def cast(self, pid: int, primitive, max_depth: float = np.inf):
     """Casts one Box or Ellipsoid as primitive `pid`."""
-    corners = primitive.corners()
-    window = self.window(corners)
-    if window is None:
+    seen = self.window(primitive.corners())
+    if seen is None:
       return
+    window, zmin = seen
     y0, y1, x0, x1 = window
     # Only rays whose buffer holds something farther than the primitive's nearest corner.
-    zmin = self.camera.project(corners)[1].min()
     where = self.depth[y0:y1, x0:x1] > zmin
     dirs = self.dirs[y0:y1, x0:x1][where]
     fn = intersect_box if isinstance(primitive, Box) else intersect_ellipsoid
