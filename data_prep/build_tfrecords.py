@@ -81,7 +81,7 @@ def render_synthetic(root, config, workers):
   with tqdm.tqdm(total=len(jobs), desc="render synthetic", unit="seq", disable=None) as bar:
     if workers > 1:
       import multiprocessing  # pylint: disable=g-import-not-at-top
-      with multiprocessing.get_context("spawn").Pool(workers) as pool:
+      with multiprocessing.get_context("spawn").Pool(workers, initializer=prepare.ignore_sigint) as pool:
         for _ in pool.imap_unordered(_render_one, [(config, root, *j) for j in jobs]):
           bar.update(1)
     else:

@@ -260,15 +260,19 @@ def test_killed_checkpoint_write_leftovers_are_removed_and_weights_are_never_hal
   assert open(path, "rb").read() == before and sorted(os.listdir(tmp_path)) == ["stage1", "w.weights.h5"]
 
 
-def test_sigint_during_preprocessing_exits_with_one_line_and_leaves_no_temporaries(tmp_path):
+@pytest.mark.parametrize("phase", ["render", "shards"])
+def test_sigint_during_preprocessing_exits_with_one_line_and_leaves_no_temporaries(tmp_path, phase):
   out = tmp_path / "out"
-  args = [a if not a.startswith("--synthetic_train") else "--synthetic_train=8" for a in SYNTH]
+  args = ["--dataset=synthetic", "--synthetic_height=64", "--synthetic_width=128", "--synthetic_train=12",
+          "--synthetic_val=0", "--splits=train", "--sequences_per_shard=1"]
   p = subprocess.Popen([sys.executable, "-m", "data_prep.build_tfrecords", *args, f"--output_dir={out}",
-                        "--workers=2"], cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                       text=True)
+                        "--workers=2"], cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True)
+  pattern = str(out / ("synthetic_cityscapes/leftImg8bit_sequence/*/*/*.png" if phase == "render" else "train-*.tfrecord"))
   deadline = time.time() + 300
-  while not glob.glob(str(out / "train-*.tfrecord")) and time.time() < deadline and p.poll() is None:
-    time.sleep(0.05)
+  while not glob.glob(pattern) and time.time() < deadline and p.poll() is None:
+    time.sleep(0.02)
+  assert p.poll() is None, "finished before it could be interrupted"
   p.send_signal(signal.SIGINT)
   _, err = p.communicate(timeout=120)
   one_error_line(subprocess.CompletedProcess(p.args, p.returncode, "", err), "interrupted", code=130)

@@ -169,7 +169,7 @@ def encode_source(source: Source, options: PrepOptions, spill_path: str) -> Dict
   return counts
 
 
-def _ignore_sigint():
+def ignore_sigint():
   """Pool initializer: Ctrl-C is the parent's to handle (workers are terminated)."""
   import signal  # pylint: disable=g-import-not-at-top
   signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -229,7 +229,7 @@ def write_shards(sources: Sequence[Source], output_dir: str, split: str, num_sha
   jobs = [(sources[i], options, os.path.join(spill_dir, f"{i:06d}.pkl"))
           for _, lo, hi in todo for i in range(lo, hi)]
   ctx = multiprocessing.get_context("spawn")  # TensorFlow in the parent is not fork-safe
-  pool = ctx.Pool(workers, initializer=_ignore_sigint) if workers > 1 and len(jobs) > 1 else None
+  pool = ctx.Pool(workers, initializer=ignore_sigint) if workers > 1 and len(jobs) > 1 else None
   results = pool.imap(_worker, jobs) if pool else map(_worker, jobs)
   try:
     for shard, lo, hi in todo:
