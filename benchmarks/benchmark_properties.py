@@ -45,7 +45,7 @@ REAL = {"p50": (0.7, 1.0), "p90": (10.6, 13.1), "p99": (21.5, 21.5), "zero": (0.
 
 def _snippet_frames():
   """Yields one list of [H, W, 3] RGB frames per snippet (or image paths, rendered root)."""
-  from tw_keras import synthetic  # pylint: disable=g-import-not-at-top
+  from tw_keras.data import synthetic  # pylint: disable=g-import-not-at-top
   if FLAGS.synthetic_root:
     pattern = os.path.join(FLAGS.synthetic_root, "leftImg8bit_sequence", FLAGS.split, "*", "*_leftImg8bit.png")
     by_seq = {}
@@ -63,7 +63,7 @@ def _snippet_frames():
 
 def motion_statistics():
   """{p50, p90, p99, zero, blocks, snippets}: |motion| per 8x8 block of P-frames, per mille of width."""
-  from tw_keras import codec  # pylint: disable=g-import-not-at-top
+  from tw_keras.video import codec  # pylint: disable=g-import-not-at-top
   mags = []
   n = 0
   with tempfile.TemporaryDirectory() as tmp:
@@ -92,15 +92,17 @@ def _within(value, lo, hi, tolerance=0.3):
 
 def model_scores():
   """{name: mIoU at --distance} for per_frame, layer1_warp, clockwork, layer3 (+ no_context)."""
-  from tw_keras import dataset, evaluation, metrics, train_lib  # pylint: disable=g-import-not-at-top
+  from tw_keras.data import dataset  # pylint: disable=g-import-not-at-top
+  from tw_keras.evaluation import protocol, metrics  # pylint: disable=g-import-not-at-top
+  from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
   names = ["per_frame", "layer1_warp", "clockwork", "layer3"]
-  _, per_frame, nkfcs = train_lib.load_trained(FLAGS.model_dir, names)
+  _, per_frame, nkfcs = model_dir_lib.load_trained(FLAGS.model_dir, names)
   files = dataset.shard_files(FLAGS.data_dir, "val")
-  result = evaluation.evaluate(per_frame, nkfcs, dataset.gop_dataset(files), [FLAGS.distance])
+  result = protocol.evaluate(per_frame, nkfcs, dataset.gop_dataset(files), [FLAGS.distance])
   scores = {n: float(metrics.mean_iou(result["confusion"][n][0]) * 100) for n in names}
   if FLAGS.no_context_dir:
-    no_context = train_lib.load_per_frame(FLAGS.no_context_dir)
-    result = evaluation.evaluate(no_context, {"per_frame": None}, dataset.gop_dataset(files), [FLAGS.distance])
+    no_context = model_dir_lib.load_per_frame(FLAGS.no_context_dir)
+    result = protocol.evaluate(no_context, {"per_frame": None}, dataset.gop_dataset(files), [FLAGS.distance])
     scores["no_context"] = float(metrics.mean_iou(result["confusion"]["per_frame"][0]) * 100)
   return scores
 

@@ -17,7 +17,8 @@ import av
 import cv2
 import numpy as np
 
-from tw_keras import cli, codec
+from tw_keras import cli
+from tw_keras.video import codec
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("sizes", ["1024x2048", "512x1024"], "HxW sizes to measure.")

@@ -14,7 +14,8 @@ import numpy as np
 import tensorflow as tf
 
 from tw_keras import cli, config as config_lib
-from tw_keras import models, timing
+from tw_keras.model import models
+from tw_keras.evaluation import timing
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("preset", "paper", "Model preset.")

@@ -42,7 +42,7 @@ def define_flags():
 def decode_fps(h, w, frames=48):
   import cv2  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from tw_keras import codec  # pylint: disable=g-import-not-at-top
+  from tw_keras.video import codec  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(0)
   base = cv2.resize((rng.random((h // 8 + 8, w // 8 + 8, 3)) * 255).astype(np.uint8), None, fx=8, fy=8)
   clip = (cv2.warpAffine(base, np.float32([[1, 0, -2 * t], [0, 1, -t]]), (w, h)) for t in range(frames))
@@ -57,9 +57,13 @@ def decode_fps(h, w, frames=48):
 def main(argv):
   del argv
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from tw_keras import config as config_lib, models, timing, train_lib  # pylint: disable=g-import-not-at-top
-  train_lib.set_mixed_precision(FLAGS.mixed_precision)
-  cfg = train_lib.load_model_config(FLAGS.model_dir) if FLAGS.model_dir else config_lib.PRESETS[FLAGS.preset]
+  from tw_keras import config as config_lib  # pylint: disable=g-import-not-at-top
+  from tw_keras.model import models  # pylint: disable=g-import-not-at-top
+  from tw_keras.evaluation import timing  # pylint: disable=g-import-not-at-top
+  from tw_keras.train import loop  # pylint: disable=g-import-not-at-top
+  from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
+  loop.set_mixed_precision(FLAGS.mixed_precision)
+  cfg = model_dir_lib.load_model_config(FLAGS.model_dir) if FLAGS.model_dir else config_lib.PRESETS[FLAGS.preset]
   h, w = map(int, FLAGS.size.split("x"))
   per_frame, nk = models.build_models(cfg, FLAGS.variants)
   device = tf.config.list_logical_devices()[-1]

@@ -14,7 +14,6 @@ Rerunning resumes: finished shards and checkpoints are reused.
 
 import os
 import time
-import types
 
 from absl import flags
 
@@ -39,9 +38,10 @@ def define_flags():
 
 def _write_heldout_video(path, height, width, seed):
   """A held-out synthetic snippet ('test' split), written as H.264 with B-frames."""
-  from tw_keras import segment, synthetic  # pylint: disable=g-import-not-at-top
+  from tw_keras.video import writer  # pylint: disable=g-import-not-at-top
+  from tw_keras.data import synthetic  # pylint: disable=g-import-not-at-top
   config = synthetic.SyntheticConfig(height=height, width=width, seed=seed)
-  writer = segment.VideoWriter(path, 17, width, height, b_frames=2)
+  writer = writer.VideoWriter(path, 17, width, height, b_frames=2)
   for rgb, _ in synthetic.render_snippet(config, "test", 0):
     writer.write(rgb)
   writer.close()
@@ -51,9 +51,12 @@ def main(argv):
   del argv
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from data_prep import build_tfrecords  # pylint: disable=g-import-not-at-top
-  from experiments import evaluate  # pylint: disable=g-import-not-at-top
-  from tw_keras import config as config_lib, evaluation, export, runner, segment, train_lib  # pylint: disable=g-import-not-at-top
+  from tw_keras import config as config_lib  # pylint: disable=g-import-not-at-top
+  from tw_keras.data import build  # pylint: disable=g-import-not-at-top
+  from tw_keras.evaluation import job, protocol  # pylint: disable=g-import-not-at-top
+  from tw_keras.inference import export, runner, segment  # pylint: disable=g-import-not-at-top
+  from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
+  from tw_keras.train import stages  # pylint: disable=g-import-not-at-top
 
   out = os.path.abspath(FLAGS.output_dir)
   data_dir = os.path.join(out, "data")
@@ -65,30 +68,28 @@ def main(argv):
     times[name] = round(time.time() - t0 - sum(times.values()), 1)
     print(f"[demo] {name}: {times[name]} s", flush=True)
 
-  prep_flags = types.SimpleNamespace(
-      dataset="synthetic", input_dir=None, output_dir=data_dir, splits=["train", "val"], sequences_per_shard=8,
-      workers=FLAGS.workers, gop=12, qscale=3, fps=17, residual_mode="step", first_frame=8, num_frames=12,
-      annotated_frame=19, synthetic_height=FLAGS.height, synthetic_width=FLAGS.width,
-      synthetic_train=FLAGS.train_sequences, synthetic_val=FLAGS.val_sequences, seed=FLAGS.seed)
-  report = build_tfrecords.run(prep_flags)
+  report = build.build(build.BuildConfig(
+      dataset="synthetic", output_dir=data_dir, workers=FLAGS.workers, synthetic_height=FLAGS.height,
+      synthetic_width=FLAGS.width, synthetic_train=FLAGS.train_sequences, synthetic_val=FLAGS.val_sequences,
+      seed=FLAGS.seed))
   times["1+2. render synthetic benchmark + prepare TFRecords"] = round(time.time() - t0, 1)
   print(f"[demo] render {report.get('synthetic_render_seconds')} s, TFRecords "
         f"{sum(s['seconds'] for s in report['splits'].values()):.1f} s", flush=True)
 
   preset = config_lib.TRAIN_PRESETS[FLAGS.preset]
-  train_lib.train_stage1(preset.model, preset, data_dir, model_dir, seed=FLAGS.seed)
+  stages.train_stage1(preset.model, preset, data_dir, model_dir, seed=FLAGS.seed)
   for name in FLAGS.variants:
-    train_lib.train_stage2(name, preset, data_dir, model_dir, seed=FLAGS.seed)
+    stages.train_stage2(name, preset, data_dir, model_dir, seed=FLAGS.seed)
   step("3. train stage 1 + stage 2")
 
   eval_dir = os.path.join(out, "eval")
-  rep = evaluate.run_evaluation(data_dir, model_dir, eval_dir, schedulers=["gop", "fixed:4", "adaptive:score=0.3",
-                                                                             "every"])
+  rep = job.evaluate_model_dir(data_dir, model_dir, eval_dir,
+                               schedulers=["gop", "fixed:4", "adaptive:score=0.3", "every"])
   step("4. evaluate by key-frame distance")
 
   heldout = os.path.join(out, "heldout_input.mp4")
   _write_heldout_video(heldout, FLAGS.height, FLAGS.width, FLAGS.seed)
-  _, per_frame, nk = train_lib.load_trained(model_dir, ["layer1_cfr_rga"])
+  _, per_frame, nk = model_dir_lib.load_trained(model_dir, ["layer1_cfr_rga"])
   variant = config_lib.VARIANTS["layer1_cfr_rga"]
   overlay = os.path.join(out, "heldout_segmented.mp4")
   stats = segment.segment_video(heldout, runner.StreamSegmenter(per_frame, nk["layer1_cfr_rga"], variant, "gop"),
@@ -102,9 +103,9 @@ def main(argv):
   local = per_frame(tf.cast(probe, tf.float32), training=False)["logits"].numpy()
   step("6. export SavedModel")
 
-  print("\n" + evaluation.markdown_table(rep))
+  print("\n" + protocol.markdown_table(rep))
   if "schedulers" in rep:
-    print("\n" + evaluation.scheduler_table(rep["schedulers"]["results"], rep["schedulers"]["cost_unit"]))
+    print("\n" + protocol.scheduler_table(rep["schedulers"]["results"], rep["schedulers"]["cost_unit"]))
   print(f"\nheld-out video: {stats.line()}")
   print(f"SavedModel check: max |served - in-memory| logits = {np.abs(served - local).max():.2e}")
   print("\nstep times (s): " + "; ".join(f"{k} {v}" for k, v in times.items()) + f"; total {time.time() - t0:.1f}")

@@ -22,8 +22,10 @@ def define_flags():
 
 def main(argv):
   del argv
-  from tw_keras import config as config_lib, export, train_lib  # pylint: disable=g-import-not-at-top
-  _, per_frame, nk = train_lib.load_trained(FLAGS.model_dir, [FLAGS.variant])
+  from tw_keras import config as config_lib  # pylint: disable=g-import-not-at-top
+  from tw_keras.inference import export  # pylint: disable=g-import-not-at-top
+  from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
+  _, per_frame, nk = model_dir_lib.load_trained(FLAGS.model_dir, [FLAGS.variant])
   path = export.export(per_frame, nk[FLAGS.variant], config_lib.VARIANTS[FLAGS.variant], FLAGS.export_dir)
   print(f"SavedModel with signatures key_frame, non_key_frame: {path}")
 

@@ -24,7 +24,8 @@ def define_flags():
                       required=True)
   flags.DEFINE_string("output", None, "Overlay video to write (.mp4).", required=True)
   flags.DEFINE_string("variant", "layer1_cfr_rga", "Non-key-frame variant; 'per_frame' for none.")
-  flags.DEFINE_string("scheduler", "gop", "gop | every | fixed:K | adaptive[:score=S][,residual=R]")
+  flags.DEFINE_string("scheduler", "gop", "gop | every | fixed:K | adaptive[:score=S][,residual=R]; "
+                      "with --variant=per_frame only gop (the default) or every, both meaning every frame.")
   flags.DEFINE_string("label_dir", None, "Also write labelId PNGs per frame here.")
   flags.DEFINE_integer("max_frames", 0, "Stop after this many frames (0 = all).")
   flags.DEFINE_bool("xla", False, "jit_compile the networks.")
@@ -33,16 +34,24 @@ def define_flags():
 
 
 def build_segmenter(model_dir, variant_name, scheduler, xla=False):
-  from tw_keras import config as config_lib, runner, train_lib  # pylint: disable=g-import-not-at-top
+  from tw_keras import config as config_lib  # pylint: disable=g-import-not-at-top
+  from tw_keras.inference import runner  # pylint: disable=g-import-not-at-top
+  from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
   names = [] if variant_name == "per_frame" else [variant_name]
-  _, per_frame, nk = train_lib.load_trained(model_dir, names)
+  _, per_frame, nk = model_dir_lib.load_trained(model_dir, names)
   variant = config_lib.VARIANTS[variant_name] if names else None
+  if not names:
+    if scheduler not in ("gop", "every"):
+      raise ValueError(f"--scheduler={scheduler}: --variant=per_frame segments every frame with the "
+                       "per-frame CNN; pick a non-key-frame variant to use a key-frame scheduler")
+    scheduler = "every"
   return runner.StreamSegmenter(per_frame, nk.get(variant_name), variant, scheduler, xla=xla)
 
 
 def main(argv):
   del argv
-  from tw_keras import schedulers, segment  # pylint: disable=g-import-not-at-top
+  from tw_keras.model import schedulers  # pylint: disable=g-import-not-at-top
+  from tw_keras.inference import segment  # pylint: disable=g-import-not-at-top
   schedulers.parse(FLAGS.scheduler)
   segmenter = build_segmenter(FLAGS.checkpoint, FLAGS.variant, FLAGS.scheduler, FLAGS.xla)
   if FLAGS.tune_key_rate:

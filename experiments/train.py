@@ -1,4 +1,4 @@
-r"""Two-stage TWNet training (absl flags; the library is `tw_keras.train_lib`).
+r"""Two-stage TWNet training (absl flags; the library is `tw_keras.train.stages`).
 
   # Stage 1 (per-frame CNN), then stage 2 for the Layer1 ablation rows:
   python -m experiments.train --preset=cpu_small --data_dir=tw_data --model_dir=runs/cpu \
@@ -61,9 +61,10 @@ def main(argv):
   del argv
   import dataclasses  # pylint: disable=g-import-not-at-top
   from tw_keras import config as config_lib  # pylint: disable=g-import-not-at-top
-  from tw_keras import train_lib  # pylint: disable=g-import-not-at-top
+  from tw_keras.train import loop  # pylint: disable=g-import-not-at-top
+  from tw_keras.train import stages  # pylint: disable=g-import-not-at-top
 
-  train_lib.set_mixed_precision(FLAGS.mixed_precision)
+  loop.set_mixed_precision(FLAGS.mixed_precision)
   strategy = make_strategy(FLAGS.strategy, FLAGS.cpu_replicas)
   preset = config_lib.TRAIN_PRESETS[FLAGS.preset]
   model_config = preset.model
@@ -77,7 +78,7 @@ def main(argv):
   summary = {}
   dump = {}
   if "1" in FLAGS.stages:
-    history, model = train_lib.train_stage1(model_config, preset, FLAGS.data_dir, FLAGS.model_dir, strategy,
+    history, model = stages.train_stage1(model_config, preset, FLAGS.data_dir, FLAGS.model_dir, strategy,
                                             seed=FLAGS.seed, xla=FLAGS.xla, steps=FLAGS.stage1_steps,
                                             eval_split=eval_split)
     summary["stage1"] = {k: history[k] for k in ("start_step", "final_step", "final", "seconds")}
@@ -85,7 +86,7 @@ def main(argv):
     dump.update({f"stage1/{v.path}": v.numpy() for v in model.weights})
   if "2" in FLAGS.stages:
     for name in FLAGS.variants:
-      history, _, nkfc = train_lib.train_stage2(name, preset, FLAGS.data_dir, FLAGS.model_dir, strategy,
+      history, _, nkfc = stages.train_stage2(name, preset, FLAGS.data_dir, FLAGS.model_dir, strategy,
                                                 seed=FLAGS.seed, xla=FLAGS.xla, steps=FLAGS.stage2_steps,
                                                 consistency_weight=FLAGS.consistency_weight,
                                                 eval_split=eval_split)

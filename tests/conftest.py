@@ -1,35 +1,9 @@
-"""Shared fixtures: tiny synthetic clips with known motion."""
+"""Shared fixtures (clip helpers are in helpers.py)."""
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import cv2
-import numpy as np
 import pytest
-
-
-def textured(h, w, seed=0, blur=1.2):
-  """[h, w, 3] uint8 texture: fine luminance detail on smooth colour (like real video, whose
-  chroma is low-detail; 4:2:0 chroma cannot carry per-pixel colour noise)."""
-  rng = np.random.default_rng(seed)
-  def smooth(cells, channels):
-    small = rng.random((h // cells + 2, w // cells + 2, channels)).astype(np.float32)
-    return cv2.resize(small, (w + 2 * cells, h + 2 * cells), interpolation=cv2.INTER_CUBIC)[:h, :w]
-  luma = cv2.GaussianBlur(smooth(3, 1), (0, 0), blur)[..., None]
-  colour = smooth(32, 3).reshape(h, w, 3)
-  return np.clip(40 + 140 * luma + 60 * colour, 0, 255).astype(np.uint8)
-
-
-def translated_clip(h, w, n, dx, dy, seed=0):
-  """n frames of a texture whose content moves by (dx, dy) pixels per frame (may be fractional)."""
-  pad = int(np.ceil(max(abs(dx), abs(dy)) * n)) + 8
-  base = textured(h + 2 * pad, w + 2 * pad, seed)
-  frames = []
-  for t in range(n):
-    # Content at p in frame t-1 appears at p + (dx, dy) in frame t.
-    m = np.float32([[1, 0, dx * t - pad], [0, 1, dy * t - pad]])
-    frames.append(cv2.warpAffine(base, m, (w, h), flags=cv2.INTER_LINEAR))
-  return frames
 
 
 @pytest.fixture
@@ -40,7 +14,7 @@ def tmp(tmp_path):
 @pytest.fixture(scope="session")
 def tiny_records(tmp_path_factory):
   """A tiny prepared synthetic dataset (64x128; 3 train and 2 val snippets), built once."""
-  from tw_keras import prepare, synthetic
+  from tw_keras.data import prepare, synthetic
   root = str(tmp_path_factory.mktemp("tiny_data"))
   config = synthetic.SyntheticConfig(height=64, width=128, sequences=(("train", 3), ("val", 2)))
   for split, city, seq in synthetic.snippets(config):

@@ -5,8 +5,8 @@ import av
 import numpy as np
 import pytest
 
-from tw_keras import codec
-from conftest import textured, translated_clip
+from tw_keras.video import codec
+from helpers import textured, translated_clip
 
 
 def decode_all(path, **kw):
@@ -78,8 +78,8 @@ def test_scene_cut_still_gives_strict_gop(tmp):
 
 
 def _write_bframe_video(path, frames, codec_name):
-  from tw_keras import segment
-  writer = segment.VideoWriter(path, 25, frames[0].shape[1], frames[0].shape[0], codec=codec_name, b_frames=2)
+  from tw_keras.video import writer
+  writer = writer.VideoWriter(path, 25, frames[0].shape[1], frames[0].shape[0], codec=codec_name, b_frames=2)
   for f in frames:
     writer.write(f)
   writer.close()

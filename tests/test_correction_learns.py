@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tw_keras import correction
+from tw_keras.model import correction
 
 B, H, W, C, STRIDE = 8, 8, 8, 4, 4
 

@@ -6,7 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from tw_keras import labels, metrics
+from tw_keras import labels
+from tw_keras.evaluation import metrics
 
 
 def test_confusion_and_iou_by_hand():
@@ -40,16 +41,18 @@ def test_category_confusion_merges_classes():
 @pytest.fixture(scope="module")
 def evaluated(tiny_records, tmp_path_factory):
   """Random (untrained) tiny models, saved as a model dir, evaluated on the val split."""
-  from experiments import evaluate
-  from tw_keras import config as config_lib, models, train_lib
+  from tw_keras.evaluation import job
+  from tw_keras import config as config_lib
+  from tw_keras.model import models
+  from tw_keras.model import model_dir as model_dir_lib
   model_dir = str(tmp_path_factory.mktemp("model"))
   cfg = config_lib.PRESETS["tiny"]
-  train_lib.save_model_config(model_dir, cfg)
+  model_dir_lib.save_model_config(model_dir, cfg)
   per_frame = models.build_per_frame(cfg)
   os.makedirs(os.path.join(model_dir, "stage1"))
-  per_frame.save_weights(os.path.join(model_dir, "stage1", train_lib.STAGE1_WEIGHTS))
+  per_frame.save_weights(os.path.join(model_dir, "stage1", model_dir_lib.STAGE1_WEIGHTS))
   out = os.path.join(model_dir, "eval")
-  rep = evaluate.run_evaluation(tiny_records, model_dir, out, variants=["per_frame", "layer1_warp", "warp_scores"],
+  rep = job.evaluate_model_dir(tiny_records, model_dir, out, variants=["per_frame", "layer1_warp", "warp_scores"],
                                 quiet=True)
   return rep, out
 

@@ -16,7 +16,9 @@ import av
 import numpy as np
 import pytest
 
-from tw_keras import codec, common, fileio
+from tw_keras.video import codec
+from tw_keras.data import features
+from tw_keras import fileio
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
@@ -127,12 +129,12 @@ def test_records_are_byte_reproducible_and_resume_after_kill_9(tmp_path):
   assert r.returncode == 0, r.stderr
   assert shard_hashes(str(b)) == reference
   assert not leftovers(str(b))
-  info = json.load(open(b / common.DATASET_INFO))["splits"]["train"]
+  info = json.load(open(b / features.DATASET_INFO))["splits"]["train"]
   assert (info["sequences"], info["frames"]) == (4, 48)  # totals, not just the rerun's work
 
 
 def test_stale_shard_set_is_removed_and_a_mixed_set_refused(tmp_path):
-  from tw_keras import dataset
+  from tw_keras.data import dataset
   videos, out = tmp_path / "videos", tmp_path / "out"
   videos.mkdir()
   frames = [np.full((32, 48, 3), 10 * t, np.uint8) for t in range(12)]
@@ -168,13 +170,16 @@ def test_second_job_into_the_same_directory_is_refused_and_kill_9_frees_the_lock
 
 def test_corrupt_shards_are_named_by_evaluate_and_no_pngs_are_left(tmp_path, tiny_records):
   import shutil
-  from tw_keras import dataset, models, train_lib, config as config_lib
+  from tw_keras.data import dataset
+  from tw_keras.model import models
+  from tw_keras.model import model_dir as model_dir_lib
+  from tw_keras import config as config_lib
   data = tmp_path / "data"
   shutil.copytree(tiny_records, data)
   model_dir = tmp_path / "model"
   cfg = config_lib.PRESETS["tiny"]
-  train_lib.save_model_config(str(model_dir), cfg)
-  train_lib.save_weights(models.build_per_frame(cfg), str(model_dir / "stage1" / train_lib.STAGE1_WEIGHTS))
+  model_dir_lib.save_model_config(str(model_dir), cfg)
+  model_dir_lib.save_weights(models.build_per_frame(cfg), str(model_dir / "stage1" / model_dir_lib.STAGE1_WEIGHTS))
   val = dataset.shard_files(str(data), "val")
   half = open(val[-1], "rb").read()
   open(val[-1], "wb").write(half[:len(half) // 2])  # cut in half
@@ -204,15 +209,16 @@ def test_evaluate_bad_paths_give_one_line(tmp_path, tiny_records, case):
 # ---------------------------------------------------------------------------- training
 
 def test_train_refuses_a_model_dir_of_another_preset_before_writing(tmp_path, tiny_records):
-  from tw_keras import train_lib, config as config_lib
+  from tw_keras.model import model_dir as model_dir_lib
+  from tw_keras import config as config_lib
   model_dir = tmp_path / "model"
-  train_lib.save_model_config(str(model_dir), config_lib.PRESETS["cpu_small"])
-  before = (model_dir / train_lib.MODEL_CONFIG).read_bytes()
+  model_dir_lib.save_model_config(str(model_dir), config_lib.PRESETS["cpu_small"])
+  before = (model_dir / model_dir_lib.MODEL_CONFIG).read_bytes()
   r = cli("experiments.train", "--preset=tiny", f"--data_dir={tiny_records}", f"--model_dir={model_dir}",
           "--stages=1", "--stage1_steps=2", "--eval=false")
-  one_error_line(r, train_lib.MODEL_CONFIG, "another configuration", "use a new --model_dir")
-  assert (model_dir / train_lib.MODEL_CONFIG).read_bytes() == before
-  assert sorted(os.listdir(model_dir)) == [train_lib.MODEL_CONFIG]
+  one_error_line(r, model_dir_lib.MODEL_CONFIG, "another configuration", "use a new --model_dir")
+  assert (model_dir / model_dir_lib.MODEL_CONFIG).read_bytes() == before
+  assert sorted(os.listdir(model_dir)) == [model_dir_lib.MODEL_CONFIG]
 
 
 def test_sigint_during_training_saves_a_checkpoint_and_exits_with_one_line(tmp_path, tiny_records):
@@ -236,18 +242,19 @@ def test_sigint_during_training_saves_a_checkpoint_and_exits_with_one_line(tmp_p
 
 def test_killed_checkpoint_write_leftovers_are_removed_and_weights_are_never_half_written(tmp_path):
   import keras
-  from tw_keras import train_lib
+  from tw_keras.train import loop
+  from tw_keras.model import model_dir as model_dir_lib
   directory = tmp_path / "stage1"
   (directory / "ckpt-7_temp").mkdir(parents=True)
   (directory / "ckpt-7_temp" / "part-00000-of-00001").write_bytes(b"")
   model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-  train_lib._Loop(  # pylint: disable=protected-access
+  loop.Loop(  # pylint: disable=protected-access
       __import__("tensorflow").distribute.get_strategy(), str(directory), None, {"model": model}, 1, 1, 0, None,
       False, "t", model)
   assert not (directory / "ckpt-7_temp").exists()
   # A weights write that dies part-way leaves the previous file intact and no temporary.
   path = str(tmp_path / "w.weights.h5")
-  train_lib.save_weights(model, path)
+  model_dir_lib.save_weights(model, path)
   before = open(path, "rb").read()
 
   class Boom(keras.Model):
@@ -256,7 +263,7 @@ def test_killed_checkpoint_write_leftovers_are_removed_and_weights_are_never_hal
       raise KeyboardInterrupt
 
   with pytest.raises(KeyboardInterrupt):
-    train_lib.save_weights(Boom(), path)
+    model_dir_lib.save_weights(Boom(), path)
   assert open(path, "rb").read() == before and sorted(os.listdir(tmp_path)) == ["stage1", "w.weights.h5"]
 
 

@@ -5,7 +5,7 @@ import keras
 import tensorflow as tf
 
 from tw_keras import config as config_lib
-from tw_keras import correction, decoder, encoders, models, warp
+from tw_keras.model import correction, decoder, encoders, models, warp
 
 TINY = config_lib.PRESETS["tiny"]
 H, W = 64, 96
@@ -17,7 +17,7 @@ def image(b=1):
 
 
 def nkfc_inputs(per_frame_out, variant, b=1, motion_px=0.0):
-  ctx = per_frame_out["scores"] if variant.kind == "warp_scores" else per_frame_out[f"layer{variant.warp_layer}"]
+  ctx = per_frame_out[variant.context_output]
   return [image(b), ctx, tf.fill((b, H, W, 2), motion_px), tf.constant(RNG.normal(0, 20, (b, H, W, 3)), tf.float32)]
 
 
@@ -59,7 +59,7 @@ def test_untrained_nkfc_on_the_key_frame_reproduces_the_per_frame_output(built, 
   x = image()
   out = per_frame(x)
   variant = config_lib.VARIANTS[name]
-  ctx = out["scores"] if variant.kind == "warp_scores" else out[f"layer{variant.warp_layer}"]
+  ctx = out[variant.context_output]
   o = nk[name]([x, ctx, tf.zeros((1, H, W, 2)), tf.zeros((1, H, W, 3))])
   np.testing.assert_allclose(o["logits"].numpy(), out["logits"].numpy(), atol=1e-4)
 
@@ -240,7 +240,7 @@ def _numpy_adaptive_pool(x, oh, ow):
 @pytest.mark.parametrize("shape,out", [((2, 7, 9, 3), (2, 4)), ((1, 8, 16, 2), (8, 8)), ((1, 5, 5, 1), (1, 1)),
                                        ((1, 3, 4, 2), (4, 4))])
 def test_adaptive_average_pool_matches_numpy(shape, out):
-  from tw_keras import resize
+  from tw_keras.model import resize
   x = RNG.normal(size=shape).astype(np.float32)
   np.testing.assert_allclose(resize.adaptive_average_pool(x, out).numpy(), _numpy_adaptive_pool(x, *out), atol=1e-5)
 

@@ -9,8 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from tw_keras import codec, common, synthetic
-from conftest import translated_clip
+from tw_keras.video import codec
+from tw_keras.data import features, synthetic
+from helpers import translated_clip
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -35,37 +36,37 @@ def test_cli_writes_sequence_shards_and_summary(synthetic_records):
   assert sorted(os.path.basename(p) for p in glob.glob(os.path.join(out, "*.tfrecord"))) == [
       "train-00000-of-00002.tfrecord", "train-00001-of-00002.tfrecord", "val-00000-of-00001.tfrecord"]
   assert "train: 3 sequences, 3 GOPs, 36 frames" in r.stdout
-  assert os.path.exists(os.path.join(out, common.DATASET_INFO))
+  assert os.path.exists(os.path.join(out, features.DATASET_INFO))
   assert not glob.glob(os.path.join(out, "*.tmp")) and not glob.glob(os.path.join(out, ".spill_*"))
 
 
 def test_reader_returns_gops_matching_the_source(synthetic_records):
-  from tw_keras import dataset
+  from tw_keras.data import dataset
   out, _ = synthetic_records
   gops = list(dataset.gop_dataset(dataset.shard_files(out, "train")))
-  assert [g[common.CLIP_SEQUENCE_ID].numpy() for g in gops] == [
+  assert [g[features.CLIP_SEQUENCE_ID].numpy() for g in gops] == [
       b"train/aachen_000000", b"train/bochum_000001", b"train/bremen_000002"]
   g = gops[1]
-  assert g[common.CLIP_IMAGES].shape == (12, 64, 128, 3)
-  assert g[common.CLIP_MOTION].shape == (12, 64, 128, 2)
-  assert g[common.CLIP_RESIDUALS].shape == (12, 64, 128, 3)
-  assert [t.decode() for t in g[common.CLIP_PICT_TYPES].numpy()] == ["I"] + ["P"] * 11
-  assert g[common.CLIP_FRAME_INDEX].numpy().tolist() == list(range(8, 20))
-  assert g[common.CLIP_HAS_LABEL].numpy().all()
+  assert g[features.CLIP_IMAGES].shape == (12, 64, 128, 3)
+  assert g[features.CLIP_MOTION].shape == (12, 64, 128, 2)
+  assert g[features.CLIP_RESIDUALS].shape == (12, 64, 128, 3)
+  assert [t.decode() for t in g[features.CLIP_PICT_TYPES].numpy()] == ["I"] + ["P"] * 11
+  assert g[features.CLIP_FRAME_INDEX].numpy().tolist() == list(range(8, 20))
+  assert g[features.CLIP_HAS_LABEL].numpy().all()
   root = os.path.join(out, "synthetic_cityscapes")
   _, train_ids, _ = synthetic.snippet_paths(root, "train", "bochum", 1, 19)
-  np.testing.assert_array_equal(g[common.CLIP_LABELS][-1].numpy(), cv2.imread(train_ids, cv2.IMREAD_UNCHANGED))
+  np.testing.assert_array_equal(g[features.CLIP_LABELS][-1].numpy(), cv2.imread(train_ids, cv2.IMREAD_UNCHANGED))
   # The stored motion and residuals are exactly what the codec decodes for that snippet.
   images = [synthetic.snippet_paths(root, "train", "bochum", 1, f)[0] for f in range(8, 20)]
   stream = os.path.join(out, "check.mp4")
   codec.transcode(images, stream)
   frames = list(codec.decode_compressed(stream))
   os.remove(stream)
-  np.testing.assert_array_equal(g[common.CLIP_MOTION][5].numpy(), frames[5].motion)
-  np.testing.assert_array_equal(g[common.CLIP_RESIDUALS][5].numpy(), frames[5].residual)
-  np.testing.assert_array_equal(g[common.CLIP_IMAGES][5].numpy(), frames[5].rgb)
+  np.testing.assert_array_equal(g[features.CLIP_MOTION][5].numpy(), frames[5].motion)
+  np.testing.assert_array_equal(g[features.CLIP_RESIDUALS][5].numpy(), frames[5].residual)
+  np.testing.assert_array_equal(g[features.CLIP_IMAGES][5].numpy(), frames[5].rgb)
   clip = dataset.slice_clip(g, 4, 3)
-  assert clip[common.CLIP_FRAME_INDEX].numpy().tolist() == [12, 13, 14]
+  assert clip[features.CLIP_FRAME_INDEX].numpy().tolist() == [12, 13, 14]
 
 
 def test_rerun_skips_finished_shards(synthetic_records):
@@ -89,11 +90,11 @@ def test_video_folder_is_converted_unlabelled(tmp):
   out = os.path.join(tmp, "out")
   r = run_cli("--dataset=video", f"--input_dir={videos}", f"--output_dir={out}", "--splits=clips")
   assert r.returncode == 0, r.stderr
-  from tw_keras import dataset
+  from tw_keras.data import dataset
   gops = list(dataset.gop_dataset(dataset.shard_files(out, "clips")))
-  assert [int(g[common.CLIP_IMAGES].shape[0]) for g in gops] == [12, 12, 2]
-  assert not any(g[common.CLIP_HAS_LABEL].numpy().any() for g in gops)
-  assert (gops[0][common.CLIP_LABELS].numpy() == 255).all()
+  assert [int(g[features.CLIP_IMAGES].shape[0]) for g in gops] == [12, 12, 2]
+  assert not any(g[features.CLIP_HAS_LABEL].numpy().any() for g in gops)
+  assert (gops[0][features.CLIP_LABELS].numpy() == 255).all()
 
 
 # ---- Bad input: one line naming the file and the problem, exit 1, no partial shard. ----
@@ -145,8 +146,8 @@ def test_truncated_video(tmp):
     open(p, "wb").write(data[:200])  # header only: the frames are gone
     os.remove(full)
   r, out, path = _video_case(tmp, "cut.mp4", truncated)
-  _assert_clean_failure(r, out, path, "")
-  assert any(k in r.stderr for k in ("truncated", "zero frames", "not a video"))
+  # 200 bytes of a moov-at-the-end MP4 hold no readable container header at all.
+  _assert_clean_failure(r, out, path, "not a video FFmpeg can read")
 
 
 def test_zero_frames(tmp):
@@ -158,8 +159,7 @@ def test_zero_frames(tmp):
     c.start_encoding()  # a header, then no frame at all
     c.close()
   r, out, path = _video_case(tmp, "none.mkv", no_frames)
-  _assert_clean_failure(r, out, path, "")
-  assert "zero frames" in r.stderr or "not a video" in r.stderr
+  _assert_clean_failure(r, out, path, "zero frames: the file ends before its first frame")
 
 
 def test_missing_label_file(tmp):
@@ -202,7 +202,7 @@ def test_failure_keeps_finished_shards_and_removes_the_partial_one(tmp):
 
 def test_accumulate_mode_records_round_trip(tmp):
   """--residual_mode=accumulate stores a per-pixel accumulated field (cell 1) that reads back exactly."""
-  from tw_keras import dataset, prepare
+  from tw_keras.data import dataset, prepare
   videos = os.path.join(tmp, "videos")
   os.makedirs(videos)
   path = os.path.join(videos, "a.mp4")
@@ -215,16 +215,16 @@ def test_accumulate_mode_records_round_trip(tmp):
   codec.transcode(path, canonical)  # what prepare does (the encoder is deterministic)
   expected = list(codec.decode_compressed(canonical, residual_mode="accumulate"))
   for t in (1, 5):
-    np.testing.assert_array_equal(gop[common.CLIP_MOTION][t].numpy(), expected[t].motion)
-    np.testing.assert_array_equal(gop[common.CLIP_RESIDUALS][t].numpy(), expected[t].residual)
-  inner = gop[common.CLIP_MOTION][5].numpy()[12:-12, 16:-16]
+    np.testing.assert_array_equal(gop[features.CLIP_MOTION][t].numpy(), expected[t].motion)
+    np.testing.assert_array_equal(gop[features.CLIP_RESIDUALS][t].numpy(), expected[t].residual)
+  inner = gop[features.CLIP_MOTION][5].numpy()[12:-12, 16:-16]
   assert np.mean(np.all(inner == [10, 5], axis=-1)) > 0.8  # 5 steps of (2, 1)
 
 
 def test_array_encoding_is_the_documented_one():
   """zlib-compressed raw little-endian int16: NumPy encoder, NumPy decoder and the TF reader agree."""
   import zlib
-  from tw_keras import dataset, records
+  from tw_keras.data import dataset, records
   a = np.random.default_rng(0).integers(-255, 256, (5, 7, 3)).astype(np.int16)
   data = records.encode_array(a)
   np.testing.assert_array_equal(np.frombuffer(zlib.decompress(data), "<i2").reshape(a.shape), a)

@@ -7,7 +7,9 @@ import pytest
 import tensorflow as tf
 
 from tw_keras import config as config_lib
-from tw_keras import codec, export, models, runner, schedulers, segment
+from tw_keras.video import codec
+from tw_keras.inference import export, runner, segment
+from tw_keras.model import models, schedulers
 
 TINY = config_lib.PRESETS["tiny"]
 
@@ -177,15 +179,52 @@ def test_saved_model_pads_odd_sizes_inside(tiny_models, tmp):
   np.testing.assert_allclose(key["logits"].numpy(), ref, atol=1e-4)
 
 
-def test_tune_adaptive_on_unlabelled_video(tiny_models, tmp):
-  from conftest import translated_clip
+def test_adaptive_recomputes_a_key_frame_when_the_prediction_drifts(tiny_models):
+  per_frame, nkfc, variant = tiny_models
+  rng = np.random.default_rng(1)
+  frames = [rng.integers(0, 255, (50, 70, 3)).astype(np.uint8) for _ in range(5)]
+  motion, residual = np.zeros((50, 70, 2), np.float32), np.zeros((50, 70, 3), np.float32)
+  every = runner.StreamSegmenter(per_frame, scheduler="every")
+  reference = [every(f, None, None, "P", i)[0] for i, f in enumerate(frames)]
+  # score=-1: any drift (even none) exceeds it, so every NKFC frame is recomputed as a key frame.
+  always = runner.StreamSegmenter(per_frame, nkfc, variant, "adaptive:score=-1")
+  out = [always(f, motion, residual, "P", i) for i, f in enumerate(frames)]
+  assert [key for _, key in out] == [True] * 5
+  assert (always.key_frames, always.non_key_frames) == (5, 4)  # the NKFC ran, then the per-frame CNN
+  for (pred, _), ref in zip(out, reference):
+    np.testing.assert_array_equal(pred, ref)
+  # score=1: no fraction exceeds it; only the first frame is a key frame.
+  never = runner.StreamSegmenter(per_frame, nkfc, variant, "adaptive:score=1")
+  assert [never(f, motion, residual, "P", i)[1] for i, f in enumerate(frames)] == [True] + [False] * 4
+
+
+def test_a_scheduler_without_a_non_key_frame_model_is_refused(tiny_models):
+  per_frame, nkfc, variant = tiny_models
+  with pytest.raises(ValueError, match="needs a non-key-frame model"):
+    runner.StreamSegmenter(per_frame, scheduler="gop")
+  with pytest.raises(ValueError, match="needs a non-key-frame model"):
+    runner.StreamSegmenter(per_frame, scheduler="every").with_scheduler("adaptive")
+  with pytest.raises(ValueError, match="nkfc and its variant"):
+    runner.StreamSegmenter(per_frame, nkfc, None, "gop")
+
+
+def test_tune_adaptive_hits_its_target_rate_and_leaves_the_segmenter_alone(tiny_models, tmp):
+  from helpers import translated_clip
   per_frame, nkfc, variant = tiny_models
   video = os.path.join(tmp, "v.mp4")
   codec.encode_frames(translated_clip(64, 96, 24, 3, 1), video)
-  seg = runner.StreamSegmenter(per_frame, nkfc, variant, "adaptive")
+  seg = runner.StreamSegmenter(per_frame, nkfc, variant, "adaptive:score=0.3")
   th = segment.tune_adaptive(video, seg, 0.25)
-  assert 0.0 <= th <= 1.0
-  assert seg.scheduler.kind == "adaptive"  # restored
-  seg.scheduler = schedulers.parse(f"adaptive:score={th}")
-  stats = segment.segment_video(video, seg, os.path.join(tmp, "o.mp4"))
-  assert stats.frames == 24 and 1 <= stats.key_frames <= 24
+  assert seg.scheduler.spec() == "adaptive:score=0.3"
+  # The statistic it tunes on, recomputed: the changed fraction of every non-key frame under GOP.
+  gop = seg.with_scheduler("gop")
+  changed = []
+  frames = codec.decode_compressed(video)
+  for f in frames:
+    pred, key = gop(f.rgb, f.motion, f.residual, f.pict_type, f.index)
+    if not key:
+      changed.append(gop.scheduler.changed_fraction(pred))
+  frames.close()
+  assert len(changed) == 22 and len(set(changed)) > 5  # the tiny model's drift varies frame to frame
+  assert th == pytest.approx(np.quantile(changed, 0.75))
+  assert 5 <= sum(c > th for c in changed) <= 6  # 25% of 22 non-key frames

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from tw_keras import labels, raycast, street_scene
+from tw_keras import labels
+from tw_keras.scene import raycast, street_scene
 
 W, H = 256, 128
 F = street_scene.FOCAL_OVER_WIDTH * W

@@ -4,7 +4,8 @@ import os
 import cv2
 import numpy as np
 
-from tw_keras import labels, synthetic
+from tw_keras import labels
+from tw_keras.data import synthetic
 
 SMALL = synthetic.SyntheticConfig(height=96, width=192, num_frames=6, sequences=(("train", 2), ("val", 1)))
 

@@ -21,9 +21,9 @@ PRESET = config_lib.Preset(
 
 @pytest.fixture(scope="module")
 def stage1(tiny_records, tmp_path_factory):
-  from tw_keras import train_lib
+  from tw_keras.train import stages
   model_dir = str(tmp_path_factory.mktemp("run"))
-  history, model = train_lib.train_stage1(PRESET.model, PRESET, tiny_records, model_dir, progress=False,
+  history, model = stages.train_stage1(PRESET.model, PRESET, tiny_records, model_dir, progress=False,
                                           eval_split=None, steps=8)
   return model_dir, history, model
 
@@ -35,24 +35,36 @@ def test_stage1_loss_decreases(stage1):
   assert np.mean(losses[-3:]) < np.mean(losses[:3])
 
 
-def test_stage1_resume_continues_step_count_and_optimizer(stage1, tiny_records):
-  from tw_keras import train_lib
+def _optimizer_iterations(checkpoint_prefix, name):
+  import tensorflow as tf
+  keys = [k for k, _ in tf.train.list_variables(checkpoint_prefix) if k.startswith(name + "/") and "iterations" in k]
+  assert len(keys) == 1, keys
+  return int(tf.train.load_variable(checkpoint_prefix, keys[0]))
+
+
+def test_stage1_resume_restores_step_weights_and_optimizer_state(stage1, tiny_records):
+  from tw_keras.model import model_dir as model_dir_lib
+  from tw_keras.train import stages
   model_dir, _, model = stage1
   before = [w.copy() for w in model.get_weights()]
-  history, resumed = train_lib.train_stage1(PRESET.model, PRESET, tiny_records, model_dir, progress=False,
-                                            eval_split=None, steps=10)
+  history, _ = stages.train_stage1(PRESET.model, PRESET, tiny_records, model_dir, progress=False,
+                                   eval_split=None, steps=10)
   assert history["start_step"] == 8 and history["final_step"] == 10 and len(history["losses"]) == 2
   # The resumed model starts from the checkpoint, not from scratch: weights were restored.
-  fresh = train_lib.load_per_frame(model_dir)
+  fresh = model_dir_lib.load_per_frame(model_dir)
   assert not all(np.array_equal(a, b) for a, b in zip(before, fresh.get_weights()))
-  assert os.path.exists(os.path.join(model_dir, "stage1", "ckpt-10.index"))
+  # Adam's state was restored too: a fresh optimizer would count 2 iterations, not 10.
+  prefix = os.path.join(model_dir, "stage1", "ckpt-10")
+  assert _optimizer_iterations(prefix, "optimizer_decoder") == 10
+  assert _optimizer_iterations(prefix, "optimizer_encoder") == 10
 
 
 def test_stage2_trains_only_the_nkfc_and_resumes(stage1, tiny_records):
-  from tw_keras import train_lib
+  from tw_keras.model import model_dir as model_dir_lib
+  from tw_keras.train import stages
   model_dir, _, _ = stage1
-  per_frame_before = train_lib.load_per_frame(model_dir).get_weights()
-  history, per_frame, nkfc = train_lib.train_stage2("layer1_cfr_rga", PRESET, tiny_records, model_dir,
+  per_frame_before = model_dir_lib.load_per_frame(model_dir).get_weights()
+  history, per_frame, nkfc = stages.train_stage2("layer1_cfr_rga", PRESET, tiny_records, model_dir,
                                                     progress=False, eval_split=None, steps=3)
   assert history["final_step"] == 3 and all(np.isfinite(history["losses"]))
   assert set(history["final"]) == {"loss", "cross_entropy", "consistency"}
@@ -60,23 +72,48 @@ def test_stage2_trains_only_the_nkfc_and_resumes(stage1, tiny_records):
     np.testing.assert_array_equal(a, b)  # frozen, BN statistics included
   cfr = nkfc.get_layer("cfr").conv.kernel.numpy()
   assert np.abs(cfr).sum() > 0  # started at zero, trained
-  history, _, nkfc2 = train_lib.train_stage2("layer1_cfr_rga", PRESET, tiny_records, model_dir,
+  history, _, nkfc2 = stages.train_stage2("layer1_cfr_rga", PRESET, tiny_records, model_dir,
                                              progress=False, eval_split=None, steps=4)
   assert history["start_step"] == 3 and history["final_step"] == 4
-  _, _, loaded = train_lib.load_trained(model_dir, ["layer1_cfr_rga"])
+  _, _, loaded = model_dir_lib.load_trained(model_dir, ["layer1_cfr_rga"])
   np.testing.assert_array_equal(loaded["layer1_cfr_rga"].get_layer("cfr").conv.kernel.numpy(),
                                 nkfc2.get_layer("cfr").conv.kernel.numpy())
 
 
-def test_stage2_consistency_loss_pulls_context_toward_per_frame_features(stage1, tiny_records):
-  """With lambda large and CE off (lr on CE irrelevant), the consistency term decreases."""
-  from tw_keras import train_lib
+def test_stage2_step_with_ce_off_lowers_the_consistency_term(stage1, tiny_records):
+  """The task's step on its own: with cross-entropy masked out (every label 255), only the
+  lambda-weighted L2 term drives it. The NKFC starts out of agreement with the per-frame
+  CNN (its trainable weights perturbed), and repeated steps on one batch pull it back."""
   import dataclasses
+  import tensorflow as tf
+  from tw_keras.data import features
+  from tw_keras.model import model_dir as model_dir_lib
+  from tw_keras.train import inputs, stages
   model_dir, _, _ = stage1
-  preset = dataclasses.replace(PRESET, stage2=dataclasses.replace(PRESET.stage2, learning_rate=1e-2))
-  history, _, _ = train_lib.train_stage2("layer2_cfr", preset, tiny_records, model_dir, progress=False,
-                                         eval_split=None, steps=6, consistency_weight=100.0)
-  assert history["losses"][-1] < history["losses"][0]
+  cfg = dataclasses.replace(PRESET.stage2, learning_rate=1e-2, consistency_weight=100.0)
+  clip = next(iter(inputs.stage2_dataset(tiny_records, "train", cfg, seed=0, cache=False)))
+  clip = dict(clip, **{features.CLIP_LABELS: tf.fill(tf.shape(clip[features.CLIP_LABELS]), 255)})
+  model_config = model_dir_lib.load_model_config(model_dir)
+  task = stages.NonKeyFrameTask(model_dir_lib.load_per_frame(model_dir, model_config), model_config,
+                                config_lib.VARIANTS["layer2_cfr"], cfg)
+  rng = np.random.default_rng(0)
+  for v in task.variables:
+    v.assign(v.numpy() + rng.normal(0, 0.05, v.shape).astype(np.float32))
+  metrics = [task.train_step(clip) for _ in range(6)]
+  assert all(float(m["cross_entropy"]) == 0.0 for m in metrics)
+  consistency = [float(m["consistency"]) for m in metrics]
+  assert consistency[0] > 1e-4 and consistency[-1] < 0.5 * consistency[0], consistency
+
+
+def test_stage1_step_on_its_own_fits_one_batch(tiny_records):
+  from tw_keras.train import inputs, loop, stages
+  loop.set_seed(0)
+  cfg = PRESET.stage1
+  images, labels = next(iter(inputs.stage1_dataset(tiny_records, "train", cfg, seed=0, cache=False)))
+  task = stages.PerFrameTask(PRESET.model, cfg)
+  ce = [float(task.train_step(images, labels)["cross_entropy"]) for _ in range(10)]
+  assert ce[-1] < 0.85 * ce[0] and ce[-1] == min(ce), ce
+  assert int(task.optimizers["decoder"].iterations) == 10
 
 
 def _free_port():
@@ -105,8 +142,9 @@ def test_multi_worker_training_two_local_processes(tiny_records, tmp):
   for k in w0.files:
     np.testing.assert_array_equal(w0[k], w1[k], err_msg=k)
   # Trained: the weights moved away from the initialisation.
-  from tw_keras import models, train_lib
-  train_lib.set_seed(0)
+  from tw_keras.model import models
+  from tw_keras.train import loop
+  loop.set_seed(0)
   fresh = models.build_per_frame(config_lib.PRESETS["tiny"])
   init = {f"stage1/{v.path}": v.numpy() for v in fresh.weights}
   changed = [k for k in init if k in w0.files and not np.array_equal(init[k], w0[k])]
@@ -117,8 +155,8 @@ def test_multi_worker_training_two_local_processes(tiny_records, tmp):
 
 
 def test_stage1_step_compiles_under_xla(tiny_records, tmp):
-  from tw_keras import train_lib
-  history, _ = train_lib.train_stage1(PRESET.model, PRESET, tiny_records, tmp, progress=False, eval_split=None,
+  from tw_keras.train import stages
+  history, _ = stages.train_stage1(PRESET.model, PRESET, tiny_records, tmp, progress=False, eval_split=None,
                                       steps=2, xla=True)
   assert history["final_step"] == 2 and all(np.isfinite(history["losses"]))
 
@@ -138,30 +176,32 @@ def test_mirrored_strategy_with_two_cpu_replicas(tiny_records, tmp):
 
 def test_stage2_clips_end_on_a_labelled_frame(tiny_records):
   import tensorflow as tf
-  from tw_keras import common, dataset, train_lib
+  from tw_keras.data import features, dataset
+  from tw_keras.train import inputs
   cfg = PRESET.stage2
-  batch = next(iter(train_lib.stage2_dataset(tiny_records, "train", cfg, seed=0, cache=False)))
-  assert batch[common.CLIP_IMAGES].shape[:2] == (cfg.batch_size, cfg.clip_length)
+  batch = next(iter(inputs.stage2_dataset(tiny_records, "train", cfg, seed=0, cache=False)))
+  assert batch[features.CLIP_IMAGES].shape[:2] == (cfg.batch_size, cfg.clip_length)
   gop = next(iter(dataset.gop_dataset(dataset.shard_files(tiny_records, "train"))))
-  n = int(gop[common.CLIP_IMAGES].shape[0])
-  index = gop[common.CLIP_FRAME_INDEX].numpy()
-  starts = {int(dataset.sample_clip(gop, 3, tf.constant([s, 1]))[common.CLIP_FRAME_INDEX][0]) for s in range(40)}
+  n = int(gop[features.CLIP_IMAGES].shape[0])
+  index = gop[features.CLIP_FRAME_INDEX].numpy()
+  starts = {int(dataset.sample_clip(gop, 3, tf.constant([s, 1]))[features.CLIP_FRAME_INDEX][0]) for s in range(40)}
   assert starts == set(index[:n - 2].tolist())  # all labelled: uniform over every start
   # Only the last frame labelled (real Cityscapes): every clip ends on it.
-  only_last = dict(gop, **{common.CLIP_HAS_LABEL: tf.range(n) == n - 1})
+  only_last = dict(gop, **{features.CLIP_HAS_LABEL: tf.range(n) == n - 1})
   for s in range(10):
     c = dataset.sample_clip(only_last, 3, tf.constant([s, 2]))
-    assert c[common.CLIP_FRAME_INDEX].numpy().tolist() == index[-3:].tolist()
-    assert common.CLIP_HAS_LABEL not in c
+    assert c[features.CLIP_FRAME_INDEX].numpy().tolist() == index[-3:].tolist()
+    assert features.CLIP_HAS_LABEL not in c
 
 
 def test_resumed_run_matches_an_uninterrupted_one(tiny_records, tmp):
   """8 steps straight == a run killed after its step-4 checkpoint and resumed to 8."""
   import glob
   import shutil
-  from tw_keras import train_lib
+  from tw_keras.model import model_dir as model_dir_lib
+  from tw_keras.train import stages
   kw = dict(progress=False, eval_split=None, cache=True)
-  straight, _ = train_lib.train_stage1(PRESET.model, PRESET, tiny_records, f"{tmp}/a", steps=8, **kw)
+  straight, _ = stages.train_stage1(PRESET.model, PRESET, tiny_records, f"{tmp}/a", steps=8, **kw)
   # The killed run: everything the straight run had written when it checkpointed step 4.
   os.makedirs(f"{tmp}/b/stage1")
   shutil.copy(f"{tmp}/a/model_config.json", f"{tmp}/b/")
@@ -169,9 +209,9 @@ def test_resumed_run_matches_an_uninterrupted_one(tiny_records, tmp):
     shutil.copy(f, f"{tmp}/b/stage1/")
   with open(f"{tmp}/b/stage1/checkpoint", "w") as f:
     f.write('model_checkpoint_path: "ckpt-4"\nall_model_checkpoint_paths: "ckpt-4"\n')
-  resumed, _ = train_lib.train_stage1(PRESET.model, PRESET, tiny_records, f"{tmp}/b", steps=8, **kw)
+  resumed, _ = stages.train_stage1(PRESET.model, PRESET, tiny_records, f"{tmp}/b", steps=8, **kw)
   assert resumed["start_step"] == 4 and resumed["final_step"] == 8
   np.testing.assert_allclose(resumed["losses"], straight["losses"][4:], rtol=1e-4)
-  a, b = train_lib.load_per_frame(f"{tmp}/a"), train_lib.load_per_frame(f"{tmp}/b")
+  a, b = model_dir_lib.load_per_frame(f"{tmp}/a"), model_dir_lib.load_per_frame(f"{tmp}/b")
   for x, y in zip(a.get_weights(), b.get_weights()):
     np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-6)

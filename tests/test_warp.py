@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tw_keras import warp
+from tw_keras.model import warp
 
 
 def numpy_warp(features, flow):

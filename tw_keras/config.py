@@ -80,6 +80,12 @@ class Variant:
     return 4 if self.kind == "warp_scores" else LAYER_STRIDE[self.warp_layer]
 
   @property
+  def context_output(self) -> str:
+    """The per-frame CNN output that this variant carries from frame to frame (and that the
+    NKFC returns as "context"): "layer1".."layer3", or "scores" for DFF-style warping."""
+    return "scores" if self.kind == "warp_scores" else f"layer{self.warp_layer}"
+
+  @property
   def trainable(self) -> bool:
     """Whether stage 2 has anything to train for this variant."""
     return self.kind == "nkfc" and (self.fine_tune or self.cfr or self.rga)

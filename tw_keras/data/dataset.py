@@ -1,7 +1,7 @@
 """tf.data reader: compressed-domain GOP records -> clips ready for training and evaluation.
 
 A *clip* is a key frame followed by the frames the non-key-frame CNN chains through,
-with their motion, residuals and labels (keys in `tw_keras.common`)::
+with their motion, residuals and labels (keys in `tw_keras.data.features`)::
 
   images     [T, H, W, 3] uint8      decoded frames
   motion     [T, H, W, 2] float32    (dx, dy) = dst - src, pixels; 0 on I-frames
@@ -18,26 +18,27 @@ from typing import Optional
 
 import tensorflow as tf
 
-from tw_keras import common, labels
+from tw_keras.data import features
+from tw_keras import labels
+from tw_keras.video import codec  # the stream's units: quarter-pel motion, 16-pixel macroblocks
 
 _CONTEXT = {
-    common.SEQUENCE_ID: tf.io.FixedLenFeature([], tf.string),
-    common.SEQUENCE_GOP_INDEX: tf.io.FixedLenFeature([], tf.int64),
-    common.HEIGHT: tf.io.FixedLenFeature([], tf.int64),
-    common.WIDTH: tf.io.FixedLenFeature([], tf.int64),
-    common.GOP: tf.io.FixedLenFeature([], tf.int64),
-    common.MOTION_CELL: tf.io.FixedLenFeature([], tf.int64),
-    common.RESIDUAL_MODE: tf.io.FixedLenFeature([], tf.string),
+    features.SEQUENCE_ID: tf.io.FixedLenFeature([], tf.string),
+    features.SEQUENCE_GOP_INDEX: tf.io.FixedLenFeature([], tf.int64),
+    features.HEIGHT: tf.io.FixedLenFeature([], tf.int64),
+    features.WIDTH: tf.io.FixedLenFeature([], tf.int64),
+    features.GOP: tf.io.FixedLenFeature([], tf.int64),
+    features.MOTION_CELL: tf.io.FixedLenFeature([], tf.int64),
+    features.RESIDUAL_MODE: tf.io.FixedLenFeature([], tf.string),
 }
 _SEQUENCE = {
-    common.FRAME_INDEX: tf.io.FixedLenSequenceFeature([], tf.int64),
-    common.PICT_TYPE: tf.io.FixedLenSequenceFeature([], tf.string),
-    common.IMAGE: tf.io.FixedLenSequenceFeature([], tf.string),
-    common.MOTION: tf.io.FixedLenSequenceFeature([], tf.string),
-    common.RESIDUAL: tf.io.FixedLenSequenceFeature([], tf.string),
-    common.LABEL: tf.io.FixedLenSequenceFeature([], tf.string),
+    features.FRAME_INDEX: tf.io.FixedLenSequenceFeature([], tf.int64),
+    features.PICT_TYPE: tf.io.FixedLenSequenceFeature([], tf.string),
+    features.IMAGE: tf.io.FixedLenSequenceFeature([], tf.string),
+    features.MOTION: tf.io.FixedLenSequenceFeature([], tf.string),
+    features.RESIDUAL: tf.io.FixedLenSequenceFeature([], tf.string),
+    features.LABEL: tf.io.FixedLenSequenceFeature([], tf.string),
 }
-_MV_UNITS_PER_PIXEL = 4.0
 
 
 def shard_files(data_dir: str, split: str):
@@ -46,7 +47,7 @@ def shard_files(data_dir: str, split: str):
   Raises FileNotFoundError if there is none, ValueError if shards of two runs with different
   counts are mixed or the set is incomplete (a reader must never mix or drop sequences).
   """
-  sets = common.shard_sets(data_dir, split)
+  sets = features.shard_sets(data_dir, split)
   if not sets:
     raise FileNotFoundError(f"{data_dir}: no {split}-*-of-*.tfrecord shards (run data_prep first)")
   if len(sets) > 1:
@@ -67,10 +68,11 @@ def _decode_int16(data):
 def _dense_motion(data, height, width, cell):
   """zlib int16 quarter-pel grid -> [height, width, 2] float32 pixels."""
   # Block grids (cell 8) cover the coded, 16-padded width; per-pixel fields (cell 1) the frame.
-  grid_width = tf.where(cell > 1, (width + 15) // 16 * 16, width) // cell
+  coded_width = (width + codec.MACROBLOCK - 1) // codec.MACROBLOCK * codec.MACROBLOCK
+  grid_width = tf.where(cell > 1, coded_width, width) // cell
   grid = tf.reshape(_decode_int16(data), [-1, grid_width, 2])
   grid = tf.repeat(tf.repeat(grid, cell, axis=0), cell, axis=1)
-  return tf.cast(grid[:height, :width], tf.float32) / _MV_UNITS_PER_PIXEL
+  return tf.cast(grid[:height, :width], tf.float32) / codec.MV_UNITS_PER_PIXEL
 
 
 def parse_gop(serialized, with_motion: bool = True):
@@ -80,37 +82,37 @@ def parse_gop(serialized, with_motion: bool = True):
   decoded): what per-frame training needs.
   """
   context, seq = tf.io.parse_single_sequence_example(serialized, _CONTEXT, _SEQUENCE)
-  h = tf.cast(context[common.HEIGHT], tf.int32)
-  w = tf.cast(context[common.WIDTH], tf.int32)
-  cell = tf.cast(context[common.MOTION_CELL], tf.int32)
+  h = tf.cast(context[features.HEIGHT], tf.int32)
+  w = tf.cast(context[features.WIDTH], tf.int32)
+  cell = tf.cast(context[features.MOTION_CELL], tf.int32)
 
   def decode_label(label):
     return tf.cond(tf.strings.length(label) > 0,
                    lambda: tf.cast(tf.reshape(tf.io.decode_png(label, channels=1), [h, w]), tf.int32),
                    lambda: tf.fill([h, w], labels.IGNORE_LABEL))
 
-  images = tf.map_fn(lambda im: tf.reshape(tf.io.decode_png(im, channels=3), [h, w, 3]), seq[common.IMAGE],
+  images = tf.map_fn(lambda im: tf.reshape(tf.io.decode_png(im, channels=3), [h, w, 3]), seq[features.IMAGE],
                      fn_output_signature=tf.uint8)
-  out = {common.CLIP_IMAGES: images,
-         common.CLIP_LABELS: tf.map_fn(decode_label, seq[common.LABEL], fn_output_signature=tf.int32)}
+  out = {features.CLIP_IMAGES: images,
+         features.CLIP_LABELS: tf.map_fn(decode_label, seq[features.LABEL], fn_output_signature=tf.int32)}
   if with_motion:
-    out[common.CLIP_MOTION] = tf.map_fn(lambda m: _dense_motion(m, h, w, cell), seq[common.MOTION],
+    out[features.CLIP_MOTION] = tf.map_fn(lambda m: _dense_motion(m, h, w, cell), seq[features.MOTION],
                                         fn_output_signature=tf.float32)
-    out[common.CLIP_RESIDUALS] = tf.map_fn(
-        lambda r: tf.cast(tf.reshape(_decode_int16(r), [h, w, 3]), tf.float32), seq[common.RESIDUAL],
+    out[features.CLIP_RESIDUALS] = tf.map_fn(
+        lambda r: tf.cast(tf.reshape(_decode_int16(r), [h, w, 3]), tf.float32), seq[features.RESIDUAL],
         fn_output_signature=tf.float32)
   return {
       **out,
-      common.CLIP_HAS_LABEL: tf.strings.length(seq[common.LABEL]) > 0,
-      common.CLIP_PICT_TYPES: seq[common.PICT_TYPE],
-      common.CLIP_FRAME_INDEX: seq[common.FRAME_INDEX],
-      common.CLIP_SEQUENCE_ID: context[common.SEQUENCE_ID],
+      features.CLIP_HAS_LABEL: tf.strings.length(seq[features.LABEL]) > 0,
+      features.CLIP_PICT_TYPES: seq[features.PICT_TYPE],
+      features.CLIP_FRAME_INDEX: seq[features.FRAME_INDEX],
+      features.CLIP_SEQUENCE_ID: context[features.SEQUENCE_ID],
   }
 
 
 def slice_clip(gop, start, length):
   """Frames [start, start + length) of a parsed GOP (per-frame keys only are sliced)."""
-  return {k: (v if k == common.CLIP_SEQUENCE_ID else v[start:start + length]) for k, v in gop.items()}
+  return {k: (v if k == features.CLIP_SEQUENCE_ID else v[start:start + length]) for k, v in gop.items()}
 
 
 def sample_clip(gop, length: int, seed):
@@ -120,14 +122,14 @@ def sample_clip(gop, length: int, seed):
   the start is uniform over the GOP; on Cityscapes (only frame 19 annotated) clips end on 19.
   GOPs with no labelled frame late enough give a uniform start. `has_label` is dropped.
   """
-  n = tf.shape(gop[common.CLIP_IMAGES])[0]
+  n = tf.shape(gop[features.CLIP_IMAGES])[0]
   late = tf.range(n) >= length - 1
-  ends = tf.where(gop[common.CLIP_HAS_LABEL] & late)[:, 0]
+  ends = tf.where(gop[features.CLIP_HAS_LABEL] & late)[:, 0]
   ends = tf.cond(tf.size(ends) > 0, lambda: ends, lambda: tf.where(late)[:, 0])
   pick = tf.random.stateless_uniform([], seed, 0, tf.size(ends), dtype=tf.int32)
   start = tf.cast(ends[pick], tf.int32) - (length - 1)
   clip = slice_clip(gop, start, length)
-  clip.pop(common.CLIP_HAS_LABEL)
+  clip.pop(features.CLIP_HAS_LABEL)
   return clip
 
 
@@ -172,14 +174,14 @@ def resize_clip(clip, size):
   """Resizes a clip's frames to `size` (h, w): images bilinear, labels nearest, motion
   area-averaged and rescaled to the new pixel size, residuals area-averaged."""
   h, w = size
-  shape = tf.shape(clip[common.CLIP_IMAGES])
+  shape = tf.shape(clip[features.CLIP_IMAGES])
   sy = tf.cast(h, tf.float32) / tf.cast(shape[1], tf.float32)
   sx = tf.cast(w, tf.float32) / tf.cast(shape[2], tf.float32)
   out = dict(clip)
-  out[common.CLIP_IMAGES] = tf.cast(tf.round(tf.image.resize(
-      tf.cast(clip[common.CLIP_IMAGES], tf.float32), size, method="bilinear")), tf.uint8)
-  out[common.CLIP_LABELS] = tf.image.resize(clip[common.CLIP_LABELS][..., None], size, method="nearest")[..., 0]
-  if common.CLIP_MOTION in clip:
-    out[common.CLIP_MOTION] = tf.image.resize(clip[common.CLIP_MOTION], size, method="area") * tf.stack([sx, sy])
-    out[common.CLIP_RESIDUALS] = tf.image.resize(clip[common.CLIP_RESIDUALS], size, method="area")
+  out[features.CLIP_IMAGES] = tf.cast(tf.round(tf.image.resize(
+      tf.cast(clip[features.CLIP_IMAGES], tf.float32), size, method="bilinear")), tf.uint8)
+  out[features.CLIP_LABELS] = tf.image.resize(clip[features.CLIP_LABELS][..., None], size, method="nearest")[..., 0]
+  if features.CLIP_MOTION in clip:
+    out[features.CLIP_MOTION] = tf.image.resize(clip[features.CLIP_MOTION], size, method="area") * tf.stack([sx, sy])
+    out[features.CLIP_RESIDUALS] = tf.image.resize(clip[features.CLIP_RESIDUALS], size, method="area")
   return out

@@ -6,13 +6,14 @@ the scheduler decides. Frames of any size are edge-padded to a multiple of 32 fo
 network and the outputs cropped back.
 """
 
+import copy
 import time
 from typing import Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
 
-from tw_keras import models, schedulers, warp
+from tw_keras.model import models, schedulers, warp
 
 
 
@@ -28,21 +29,32 @@ class StreamSegmenter:
     per_frame: the per-frame CNN.
     nkfc: the non-key-frame model, or None (every frame is a key frame).
     variant: its `config.Variant` (None with nkfc None).
-    scheduler: a `schedulers.Scheduler` (or spec string).
+    scheduler: a `schedulers.Scheduler` (or spec string); must be "every" without an nkfc.
     xla: jit_compile the forward functions.
   """
 
   def __init__(self, per_frame, nkfc=None, variant=None, scheduler="gop", xla: bool = False):
     self.scheduler = schedulers.parse(scheduler) if isinstance(scheduler, str) else scheduler
-    if nkfc is None:
-      self.scheduler = schedulers.Scheduler("every")
+    if nkfc is None and self.scheduler.kind != "every":
+      raise ValueError(f"scheduler {self.scheduler.spec()!r} needs a non-key-frame model; without one "
+                       "every frame is a key frame (scheduler 'every')")
+    if (nkfc is None) != (variant is None):
+      raise ValueError("StreamSegmenter: give both nkfc and its variant, or neither")
     self.variant = variant
     self._pf = tf.function(lambda x: per_frame(x, training=False), jit_compile=xla, reduce_retracing=True)
     self._nk = None if nkfc is None else tf.function(
         lambda *a: nkfc(list(a), training=False), jit_compile=xla, reduce_retracing=True)
-    self._layer = None if variant is None else ("scores" if variant.kind == "warp_scores"
-                                                else f"layer{variant.warp_layer}")
+    self._layer = None if variant is None else variant.context_output
     self.reset()
+
+  def with_scheduler(self, scheduler) -> "StreamSegmenter":
+    """A new segmenter on the same (already compiled) networks with another scheduler."""
+    other = copy.copy(self)
+    other.scheduler = schedulers.parse(scheduler) if isinstance(scheduler, str) else scheduler
+    if self._nk is None and other.scheduler.kind != "every":
+      raise ValueError(f"scheduler {other.scheduler.spec()!r} needs a non-key-frame model")
+    other.reset()
+    return other
 
   def reset(self):
     self.scheduler.reset()

@@ -26,7 +26,8 @@ from typing import Iterator, List, Tuple
 import cv2
 import numpy as np
 
-from tw_keras import fileio, labels, street_scene
+from tw_keras import fileio, labels
+from tw_keras.scene import street_scene
 
 FRAMES_PER_SNIPPET = 30
 CITIES = {"train": ("aachen", "bochum", "bremen"),

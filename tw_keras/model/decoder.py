@@ -9,7 +9,7 @@ non-key-frame CNN reuses the projection as CFR's "spatial features".
 import keras
 import tensorflow as tf
 
-from tw_keras import resize
+from tw_keras.model import resize
 
 
 def _resize_to(x, like):

@@ -334,12 +334,16 @@ def block_motion_from_vectors(vectors: Optional[np.ndarray], coded_height: int,
   return grid
 
 
+def expand_grid(grid: np.ndarray, cell: int, height: int, width: int) -> np.ndarray:
+  """[h', w', ...] grid of `cell`-pixel cells -> [height, width, ...] per pixel (nearest), cropped."""
+  if cell > 1:
+    grid = cv2.resize(grid, (grid.shape[1] * cell, grid.shape[0] * cell), interpolation=cv2.INTER_NEAREST)
+  return np.ascontiguousarray(grid[:height, :width])
+
+
 def dense_motion(motion_grid: np.ndarray, cell: int, height: int, width: int) -> np.ndarray:
   """[h', w', 2] int16 quarter-pel grid of `cell`-pixel cells -> [height, width, 2] float32 pixels."""
-  if cell > 1:
-    motion_grid = cv2.resize(motion_grid, (motion_grid.shape[1] * cell, motion_grid.shape[0] * cell),
-                             interpolation=cv2.INTER_NEAREST)
-  return motion_grid[:height, :width].astype(np.float32) * (1.0 / MV_UNITS_PER_PIXEL)
+  return expand_grid(motion_grid, cell, height, width).astype(np.float32) * (1.0 / MV_UNITS_PER_PIXEL)
 
 
 # cv2.remap fixed-point maps: fractional positions in 1/32 (cv::INTER_TAB_SIZE).
@@ -363,10 +367,7 @@ class MotionCompensator:
 
   def expand(self, grid, cell):
     """[h', w', ...] cell grid -> [H, W, ...] per pixel (nearest), cropped to the frame."""
-    if cell > 1:
-      grid = cv2.resize(grid, (grid.shape[1] * cell, grid.shape[0] * cell),
-                        interpolation=cv2.INTER_NEAREST)
-    return np.ascontiguousarray(grid[:self.height, :self.width])
+    return expand_grid(grid, cell, self.height, self.width)
 
   def maps(self, motion_grid: np.ndarray, cell: int):
     """Quarter-pel grid -> (map1 [H, W, 2] int16, map2 [H, W] uint16) for cv2.remap."""

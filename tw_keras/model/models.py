@@ -30,7 +30,7 @@ import keras
 import tensorflow as tf
 
 from tw_keras import config as config_lib
-from tw_keras import correction, decoder, encoders, warp
+from tw_keras.model import correction, decoder, encoders, warp
 
 L = keras.layers
 # Network inputs must be multiples of the deepest stride; callers pad (warp.pad_to_multiple).

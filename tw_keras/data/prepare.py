@@ -5,7 +5,7 @@ Plain arguments only; flags live in `data_prep/build_tfrecords.py`.
 A *source* is one sequence: a Cityscapes-layout snippet (an ordered list of image files,
 optionally with label files) or a video file. Each source is transcoded to the canonical
 stream (`codec.transcode`), decoded once (`codec.decode_compressed`), and written as one
-`tf.train.SequenceExample` per GOP (`tw_keras.common` documents every feature).
+`tf.train.SequenceExample` per GOP (`tw_keras.data.features` documents every feature).
 
 Sharding is by source, contiguous, so a sequence's GOPs stay together and in order.
 Sources are processed in parallel by worker processes (which never import TensorFlow);
@@ -31,7 +31,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from tw_keras import codec, common, fileio, labels, records
+from tw_keras.video import codec
+from tw_keras.data import features, records
+from tw_keras import fileio, labels
 
 VideoError = codec.VideoError
 
@@ -148,9 +150,9 @@ def encode_source(source: Source, options: PrepOptions, spill_path: str) -> Dict
       size = None
 
       def flush():
-        context = {common.SEQUENCE_ID: source.sequence_id, common.SEQUENCE_GOP_INDEX: counts["gops"],
-                   common.HEIGHT: size[0], common.WIDTH: size[1], common.GOP: options.encode.gop,
-                   common.MOTION_CELL: cell, common.RESIDUAL_MODE: options.residual_mode}
+        context = {features.SEQUENCE_ID: source.sequence_id, features.SEQUENCE_GOP_INDEX: counts["gops"],
+                   features.HEIGHT: size[0], features.WIDTH: size[1], features.GOP: options.encode.gop,
+                   features.MOTION_CELL: cell, features.RESIDUAL_MODE: options.residual_mode}
         pickle.dump((context, gop), spill, protocol=pickle.HIGHEST_PROTOCOL)
         counts["gops"] += 1
 
@@ -195,7 +197,7 @@ def check_writable(output_dir: str):
 
 
 def shard_path(output_dir, split, index, count):
-  return os.path.join(output_dir, common.SHARD_PATTERN.format(split=split, index=index, count=count))
+  return os.path.join(output_dir, features.SHARD_PATTERN.format(split=split, index=index, count=count))
 
 
 def write_shards(sources: Sequence[Source], output_dir: str, split: str, num_shards: int,
@@ -217,7 +219,7 @@ def write_shards(sources: Sequence[Source], output_dir: str, split: str, num_sha
   removed = remove_stale(output_dir, split, num_shards)
   per_shard = -(-len(sources) // num_shards)
   bounds = [min(i * per_shard, len(sources)) for i in range(num_shards + 1)]
-  stats_path = os.path.join(output_dir, common.SHARD_STATS.format(split=split))
+  stats_path = os.path.join(output_dir, features.SHARD_STATS.format(split=split))
   stats = _read_stats(stats_path, num_shards)
   todo = [(s, bounds[s], bounds[s + 1]) for s in range(num_shards)
           if not (os.path.exists(shard_path(output_dir, split, s, num_shards))
@@ -280,7 +282,7 @@ def remove_stale(output_dir: str, split: str, num_shards: int) -> int:
   """Removes what earlier runs left for `split`: shards of another `-of-N` set (a rerun with
   other inputs), killed writers' temporary files and spill directories. Returns the count."""
   n = 0
-  for count, files in common.shard_sets(output_dir, split).items():
+  for count, files in features.shard_sets(output_dir, split).items():
     if count != num_shards:
       for f in files:
         os.remove(f)
@@ -289,7 +291,3 @@ def remove_stale(output_dir: str, split: str, num_shards: int) -> int:
   for d in glob.glob(os.path.join(output_dir, ".spill_*")):
     shutil.rmtree(d, ignore_errors=True)
   return n
-
-
-def write_json_atomic(path: str, obj) -> None:
-  fileio.write_json(path, obj)

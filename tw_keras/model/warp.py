@@ -69,6 +69,14 @@ def pad_to_multiple(x, multiple: int):
   return tf.gather(x, tf.minimum(tf.range(w), shape[2] - 1), axis=2)
 
 
+def pool_to_stride(x, stride: int):
+  """[B, H, W, C] -> [B, ceil(H/s), ceil(W/s), C]: the mean of each stride x stride cell, after
+  edge-padding to a multiple of the stride (matching 'same'-padded stride-2 convolutions)."""
+  if stride == 1:
+    return x
+  return tf.nn.avg_pool2d(pad_to_multiple(x, stride), stride, stride, "VALID")
+
+
 def flow_to_stride(motion, stride: int):
   """Full-resolution motion [B, H, W, 2] (pixels) -> flow [B, ceil(H/s), ceil(W/s), 2] (feature pixels).
 
@@ -79,9 +87,7 @@ def flow_to_stride(motion, stride: int):
   """
   if stride == 1:
     return motion
-  motion = pad_to_multiple(motion, stride)
-  pooled = tf.nn.avg_pool2d(motion, stride, stride, "VALID")
-  return pooled / float(stride)
+  return pool_to_stride(motion, stride) / float(stride)
 
 
 @keras.saving.register_keras_serializable(package="tw_keras")

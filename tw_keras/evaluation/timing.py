@@ -13,7 +13,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from tw_keras import models
+from tw_keras.model import models
 
 
 def forward_fn(model, xla: bool = False):

@@ -27,7 +27,7 @@ from typing import Iterator, List, Optional, Tuple
 import numpy as np
 
 from tw_keras import labels
-from tw_keras.raycast import Box, Camera, Ellipsoid, Raster, rotation_x, rotation_y
+from tw_keras.scene.raycast import Box, Camera, Ellipsoid, Raster, rotation_x, rotation_y
 
 FPS = 17.0  # the canonical stream's rate: one frame = 1/17 s of world time
 FOCAL_OVER_WIDTH = 1.104  # Cityscapes: fx 2262 px at 2048 px width

@@ -1,7 +1,7 @@
 """Building TFRecord examples from decoded compressed-domain frames (NumPy side).
 
 `encode_frame` turns one `codec.CompressedFrame` (+ optional label) into the per-frame
-byte strings documented in `tw_keras.common`; `to_sequence_example` packs a GOP of them
+byte strings documented in `tw_keras.data.features`; `to_sequence_example` packs a GOP of them
 into a `tf.train.SequenceExample`. The matching TF parser lives in `tw_keras.dataset`.
 `decode_array` is the NumPy inverse of the array encoding, for tests and tools.
 
@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Sequence
 import cv2
 import numpy as np
 
-from tw_keras import common
+from tw_keras.data import features
 
 ZLIB_LEVEL = 1  # fast; residuals are mostly near zero and compress well even at level 1
 
@@ -48,12 +48,12 @@ def encode_frame(frame, label: Optional[np.ndarray], source_index: int) -> Dict[
     source_index: index of the frame in its source sequence (e.g. 8..19 in Cityscapes).
   """
   return {
-      common.FRAME_INDEX: int(source_index),
-      common.PICT_TYPE: frame.pict_type.encode(),
-      common.IMAGE: encode_png(frame.rgb, rgb=True),
-      common.MOTION: encode_array(frame.motion_grid),
-      common.RESIDUAL: encode_array(frame.residual),
-      common.LABEL: b"" if label is None else encode_png(label),
+      features.FRAME_INDEX: int(source_index),
+      features.PICT_TYPE: frame.pict_type.encode(),
+      features.IMAGE: encode_png(frame.rgb, rgb=True),
+      features.MOTION: encode_array(frame.motion_grid),
+      features.RESIDUAL: encode_array(frame.residual),
+      features.LABEL: b"" if label is None else encode_png(label),
   }
 
 

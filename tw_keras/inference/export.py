@@ -19,7 +19,8 @@ import os
 import keras
 import tensorflow as tf
 
-from tw_keras import fileio, models, warp
+from tw_keras import fileio
+from tw_keras.model import models, warp
 
 
 def _pad(x):
@@ -33,7 +34,7 @@ class ServingModule:
   def __init__(self, per_frame, nkfc, variant):
     self.per_frame = per_frame
     self.nkfc = nkfc
-    self.layer = "scores" if variant.kind == "warp_scores" else f"layer{variant.warp_layer}"
+    self.layer = variant.context_output
     channels = nkfc.inputs[1].shape[-1]
     self.key_frame_signature = [tf.TensorSpec([None, None, None, 3], tf.uint8, name="image")]
     self.non_key_frame_signature = [

@@ -18,7 +18,9 @@ from typing import Dict, Iterable, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from tw_keras import common, dataset, fileio, labels, metrics
+from tw_keras.data import features, dataset
+from tw_keras import fileio, labels
+from tw_keras.evaluation import metrics
 from tw_keras import config as config_lib
 
 TAPLAB_SEED = 12345
@@ -31,10 +33,6 @@ def _forward_fns(per_frame, nkfcs):
   return pf, nk
 
 
-def _context_key(variant):
-  return "scores" if variant.kind == "warp_scores" else f"layer{variant.warp_layer}"
-
-
 def chain_predictions(pf, nk_fn, variant, gop, key: int, target: int, key_out=None):
   """Runs key frame `key` through the per-frame CNN and chains to `target`.
 
@@ -44,14 +42,14 @@ def chain_predictions(pf, nk_fn, variant, gop, key: int, target: int, key_out=No
   Returns:
     [H, W] int32 trainId prediction at `target`.
   """
-  images = gop[common.CLIP_IMAGES]
+  images = gop[features.CLIP_IMAGES]
   key_out = key_out if key_out is not None else pf(tf.cast(images[key:key + 1], tf.float32))
   if key == target or variant is None or variant.kind == "per_frame":
     return tf.argmax(key_out["logits"][0], -1, output_type=tf.int32)
-  context = key_out[_context_key(variant)]
+  context = key_out[variant.context_output]
   for t in range(key + 1, target + 1):
-    out = nk_fn(tf.cast(images[t:t + 1], tf.float32), context, gop[common.CLIP_MOTION][t:t + 1],
-                gop[common.CLIP_RESIDUALS][t:t + 1])
+    out = nk_fn(tf.cast(images[t:t + 1], tf.float32), context, gop[features.CLIP_MOTION][t:t + 1],
+                gop[features.CLIP_RESIDUALS][t:t + 1])
     context = out["context"]
   return tf.argmax(out["logits"][0], -1, output_type=tf.int32)
 
@@ -85,18 +83,18 @@ def evaluate(per_frame, nkfcs: Dict[str, Optional[object]], gops: Iterable[Dict]
   draws = []
   count = 0
   for gop in gops:
-    n_frames = int(gop[common.CLIP_IMAGES].shape[0])
+    n_frames = int(gop[features.CLIP_IMAGES].shape[0])
     target = n_frames - 1
-    if not bool(gop[common.CLIP_HAS_LABEL][target]):
-      raise ValueError(f"{gop[common.CLIP_SEQUENCE_ID].numpy().decode()}: the scored (last) frame has no label")
-    gt = gop[common.CLIP_LABELS][target].numpy()
+    if not bool(gop[features.CLIP_HAS_LABEL][target]):
+      raise ValueError(f"{gop[features.CLIP_SEQUENCE_ID].numpy().decode()}: the scored (last) frame has no label")
+    gt = gop[features.CLIP_LABELS][target].numpy()
     draw = int(rng.integers(0, n_frames))  # TapLab: uniform over the GOP, seeded, in record order
     draws.append(draw)
     outputs = {}  # per-frame CNN outputs by frame, shared by all variants and distances
 
     def per_frame_out(i):
       if i not in outputs:
-        outputs[i] = pf(tf.cast(gop[common.CLIP_IMAGES][i:i + 1], tf.float32))
+        outputs[i] = pf(tf.cast(gop[features.CLIP_IMAGES][i:i + 1], tf.float32))
       return outputs[i]
 
     for di, d in enumerate(distances):
@@ -171,9 +169,9 @@ def plot(rep: Dict[str, object], path: str, title: str = "mIoU against key-frame
 
 def label_png_name(gop, frame_position: int) -> str:
   """Cityscapes-style file stem `{city}_{seq:06d}_{frame:06d}` for a frame of a GOP record."""
-  seq_id = gop[common.CLIP_SEQUENCE_ID].numpy().decode()
+  seq_id = gop[features.CLIP_SEQUENCE_ID].numpy().decode()
   stem = os.path.basename(seq_id)
-  frame = int(gop[common.CLIP_FRAME_INDEX][frame_position])
+  frame = int(gop[features.CLIP_FRAME_INDEX][frame_position])
   return f"{stem}_{frame:06d}"
 
 
@@ -193,7 +191,7 @@ def write_label_png(directory: str, name: str, train_ids: np.ndarray, suffix: st
 def _take(files, n, with_motion=True, resize=None):
   ds = dataset.gop_dataset(files, with_motion=with_motion).take(n)
   if resize:
-    ds = ds.map(lambda g: {**dataset.resize_clip(g, resize), common.CLIP_SEQUENCE_ID: g[common.CLIP_SEQUENCE_ID]})
+    ds = ds.map(lambda g: {**dataset.resize_clip(g, resize), features.CLIP_SEQUENCE_ID: g[features.CLIP_SEQUENCE_ID]})
   return ds
 
 
@@ -222,7 +220,7 @@ def evaluate_schedulers(per_frame, nkfc, variant, gops: Iterable[Dict], specs: S
   Returns:
     {spec: {"miou", "category_miou", "key_frame_rate", "cost_per_frame", "frames"}}.
   """
-  from tw_keras import runner  # pylint: disable=g-import-not-at-top
+  from tw_keras.inference import runner  # pylint: disable=g-import-not-at-top
   gops = list(gops)
   out = {}
   for spec in specs:
@@ -231,13 +229,13 @@ def evaluate_schedulers(per_frame, nkfc, variant, gops: Iterable[Dict], specs: S
     frames = keys = non_keys = 0
     for gop in gops:
       seg.reset()
-      n = int(gop[common.CLIP_IMAGES].shape[0])
-      types = [t.decode() for t in gop[common.CLIP_PICT_TYPES].numpy()]
+      n = int(gop[features.CLIP_IMAGES].shape[0])
+      types = [t.decode() for t in gop[features.CLIP_PICT_TYPES].numpy()]
       for t in range(n):
-        pred, _ = seg(gop[common.CLIP_IMAGES][t].numpy(), gop[common.CLIP_MOTION][t].numpy(),
-                      gop[common.CLIP_RESIDUALS][t].numpy(), types[t], t)
-        if bool(gop[common.CLIP_HAS_LABEL][t]):
-          conf += metrics.confusion_matrix(gop[common.CLIP_LABELS][t].numpy(), pred)
+        pred, _ = seg(gop[features.CLIP_IMAGES][t].numpy(), gop[features.CLIP_MOTION][t].numpy(),
+                      gop[features.CLIP_RESIDUALS][t].numpy(), types[t], t)
+        if bool(gop[features.CLIP_HAS_LABEL][t]):
+          conf += metrics.confusion_matrix(gop[features.CLIP_LABELS][t].numpy(), pred)
       frames += n
       keys += seg.key_frames
       non_keys += seg.non_key_frames

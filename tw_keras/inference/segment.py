@@ -11,10 +11,12 @@ import tempfile
 import time
 from typing import Optional
 
-import av
 import numpy as np
 
-from tw_keras import codec, fileio, labels, runner
+from tw_keras.video import codec
+from tw_keras.video.writer import VideoWriter
+from tw_keras import labels
+from tw_keras.inference import runner
 
 
 @dataclasses.dataclass
@@ -38,53 +40,6 @@ def overlay(rgb: np.ndarray, train_ids: np.ndarray, alpha: float = 0.5) -> np.nd
   """Blends the Cityscapes colours of [H, W] trainIds over [H, W, 3] uint8 RGB."""
   colour = labels.colorize(train_ids).astype(np.float32)
   return (rgb.astype(np.float32) * (1 - alpha) + colour * alpha).astype(np.uint8)
-
-
-class VideoWriter:
-  """Writes RGB frames to a video file via a temporary file, renamed on a clean close.
-
-  Args:
-    path: output file; its extension picks the container.
-    fps: frame rate.
-    width, height: frame size (odd sizes are padded by one pixel for 4:2:0).
-    codec: FFmpeg encoder name; default H.264 (libx264) if available, else MPEG-4.
-    b_frames: maximum consecutive B-frames (0 = none).
-  """
-
-  def __init__(self, path, fps, width, height, codec=None, b_frames=0):
-    self.path = path
-    self.tmp = fileio.temporary_name(path)
-    self.container = av.open(self.tmp, "w")
-    name = codec or ("libx264" if "libx264" in av.codecs_available else "mpeg4")
-    self.stream = self.container.add_stream(name, rate=fps)
-    # Even sizes for 4:2:0; the frame is padded by one pixel when needed.
-    self.stream.width, self.stream.height = width + width % 2, height + height % 2
-    self.stream.pix_fmt = "yuv420p"
-    self.stream.max_b_frames = b_frames
-    if name == "libx264":
-      # x264 decides B-frames itself unless told: a fixed count when asked for them.
-      self.stream.codec_context.options = {"crf": "20", "preset": "veryfast", "bf": str(b_frames),
-                                           **({"b-adapt": "0"} if b_frames else {})}
-    self.n = 0
-
-  def write(self, rgb):
-    if rgb.shape[0] % 2 or rgb.shape[1] % 2:
-      rgb = np.pad(rgb, ((0, rgb.shape[0] % 2), (0, rgb.shape[1] % 2), (0, 0)), mode="edge")
-    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-    frame.pts = self.n
-    self.n += 1
-    for packet in self.stream.encode(frame):
-      self.container.mux(packet)
-
-  def close(self, ok=True):
-    if ok:
-      for packet in self.stream.encode():
-        self.container.mux(packet)
-    self.container.close()
-    if ok:
-      fileio.commit(self.tmp, self.path)
-    else:
-      fileio.discard(self.tmp)
 
 
 def segment_video(video: str, segmenter: runner.StreamSegmenter, output: str,
@@ -125,8 +80,8 @@ def segment_video(video: str, segmenter: runner.StreamSegmenter, output: str,
         pred, _ = segmenter(frame.rgb, frame.motion, frame.residual, frame.pict_type, frame.index)
         writer.write(overlay(frame.rgb, pred))
         if label_dir:
-          from tw_keras import evaluation  # pylint: disable=g-import-not-at-top
-          evaluation.write_label_png(label_dir, f"frame_{frame.index:06d}", pred, "_labelIds.png")
+          from tw_keras.evaluation import protocol  # pylint: disable=g-import-not-at-top
+          protocol.write_label_png(label_dir, f"frame_{frame.index:06d}", pred, "_labelIds.png")
         n += 1
       ok = n > 0
     finally:
@@ -146,10 +101,8 @@ def tune_adaptive(video: str, segmenter: runner.StreamSegmenter, target_key_rate
   threshold that this fraction exceeds on `target_key_rate` of the frames. (Measured under
   the GOP schedule, so an approximation of the rate the adaptive clock will reach.)
   """
-  from tw_keras import schedulers  # pylint: disable=g-import-not-at-top
-  saved = segmenter.scheduler
-  segmenter.scheduler = schedulers.parse("gop")
-  segmenter.reset()
+  from tw_keras.model import schedulers  # pylint: disable=g-import-not-at-top
+  segmenter = segmenter.with_scheduler("gop")  # the caller's segmenter is left as it was
   changed = []
   with tempfile.TemporaryDirectory(prefix="tw_keras_tune_") as tmp:
     path = video
@@ -166,6 +119,4 @@ def tune_adaptive(video: str, segmenter: runner.StreamSegmenter, target_key_rate
           changed.append(segmenter.scheduler.changed_fraction(pred))
     finally:
       frames.close()
-      segmenter.scheduler = saved
-      segmenter.reset()
   return schedulers.tune_threshold(changed, target_key_rate)

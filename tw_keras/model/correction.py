@@ -16,7 +16,7 @@ to a single attention map (the paper's ~+0.001 GFLOPs).
 import keras
 import tensorflow as tf
 
-from tw_keras import warp
+from tw_keras.model import warp
 
 
 @keras.saving.register_keras_serializable(package="tw_keras")
@@ -82,7 +82,7 @@ class ResidualGuidedAttention(keras.layers.Layer):
     residual, like = inputs
     # Residual energy: where prediction failed, whatever the sign.
     energy = tf.abs(tf.cast(residual, tf.float32)) / 255.0
-    small = tf.nn.avg_pool2d(warp.pad_to_multiple(energy, self.stride), self.stride, self.stride, "VALID")
+    small = warp.pool_to_stride(energy, self.stride)
     small = small[:, :tf.shape(like)[1], :tf.shape(like)[2]]
     return tf.sigmoid(self.conv(tf.cast(small, self.compute_dtype)))
 

@@ -1,0 +1,154 @@
+"""The TFRecord build job: a dataset in, sharded compressed-domain GOP records out.
+
+`BuildConfig` is every setting of the job (its defaults are the CLI's defaults);
+`build(config)` runs it with the local process pool (`prepare.write_shards`), under a lock
+on the output directory, and writes `dataset_info.json`. `data_prep/build_tfrecords.py`
+turns flags into a `BuildConfig`; the demo builds one directly.
+"""
+
+import dataclasses
+import os
+import time
+from typing import Dict, List, Optional, Tuple
+
+import tqdm
+
+from tw_keras import fileio
+from tw_keras.data import features, prepare, synthetic
+from tw_keras.video import codec
+
+DATASETS = ("synthetic", "cityscapes", "video")
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildConfig:
+  """Attributes:
+    dataset: "synthetic" (render the built-in benchmark, then convert it as cityscapes),
+      "cityscapes" (a Cityscapes-layout tree) or "video" (every video file under input_dir).
+    output_dir: where shards and dataset_info.json go.
+    input_dir: dataset root; for synthetic, where it is rendered (default
+      OUTPUT_DIR/synthetic_cityscapes).
+    splits: splits to convert; for video, the single split name used in shard names
+      (default "video").
+    sequences_per_shard: sequences (snippets or videos) per shard.
+    workers: parallel worker processes.
+    gop, qscale, fps: the canonical MPEG-4 Part 2 stream (1 I + gop-1 P, constant quantiser).
+    residual_mode: "step" (previous frame, TWNet) or "accumulate" (the GOP's I-frame).
+    first_frame, num_frames, annotated_frame: which snippet frames are encoded (8..19) and
+      which must be labelled (19; -1 = none). num_frames 0 = all from first_frame.
+    synthetic_*: size and snippet counts of the built-in benchmark; seed: its seed.
+  """
+  dataset: str = "synthetic"
+  output_dir: Optional[str] = None
+  input_dir: Optional[str] = None
+  splits: Tuple[str, ...] = ("train", "val")
+  sequences_per_shard: int = 8
+  workers: int = os.cpu_count() or 1
+  gop: int = 12
+  qscale: int = 3
+  fps: int = 17
+  residual_mode: str = "step"
+  first_frame: int = 8
+  num_frames: int = 12
+  annotated_frame: int = 19
+  synthetic_height: int = 256
+  synthetic_width: int = 512
+  synthetic_train: int = 24
+  synthetic_val: int = 8
+  seed: int = 0
+
+  def __post_init__(self):
+    if self.dataset not in DATASETS:
+      raise ValueError(f"unknown dataset {self.dataset!r}: use one of {', '.join(DATASETS)}")
+    object.__setattr__(self, "splits", tuple(self.splits))
+
+  @property
+  def prep_options(self) -> prepare.PrepOptions:
+    return prepare.PrepOptions(codec.EncodeOptions(self.gop, self.qscale, self.fps), self.residual_mode)
+
+  @property
+  def synthetic_config(self) -> synthetic.SyntheticConfig:
+    counts = {"train": self.synthetic_train, "val": self.synthetic_val}
+    return synthetic.SyntheticConfig(height=self.synthetic_height, width=self.synthetic_width, seed=self.seed,
+                                     sequences=tuple((s, counts.get(s, self.synthetic_val)) for s in self.splits))
+
+  @property
+  def source_root(self) -> Optional[str]:
+    if self.dataset == "synthetic":
+      return self.input_dir or os.path.join(self.output_dir, "synthetic_cityscapes")
+    return self.input_dir
+
+  @property
+  def output_splits(self) -> Tuple[str, ...]:
+    if self.dataset == "video":
+      return (self.splits[0],) if self.splits != ("train", "val") else ("video",)
+    return self.splits
+
+
+def render_synthetic(root: str, config: synthetic.SyntheticConfig, workers: int):
+  """Renders the built-in benchmark into `root` (Cityscapes layout), in parallel."""
+  jobs = synthetic.snippets(config)
+  with tqdm.tqdm(total=len(jobs), desc="render synthetic", unit="seq", disable=None) as bar:
+    if workers > 1:
+      import multiprocessing  # pylint: disable=g-import-not-at-top
+      with multiprocessing.get_context("spawn").Pool(workers, initializer=prepare.ignore_sigint) as pool:
+        for _ in pool.imap_unordered(_render_one, [(config, root, *j) for j in jobs]):
+          bar.update(1)
+    else:
+      for j in jobs:
+        _render_one((config, root, *j))
+        bar.update(1)
+
+
+def _render_one(args):
+  return synthetic.write_snippet(*args)
+
+
+def find_sources(config: BuildConfig, split: str) -> List[prepare.Source]:
+  """The sequences of one split, in a stable order (the shard order)."""
+  root = config.source_root
+  if root is None:
+    raise codec.VideoError("--input_dir", "required for this dataset")
+  if config.dataset == "video":
+    return prepare.find_video_sources(root)
+  return prepare.find_cityscapes_sources(root, split, config.first_frame, config.num_frames or None,
+                                         config.annotated_frame if config.annotated_frame >= 0 else None)
+
+
+def num_shards(config: BuildConfig, num_sources: int) -> int:
+  return -(-num_sources // max(1, config.sequences_per_shard))
+
+
+def split_line(split: str, summary: Dict[str, object]) -> str:
+  """The one-line summary of a converted split."""
+  return (f"{split}: {summary['sequences']} sequences, {summary['gops']} GOPs, {summary['frames']} "
+          f"frames ({summary['sequences_written']} sequences written in {summary['seconds']} s); "
+          f"{summary['shards']} shards ({summary['shards_skipped']} already done, skipped); "
+          f"{summary['bytes'] / 2**20:.1f} MiB, {summary['bytes_per_frame'] / 1024:.0f} KiB/frame")
+
+
+def build(config: BuildConfig, log=print) -> Dict[str, object]:
+  """Runs the job with the local process pool; returns (and writes) the dataset report."""
+  if not config.output_dir:
+    raise ValueError("BuildConfig.output_dir is required")
+  start = time.time()
+  report = {"dataset": config.dataset, "gop": config.gop, "qscale": config.qscale,
+            "residual_mode": config.residual_mode, "splits": {}}
+  prepare.check_writable(config.output_dir)
+  with fileio.DirectoryLock(config.output_dir):  # one job per output directory, released even by kill -9
+    if config.dataset == "synthetic":
+      t = time.time()
+      render_synthetic(config.source_root, config.synthetic_config, config.workers)
+      report["synthetic_render_seconds"] = round(time.time() - t, 2)
+      report["synthetic_root"] = config.source_root
+    for split in config.output_splits:
+      sources = find_sources(config, split)
+      with tqdm.tqdm(total=len(sources), desc=f"{split} -> tfrecords", unit="seq", disable=None) as bar:
+        summary = prepare.write_shards(sources, config.output_dir, split, num_shards(config, len(sources)),
+                                       config.prep_options, config.workers, progress=bar.update)
+      report["splits"][split] = summary
+      log(split_line(split, summary))
+    report["seconds"] = round(time.time() - start, 2)
+    fileio.write_json(os.path.join(config.output_dir, features.DATASET_INFO), report)
+  log(f"done in {report['seconds']} s; shards and dataset_info.json in {config.output_dir}")
+  return report

@@ -1,0 +1,101 @@
+"""The evaluation job: a model directory and a data split in, the results on disk.
+
+`evaluate_model_dir` runs every variant through the per-distance protocol (`protocol`),
+optionally compares key-frame schedulers, and writes to its output directory::
+
+  results.json            mIoU / category mIoU per d, mean over d, TapLab's seeded draw,
+                          per-class and per-category IoU (pooled over d)
+  results.md              the per-distance table (+ the scheduler table)
+  miou_vs_distance.png    the plot
+  labelids/gt/*_gtFine_labelIds.png and labelids/{variant}/*_leftImg8bit.png
+                          official labelId PNGs of frame 19, predictions at TapLab's drawn d,
+                          for the `cityscapesscripts` evaluator (written to a temporary
+                          directory that replaces `labelids/` only when all is done)
+"""
+
+import os
+import time
+
+import tensorflow as tf
+import tqdm
+
+from tw_keras import config as config_lib, fileio
+from tw_keras.data import dataset, features
+from tw_keras.evaluation import protocol, timing
+from tw_keras.model import model_dir as model_dir_lib
+from tw_keras.model import models
+
+
+def evaluate_model_dir(data_dir, model_dir, output_dir, split="val", variants=None, distances=range(12),
+                   max_sequences=0, write_pngs=True, quiet=False, schedulers=(),
+                   scheduler_variant="layer1_cfr_rga"):
+  """Evaluates the variants of `model_dir` on `data_dir`'s `split`; writes `output_dir`.
+
+  Args:
+    variants: names (default: `model_dir_lib.available_variants`).
+    distances: key-frame distances d (the chain runs from frame 19 - d to frame 19).
+    max_sequences: at most this many GOPs (0 = all).
+    write_pngs: labelId PNGs of frame 19 at TapLab's drawn d, for `cityscapesscripts`.
+    quiet: no progress bar.
+    schedulers: key-frame scheduler specs to compare on `scheduler_variant` (mIoU against
+      cost per frame in GMACs); empty = skip.
+  Returns:
+    The report dictionary written to `output_dir/results.json`.
+  """
+  variants = variants or model_dir_lib.available_variants(model_dir)
+  _, per_frame, nkfcs = model_dir_lib.load_trained(model_dir, variants)
+  files = dataset.shard_files(data_dir, split)
+  gops = dataset.gop_dataset(files)
+  if max_sequences:
+    gops = gops.take(max_sequences)
+  os.makedirs(output_dir, exist_ok=True)
+  final_png_dir = os.path.join(output_dir, "labelids")
+  written = set()
+  png_dir = fileio.temporary_name(final_png_dir)
+
+  def writer(name, d, gop, pred, drawn):
+    if not drawn:
+      return
+    stem = protocol.label_png_name(gop, -1)
+    protocol.write_label_png(os.path.join(png_dir, name), stem, pred, "_leftImg8bit.png")
+    if stem not in written:
+      protocol.write_label_png(os.path.join(png_dir, "gt"), stem, gop[features.CLIP_LABELS][-1].numpy(),
+                                 "_gtFine_labelIds.png")
+      written.add(stem)
+
+  t = time.time()
+  # Label PNGs go to a temporary directory that replaces `labelids/` only when all is done.
+  with fileio.atomic_path(final_png_dir) as tmp_png_dir:
+    assert tmp_png_dir == png_dir
+    try:
+      with tqdm.tqdm(desc="evaluate", unit="seq", disable=quiet or None) as bar:
+        result = protocol.evaluate(per_frame, nkfcs, gops, list(distances),
+                                     prediction_writer=writer if write_pngs else None,
+                                     progress=lambda: bar.update(1))
+    except tf.errors.OpError:
+      dataset.raise_if_corrupt(files)  # names the bad shard
+      raise
+  rep = protocol.report(result)
+  rep["seconds"] = round(time.time() - t, 1)
+  rep["model_dir"], rep["split"] = model_dir, split
+  sched_md = ""
+  if schedulers and scheduler_variant in nkfcs:
+    first = next(iter(dataset.gop_dataset(files).take(1)))
+    h, w = first[features.CLIP_IMAGES].shape[1:3]
+    h, w = -(-h // models.INPUT_MULTIPLE) * models.INPUT_MULTIPLE, -(-w // models.INPUT_MULTIPLE) * models.INPUT_MULTIPLE
+    variant = config_lib.VARIANTS[scheduler_variant]
+    model_config = model_dir_lib.load_model_config(model_dir)
+    shapes = lambda v: [x.shape for x in timing.random_inputs(model_config, v, h, w)]
+    key_cost = models.count_flops(per_frame, shapes(None)) / 2e9
+    nk_cost = models.count_flops(nkfcs[scheduler_variant], shapes(variant)) / 2e9
+    rep["schedulers"] = {"variant": scheduler_variant, "cost_unit": f"GMACs at {w}x{h}",
+                         "results": protocol.evaluate_schedulers(per_frame, nkfcs[scheduler_variant], variant,
+                                                                   gops, schedulers, key_cost, nk_cost)}
+    sched_md = (f"\n\nKey-frame schedulers ({scheduler_variant} on non-key frames):\n\n" +
+                protocol.scheduler_table(rep["schedulers"]["results"], rep["schedulers"]["cost_unit"]))
+  fileio.write_json(os.path.join(output_dir, "results.json"), rep, indent=1)
+  table = protocol.markdown_table(rep)
+  fileio.write_text(os.path.join(output_dir, "results.md"),
+                    f"mIoU (%) by key-frame distance, {rep['sequences']} sequences of {split}\n\n{table}{sched_md}\n")
+  protocol.plot(rep, os.path.join(output_dir, "miou_vs_distance.png"))
+  return rep

@@ -1,0 +1,132 @@
+"""The model directory: the one format every job reads and writes.
+
+Training writes it; evaluation, segmentation, export and the benchmarks read it through
+`load_trained` (or `load_per_frame`). Layout::
+
+  model_config.json                 the ModelConfig (THE description of the architecture)
+  stage1/ckpt-N, stage1/per_frame.weights.h5, stage1/train/ (TensorBoard)
+  stage2/{variant}/ckpt-N, stage2/{variant}/nkfc.weights.h5, stage2/{variant}/train/
+
+Every write is atomic (`fileio`); every error names the file.
+"""
+
+import dataclasses
+import json
+import os
+from typing import Dict, Optional, Sequence, Tuple
+
+from tw_keras import config as config_lib, fileio
+from tw_keras.model import models
+
+STAGE1_WEIGHTS = "per_frame.weights.h5"
+STAGE2_WEIGHTS = "nkfc.weights.h5"
+MODEL_CONFIG = "model_config.json"
+
+
+def stage1_dir(model_dir: str) -> str:
+  return os.path.join(model_dir, "stage1")
+
+
+def stage2_dir(model_dir: str, variant_name: str) -> str:
+  return os.path.join(model_dir, "stage2", variant_name)
+
+
+def per_frame_weights(model_dir: str) -> str:
+  """Path of the trained per-frame CNN's weights."""
+  return os.path.join(stage1_dir(model_dir), STAGE1_WEIGHTS)
+
+
+def nkfc_weights(model_dir: str, variant_name: str) -> str:
+  """Path of one trained non-key-frame variant's weights."""
+  return os.path.join(stage2_dir(model_dir, variant_name), STAGE2_WEIGHTS)
+
+
+def save_model_config(model_dir: str, config: config_lib.ModelConfig):
+  """Writes `model_config.json`; refuses (before writing anything) a directory that already
+  holds a model of another configuration."""
+  path = os.path.join(model_dir, MODEL_CONFIG)
+  if os.path.exists(path):
+    old = load_model_config(model_dir)
+    if old != config:
+      diff = ", ".join(f"{k}={getattr(old, k)!r} (asked {getattr(config, k)!r})"
+                       for k in dataclasses.asdict(config) if getattr(old, k) != getattr(config, k))
+      raise ValueError(f"{path}: this model directory holds a model of another configuration ({diff}); "
+                       "use a new --model_dir")
+    return
+  os.makedirs(model_dir, exist_ok=True)
+  fileio.write_json(path, dataclasses.asdict(config))
+
+
+def load_model_config(model_dir: str) -> config_lib.ModelConfig:
+  path = os.path.join(model_dir, MODEL_CONFIG)
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"{path}: no model config (is {model_dir} a tw_keras model directory?)")
+  try:
+    with open(path) as f:
+      return config_lib.ModelConfig(**json.load(f))
+  except (ValueError, TypeError) as e:
+    raise ValueError(f"{path}: not a valid model config ({e})") from None
+
+
+def save_weights(model, path: str):
+  """`model.save_weights` through a temporary file: a kill never leaves a broken .h5."""
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with fileio.atomic_path(path) as tmp:
+    model.save_weights(tmp)
+
+
+def load_weights(model, path: str):
+  """`model.load_weights`, with an error that names the file."""
+  try:
+    model.load_weights(path)
+  except (OSError, ValueError) as e:
+    raise ValueError(f"{path}: unreadable weights file ({str(e).splitlines()[0][:120]})") from None
+
+
+def load_per_frame(model_dir: str, model_config: Optional[config_lib.ModelConfig] = None):
+  """The trained per-frame CNN of `model_dir` (ImageNet weights are not reloaded)."""
+  model_config = model_config or load_model_config(model_dir)
+  path = per_frame_weights(model_dir)
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"{path}: no stage-1 weights (train stage 1 first)")
+  per_frame = models.build_per_frame(dataclasses.replace(model_config, imagenet_weights=None))
+  load_weights(per_frame, path)
+  return per_frame
+
+
+def load_trained(model_dir: str, variant_names: Sequence[str], strict: bool = True
+                 ) -> Tuple[config_lib.ModelConfig, object, Dict[str, Optional[object]]]:
+  """(model_config, per_frame, {name: nkfc or None}) with trained weights from `model_dir`.
+
+  Variants without stage-2 weights raise FileNotFoundError when `strict`, else are built
+  from the per-frame weights (warp only) and reported as untrained.
+  """
+  model_config = load_model_config(model_dir)
+  per_frame = load_per_frame(model_dir, model_config)
+  out = {}
+  for name in variant_names:
+    variant = config_lib.VARIANTS[name]
+    if variant.kind == "per_frame":
+      out[name] = None
+      continue
+    nkfc = models.build_non_key_frame(per_frame, model_config, variant)
+    path = nkfc_weights(model_dir, name)
+    if os.path.exists(path):
+      load_weights(nkfc, path)
+    elif strict and variant.trainable:
+      raise FileNotFoundError(f"{path}: no stage-2 weights for {name} (train it first)")
+    out[name] = nkfc
+  return model_config, per_frame, out
+
+
+def available_variants(model_dir):
+  """["per_frame"] + every variant with stage-2 weights in `model_dir` + every variant with
+  nothing to train (warp only, DFF-style warping), in `config.VARIANTS` order."""
+  names = ["per_frame"]
+  for name, v in config_lib.VARIANTS.items():
+    if v.kind == "per_frame":
+      continue
+    trained = os.path.exists(nkfc_weights(model_dir, name))
+    if trained or not v.trainable:
+      names.append(name)
+  return names

@@ -1,0 +1,220 @@
+"""The two training stages of the paper (4.4.3 and 5.1): a task object per stage, and its job.
+
+Stage 1 (`PerFrameTask`) trains the per-frame CNN on labelled frames: Adam (the encoder at a
+10x smaller rate when it starts from ImageNet weights), polynomial decay, L2 weight decay,
+softmax cross-entropy ignoring 255, scale/flip/crop augmentation.
+
+Stage 2 (`NonKeyFrameTask`) freezes the per-frame CNN and trains one non-key-frame variant
+on clips: the key frame goes through the per-frame CNN; its Layer-k features are warped and
+corrected through the following P-frames; each step adds cross-entropy (where labelled) plus
+`lambda * L2(corrected context, per-frame context of that frame)`.
+
+A task owns its models, optimizers and `train_step` (one replica's step on one batch), so a
+step can be run and tested without a training job. `train_stage1` / `train_stage2` are the
+jobs: they wrap the task's step in `tf.function` (optional XLA) under any tf.distribute
+strategy, and hand it to `loop.Loop` (checkpoints, TensorBoard, evaluation, resume).
+"""
+
+import dataclasses
+import os
+from typing import Dict, Optional
+
+import keras
+import tensorflow as tf
+
+from tw_keras import config as config_lib
+from tw_keras.data import dataset, features
+from tw_keras.evaluation import protocol
+from tw_keras.model import model_dir as model_dir_lib
+from tw_keras.model import models
+from tw_keras.train import distribute, inputs, loop, losses
+
+
+def apply_gradients(updates):
+  """Applies (optimizer, gradients, variables) updates in replica context, in order."""
+  for opt, grads, variables in updates:
+    if variables:
+      opt.apply_gradients(zip(grads, variables))
+
+
+class PerFrameTask:
+  """Stage 1. Build inside the strategy's scope; `train_step` runs in replica context.
+
+  Attributes: `model` (the per-frame CNN), `optimizers` ({"decoder", "encoder"} Adam, the
+  encoder's at `encoder_lr_multiplier` when starting from ImageNet weights).
+  """
+
+  def __init__(self, model_config: config_lib.ModelConfig, cfg: config_lib.Stage1Config, replicas: int = 1):
+    self.cfg, self.replicas = cfg, replicas
+    self.model = models.build_per_frame(model_config)
+    encoder_vars = {id(v) for v in models.encoder_of(self.model).trainable_weights}
+    self.encoder_vars = [v for v in self.model.trainable_weights if id(v) in encoder_vars]
+    self.decoder_vars = [v for v in self.model.trainable_weights if id(v) not in encoder_vars]
+    mult = cfg.encoder_lr_multiplier if model_config.imagenet_weights else 1.0
+    self.optimizers = {
+        "decoder": keras.optimizers.Adam(loop.poly_decay(cfg.learning_rate, cfg.steps, cfg.power)),
+        "encoder": keras.optimizers.Adam(loop.poly_decay(cfg.learning_rate * mult, cfg.steps, cfg.power)),
+    }
+    self.optimizers["decoder"].build(self.decoder_vars)
+    self.optimizers["encoder"].build(self.encoder_vars)
+
+  def checkpoint_items(self) -> Dict[str, object]:
+    """What a checkpoint holds (besides the step), by name."""
+    return {"model": self.model, "optimizer_decoder": self.optimizers["decoder"],
+            "optimizer_encoder": self.optimizers["encoder"]}
+
+  def train_step(self, images: tf.Tensor, labels: tf.Tensor) -> Dict[str, tf.Tensor]:
+    """One replica's step. images [b, h, w, 3] float32 0..255, labels [b, h, w] int32 trainIds
+    (255 ignored). Returns {"loss", "cross_entropy"} (this replica's, unscaled)."""
+    dec, enc = self.decoder_vars, self.encoder_vars
+    with tf.GradientTape() as tape:
+      logits = self.model(images, training=True)["logits"]
+      ce = losses.masked_cross_entropy(labels, logits)
+      loss = ce + losses.weight_decay_loss(self.model.trainable_weights, self.cfg.weight_decay)
+      scaled = loss / self.replicas
+    grads = tape.gradient(scaled, dec + enc)
+    apply_gradients([(self.optimizers["decoder"], grads[:len(dec)], dec),
+                     (self.optimizers["encoder"], grads[len(dec):], enc)])
+    return {"loss": loss, "cross_entropy": ce}
+
+
+class NonKeyFrameTask:
+  """Stage 2 for one variant, on a frozen per-frame CNN. Build inside the strategy's scope.
+
+  Attributes: `per_frame` (frozen), `nkfc`, `variables` (what the step trains; empty for
+  variants with nothing to train), `optimizer`.
+  """
+
+  def __init__(self, per_frame, model_config: config_lib.ModelConfig, variant: config_lib.Variant,
+               cfg: config_lib.Stage2Config, replicas: int = 1):
+    self.cfg, self.variant, self.replicas = cfg, variant, replicas
+    self.per_frame = per_frame
+    self.nkfc = models.build_non_key_frame(per_frame, model_config, variant)
+    per_frame.trainable = False
+    self.context_output = variant.context_output
+    self.variables = self.nkfc.trainable_weights if variant.trainable else []
+    self.optimizer = keras.optimizers.Adam(loop.poly_decay(cfg.learning_rate, cfg.steps, cfg.power))
+    self.optimizer.build(self.variables)
+
+  def checkpoint_items(self) -> Dict[str, object]:
+    return {"model": self.nkfc, "optimizer": self.optimizer}
+
+  def train_step(self, clip: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    """One replica's step on a batch of clips (keys of `features`, [b, T, h, w, ...]).
+
+    Frame 0 is the key frame; frames 1..T-1 are chained through the NKFC. Returns {"loss",
+    "cross_entropy", "consistency"}, each averaged over the T-1 non-key frames.
+    """
+    length = self.cfg.clip_length
+    images = tf.cast(clip[features.CLIP_IMAGES], tf.float32)
+    shape = tf.shape(images)
+    flat = tf.reshape(images, tf.concat([[-1], shape[2:]], 0))
+    targets = self.per_frame(flat, training=False)[self.context_output]  # per-frame context of every frame
+    targets = tf.reshape(targets, tf.concat([shape[:2], tf.shape(targets)[1:]], 0))
+    with tf.GradientTape() as tape:
+      context = targets[:, 0]
+      ce_sum, cons_sum = 0.0, 0.0
+      for t in range(1, length):  # unrolled: key frame, then the chained P-frames
+        out = self.nkfc([images[:, t], context, clip[features.CLIP_MOTION][:, t],
+                         clip[features.CLIP_RESIDUALS][:, t]], training=True)
+        ce_sum += losses.masked_cross_entropy(clip[features.CLIP_LABELS][:, t], out["logits"])
+        cons_sum += losses.consistency_loss(out["context"], targets[:, t])
+        context = out["context"]
+      ce, cons = ce_sum / (length - 1), cons_sum / (length - 1)
+      loss = ce + self.cfg.consistency_weight * cons + losses.weight_decay_loss(self.variables,
+                                                                                 self.cfg.weight_decay)
+      scaled = loss / self.replicas
+    apply_gradients([(self.optimizer, tape.gradient(scaled, self.variables), self.variables)])
+    return {"loss": loss, "cross_entropy": ce, "consistency": cons}
+
+
+def _distributed_step(strategy, replica_step, xla: bool, unpack: bool):
+  """tf.function(iterator -> per-replica metrics) running `replica_step` on the next batch."""
+  compiled = tf.function(replica_step, jit_compile=True) if xla else replica_step
+
+  @tf.function
+  def step_fn(iterator):
+    batch = next(iterator)
+    return strategy.run(compiled, args=tuple(batch) if unpack else (batch,))
+  return step_fn
+
+
+def train_stage1(model_config: config_lib.ModelConfig, preset: config_lib.Preset, data_dir: str,
+                 model_dir: str, strategy: Optional[tf.distribute.Strategy] = None, seed: int = 0,
+                 xla: bool = False, progress: bool = True, cache: Optional[bool] = None,
+                 steps: Optional[int] = None, split: str = "train", eval_split: Optional[str] = "val"):
+  """Trains (or resumes) the per-frame CNN; writes `stage1/per_frame.weights.h5`.
+
+  Returns (history, per_frame model).
+  """
+  strategy = strategy or tf.distribute.get_strategy()
+  cfg = preset.stage1 if steps is None else dataclasses.replace(preset.stage1, steps=steps)
+  cache = inputs.fits_in_memory(data_dir, split, 512) if cache is None else cache
+  loop.set_seed(seed)
+  directory = model_dir_lib.stage1_dir(model_dir)
+  if distribute.is_chief(strategy):
+    model_dir_lib.save_model_config(model_dir, model_config)
+  with strategy.scope():
+    task = PerFrameTask(model_config, cfg, strategy.num_replicas_in_sync)
+  make_dataset = lambda start: strategy.distribute_datasets_from_function(
+      lambda ctx: inputs.stage1_dataset(data_dir, split, cfg, seed, cache, ctx, inputs.resume_skip(start, cache)))
+  eval_fn = None
+  if eval_split:
+    eval_files = dataset.shard_files(data_dir, eval_split)
+    eval_fn = lambda: {"miou": protocol.quick_per_frame_miou(task.model, eval_files)}
+  runner = loop.Loop(strategy, directory, _distributed_step(strategy, task.train_step, xla, unpack=True),
+                     task.checkpoint_items(), cfg.steps, preset.checkpoint_every, preset.eval_every, eval_fn,
+                     progress, "stage 1", task.model)
+  history = runner.run(make_dataset)
+  model_dir_lib.save_weights(task.model, os.path.join(distribute.write_dir(directory, strategy),
+                                                      model_dir_lib.STAGE1_WEIGHTS))
+  distribute.barrier(strategy)  # stage 2 on every worker reads the chief's weights file
+  return history, task.model
+
+
+def train_stage2(variant_name: str, preset: config_lib.Preset, data_dir: str, model_dir: str,
+                 strategy: Optional[tf.distribute.Strategy] = None, seed: int = 0, xla: bool = False,
+                 progress: bool = True, cache: Optional[bool] = None, steps: Optional[int] = None,
+                 consistency_weight: Optional[float] = None, split: str = "train",
+                 eval_split: Optional[str] = "val"):
+  """Trains (or resumes) one non-key-frame variant on top of the frozen stage-1 model.
+
+  Writes `stage2/{variant}/nkfc.weights.h5`. Variants with nothing to train (warp only,
+  DFF-style warping) are saved as built. Returns (history, per_frame, nkfc).
+  """
+  strategy = strategy or tf.distribute.get_strategy()
+  variant = config_lib.VARIANTS[variant_name]
+  cfg = preset.stage2
+  if steps is not None:
+    cfg = dataclasses.replace(cfg, steps=steps)
+  if consistency_weight is not None:
+    cfg = dataclasses.replace(cfg, consistency_weight=consistency_weight)
+  # Decoded clips (float motion and residuals) are ~10x the size of their records.
+  cache = inputs.fits_in_memory(data_dir, split, 128) if cache is None else cache
+  loop.set_seed(seed)
+  model_config = model_dir_lib.load_model_config(model_dir)
+  if not model_config.deep_context:
+    raise ValueError(f"{model_dir}: a no-context model (deep_context=false) has no stage 2")
+  directory = model_dir_lib.stage2_dir(model_dir, variant_name)
+  weights_path = os.path.join(distribute.write_dir(directory, strategy), model_dir_lib.STAGE2_WEIGHTS)
+  with strategy.scope():
+    per_frame = model_dir_lib.load_per_frame(model_dir, model_config)
+    task = NonKeyFrameTask(per_frame, model_config, variant, cfg, strategy.num_replicas_in_sync)
+  if not task.variables:
+    os.makedirs(directory, exist_ok=True)
+    model_dir_lib.save_weights(task.nkfc, weights_path)
+    return {"steps": 0, "note": f"{variant_name} has nothing to train"}, per_frame, task.nkfc
+  make_dataset = lambda start: strategy.distribute_datasets_from_function(
+      lambda ctx: inputs.stage2_dataset(data_dir, split, cfg, seed, cache, ctx, inputs.resume_skip(start, cache)))
+  eval_fn = None
+  if eval_split:
+    eval_files = dataset.shard_files(data_dir, eval_split)
+    eval_fn = lambda: {"miou_d": protocol.quick_nkfc_miou(per_frame, task.nkfc, variant, eval_files,
+                                                          distance=cfg.clip_length - 1, resize=cfg.resize)}
+  runner = loop.Loop(strategy, directory, _distributed_step(strategy, task.train_step, xla, unpack=False),
+                     task.checkpoint_items(), cfg.steps, preset.checkpoint_every, preset.eval_every, eval_fn,
+                     progress, f"stage 2 {variant_name}", task.nkfc)
+  history = runner.run(make_dataset)
+  model_dir_lib.save_weights(task.nkfc, weights_path)
+  distribute.barrier(strategy)
+  return history, per_frame, task.nkfc
