@@ -15,6 +15,8 @@ import os
 
 import keras
 
+ENCODER_SUFFIX = "_encoder"  # the backbone sub-model is "{backbone}_encoder" (models.encoder_of finds it)
+
 # Layer names of the stride-4/8/16/32 outputs.
 ENDPOINTS = {
     "mobilenet_v1": ("conv_pw_3_relu", "conv_pw_5_relu", "conv_pw_11_relu", "conv_pw_13_relu"),
@@ -60,7 +62,7 @@ def build_encoder(backbone: str = "mobilenet_v1", width: float = 1.0) -> keras.M
   else:
     trunk = keras.Model(inputs, _resnet18(width, inputs))
   outputs = [trunk.get_layer(n).output for n in ENDPOINTS[backbone]]
-  return keras.Model(inputs, outputs, name=f"{backbone}_encoder")
+  return keras.Model(inputs, outputs, name=f"{backbone}{ENCODER_SUFFIX}")
 
 
 def load_imagenet_weights(encoder: keras.Model, path: str) -> None:

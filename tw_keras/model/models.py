@@ -92,8 +92,25 @@ def build_per_frame(config: config_lib.ModelConfig) -> keras.Model:
                              "layer3": layer3}, name="per_frame")
 
 
+_KERNEL_LAYERS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)
+
+
 def encoder_of(per_frame: keras.Model) -> keras.Model:
-  return next(l for l in per_frame.layers if l.name.endswith("_encoder"))
+  """The backbone sub-model of a per-frame CNN (exactly one layer named `*_encoder`)."""
+  found = [l for l in per_frame.layers if l.name.endswith(encoders.ENCODER_SUFFIX)]
+  if len(found) != 1:
+    raise ValueError(f"{per_frame.name}: expected one encoder sub-model named '*{encoders.ENCODER_SUFFIX}', "
+                     f"found {[l.name for l in found]}")
+  return found[0]
+
+
+def decayed_kernels(model: keras.Model, among=None):
+  """The kernels that L2 weight decay applies to: those of every convolution (depthwise too)
+  and dense layer inside `model`, nested layers included; biases and BN parameters are not.
+  With `among` (variables), only kernels that are also in it (e.g. the trainable ones)."""
+  kernels = {id(layer.kernel) for layer in model._flatten_layers(include_self=False, recursive=True)  # pylint: disable=protected-access
+             if isinstance(layer, _KERNEL_LAYERS)}
+  return [v for v in (model.weights if among is None else among) if id(v) in kernels]  # in weight order
 
 
 def encoder_head(per_frame: keras.Model, stride: int) -> keras.Model:

@@ -120,5 +120,9 @@ class FlowToStride(keras.layers.Layer):
     flow = flow_to_stride(motion, self.stride)
     return tf.zeros_like(flow) if self.zero else flow
 
+  def compute_output_shape(self, input_shape):
+    ceil = lambda n: None if n is None else -(-n // self.stride)
+    return (input_shape[0], ceil(input_shape[1]), ceil(input_shape[2]), input_shape[3])
+
   def get_config(self):
     return {**super().get_config(), "stride": self.stride, "zero": self.zero}

@@ -35,6 +35,16 @@ def poly_decay(lr, steps, power):
   return keras.optimizers.schedules.PolynomialDecay(lr, max(steps, 1), end_learning_rate=0.0, power=power)
 
 
+def weights_by_path(model) -> Dict[str, object]:
+  """{variable path: variable} of every weight of `model`; paths must be unique."""
+  out = {}
+  for v in model.weights:
+    if v.path in out and out[v.path] is not v:
+      raise ValueError(f"{model.name}: two weights share the path {v.path!r}; checkpoints name weights by path")
+    out[v.path] = v
+  return out
+
+
 class Loop:
   """Checkpointing, logging, progress and periodic evaluation around a distributed step."""
 
@@ -47,9 +57,9 @@ class Loop:
     self.chief = distribute.is_chief(strategy)
     with strategy.scope():
       self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-    # Every model variable is also tracked explicitly, by position: Keras 3 layers held in
-    # Python containers are invisible to tf.train.Checkpoint's object graph.
-    extra = {"all_weights": list(model.weights)} if model is not None else {}
+    # Every model variable is also tracked explicitly, by its unique path: Keras 3 layers held
+    # in Python containers are invisible to tf.train.Checkpoint's object graph.
+    extra = {"weights": weights_by_path(model)} if model is not None else {}
     self.ckpt = tf.train.Checkpoint(step=self.step, **trackables, **extra)
     write_dir = distribute.write_dir(directory, strategy)
     if write_dir != directory:  # a non-chief's scratch copy: never restored from

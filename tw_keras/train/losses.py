@@ -32,9 +32,8 @@ def consistency_loss(corrected, target):
   return tf.reduce_mean(tf.square(diff))
 
 
-def weight_decay_loss(variables, factor: float):
-  """factor * sum of squared conv/dense kernels (biases, BN parameters excluded)."""
-  kernels = [v for v in variables if "kernel" in v.path]
+def weight_decay_loss(kernels, factor: float):
+  """factor * sum of squares of `kernels` (pick them with `models.decayed_kernels`)."""
   if not factor or not kernels:
     return tf.constant(0.0)
   return factor * tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in kernels])

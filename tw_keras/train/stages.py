@@ -50,6 +50,7 @@ class PerFrameTask:
     encoder_vars = {id(v) for v in models.encoder_of(self.model).trainable_weights}
     self.encoder_vars = [v for v in self.model.trainable_weights if id(v) in encoder_vars]
     self.decoder_vars = [v for v in self.model.trainable_weights if id(v) not in encoder_vars]
+    self.decayed = models.decayed_kernels(self.model, among=self.model.trainable_weights)
     mult = cfg.encoder_lr_multiplier if model_config.imagenet_weights else 1.0
     self.optimizers = {
         "decoder": keras.optimizers.Adam(loop.poly_decay(cfg.learning_rate, cfg.steps, cfg.power)),
@@ -70,7 +71,7 @@ class PerFrameTask:
     with tf.GradientTape() as tape:
       logits = self.model(images, training=True)["logits"]
       ce = losses.masked_cross_entropy(labels, logits)
-      loss = ce + losses.weight_decay_loss(self.model.trainable_weights, self.cfg.weight_decay)
+      loss = ce + losses.weight_decay_loss(self.decayed, self.cfg.weight_decay)
       scaled = loss / self.replicas
     grads = tape.gradient(scaled, dec + enc)
     apply_gradients([(self.optimizers["decoder"], grads[:len(dec)], dec),
@@ -93,6 +94,7 @@ class NonKeyFrameTask:
     per_frame.trainable = False
     self.context_output = variant.context_output
     self.variables = self.nkfc.trainable_weights if variant.trainable else []
+    self.decayed = models.decayed_kernels(self.nkfc, among=self.variables)
     self.optimizer = keras.optimizers.Adam(loop.poly_decay(cfg.learning_rate, cfg.steps, cfg.power))
     self.optimizer.build(self.variables)
 
@@ -121,7 +123,7 @@ class NonKeyFrameTask:
         cons_sum += losses.consistency_loss(out["context"], targets[:, t])
         context = out["context"]
       ce, cons = ce_sum / (length - 1), cons_sum / (length - 1)
-      loss = ce + self.cfg.consistency_weight * cons + losses.weight_decay_loss(self.variables,
+      loss = ce + self.cfg.consistency_weight * cons + losses.weight_decay_loss(self.decayed,
                                                                                  self.cfg.weight_decay)
       scaled = loss / self.replicas
     apply_gradients([(self.optimizer, tape.gradient(scaled, self.variables), self.variables)])

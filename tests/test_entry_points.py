@@ -1,0 +1,99 @@
+"""Every entry point not covered elsewhere, run as a user runs it, at tiny sizes: the
+segmenter, the exporter, the FPS benchmark, and the benchmark scripts (which must keep
+working, even though their numbers are only meaningful at full size)."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(*cmd, timeout=600):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="")
+  r = subprocess.run([sys.executable, *cmd], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+  assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+  return r.stdout
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+  from helpers import translated_clip
+  from tw_keras.video import writer
+  path = str(tmp_path_factory.mktemp("clip") / "in.mp4")
+  w = writer.VideoWriter(path, 17, 96, 64, b_frames=2)
+  for frame in translated_clip(64, 96, 26, 2, 1):
+    w.write(frame)
+  w.close()
+  return path
+
+
+def test_segment_video_cli_writes_overlay_and_label_pngs(tiny_model_dir, clip, tmp):
+  out = os.path.join(tmp, "o.mp4")
+  stdout = run("-m", "experiments.segment_video", f"--checkpoint={tiny_model_dir}", f"--video={clip}",
+               f"--output={out}", f"--label_dir={tmp}/labels", "--max_frames=20")
+  assert "20 frames (2 key)" in stdout, stdout
+  import av
+  with av.open(out) as container:
+    assert sum(1 for _ in container.decode(video=0)) == 20
+  assert len(os.listdir(f"{tmp}/labels")) == 20
+  stdout = run("-m", "experiments.segment_video", f"--checkpoint={tiny_model_dir}", f"--video={clip}",
+               f"--output={out}", "--variant=per_frame", "--max_frames=5")
+  assert "5 frames (5 key)" in stdout, stdout
+
+
+def test_export_cli_serves_the_key_frame_signature(tiny_model_dir, tmp):
+  import tensorflow as tf
+  from tw_keras.model import model_dir as model_dir_lib
+  run("-m", "experiments.export_saved_model", f"--model_dir={tiny_model_dir}", f"--export_dir={tmp}/sm/1")
+  loaded = tf.saved_model.load(f"{tmp}/sm/1")
+  assert {"key_frame", "non_key_frame", "serving_default"} <= set(loaded.signatures)
+  image = np.random.default_rng(0).integers(0, 255, (1, 64, 96, 3)).astype(np.uint8)
+  served = loaded.signatures["key_frame"](image=tf.constant(image))["logits"].numpy()
+  per_frame = model_dir_lib.load_per_frame(tiny_model_dir)
+  np.testing.assert_allclose(served, per_frame(tf.constant(image, tf.float32))["logits"].numpy(), atol=1e-4)
+
+
+def test_benchmark_fps_cli_prints_every_variant(tiny_model_dir):
+  stdout = run("-m", "experiments.benchmark_fps", f"--model_dir={tiny_model_dir}", "--size=64x96", "--repeats=1",
+               "--variants=layer1_ft,layer3", "--decode")
+  rows = [l for l in stdout.splitlines() if l.startswith("| ") and "ms/frame" not in l]
+  assert [r.split("|")[1].strip() for r in rows] == ["per_frame", "layer1_ft", "layer3"]
+  assert "decode (PyAV" in stdout
+
+
+def test_model_cost_script_counts_and_times():
+  stdout = run("benchmarks/model_cost.py", "--preset=tiny", "--sizes=64x96", "--flops_size=64x96", "--repeats=1",
+               "--variants=layer1_cfr_rga")
+  table = [l for l in stdout.splitlines() if l.startswith("| per_frame") or l.startswith("| layer1_cfr_rga")]
+  assert len(table) == 4  # GMACs table and timing table, two rows each
+  assert float(table[1].split("|")[4]) < float(table[0].split("|")[4])  # the NKFC costs less
+
+
+def test_extraction_speed_script_runs():
+  stdout = run("benchmarks/extraction_speed.py", "--sizes=64x96", "--frames=12", "--repeats=1")
+  print(stdout)
+
+
+def test_study_report_script_reads_a_results_file(tmp):
+  from tw_keras import labels
+  d = list(range(12))
+  variants = {name: {"mean_miou_over_d": m, "miou_per_distance": [m] * 12,
+                     "pooled_over_d": {"category_miou": m, "category_iou": {c: m for c in labels.CATEGORIES}}}
+              for name, m in [("per_frame", 50.0), ("layer1_cfr_rga", 48.0), ("layer1_cfr", 47.0), ("layer1_ft", 46.0),
+                              ("layer1_warp", 40.0), ("layer2_cfr_rga", 45.0), ("layer3", 30.0)]}
+  path = os.path.join(tmp, "results.json")
+  json.dump({"distances": d, "variants": variants}, open(path, "w"))
+  stdout = run("benchmarks/study_report.py", f"--results={path}")
+  assert "Layer1: per_frame 50.00 >= layer1_cfr_rga 48.00 >= layer1_cfr 47.00 >= layer1_ft 46.00 > " \
+         "layer1_warp 40.00  -> holds, holds, holds, holds" in stdout, stdout
+
+
+def test_benchmark_properties_motion_statistics_at_a_tiny_size(tmp):
+  stdout = run("benchmarks/benchmark_properties.py", "--sequences=2", "--size=64x128", f"--output={tmp}/p.json")
+  motion = json.load(open(f"{tmp}/p.json"))["motion"]
+  assert motion["snippets"] == 2 and 0 <= motion["zero"] <= 1 and motion["p50"] <= motion["p90"] <= motion["p99"]
+  assert "p90" in stdout
