@@ -42,6 +42,7 @@ frame/label size mismatch, an unwritable output directory) stops the job with on
 """
 
 import dataclasses
+import shlex
 
 from absl import flags
 
@@ -74,6 +75,15 @@ def define_flags():
   flags.DEFINE_integer("synthetic_train", _D.synthetic_train, "Synthetic training snippets.")
   flags.DEFINE_integer("synthetic_val", _D.synthetic_val, "Synthetic validation snippets.")
   flags.DEFINE_integer("seed", _D.seed, "Synthetic benchmark seed.")
+  flags.DEFINE_string("input_pattern", None, "video: a file pattern instead of --input_dir (may be a "
+                      "remote URI, e.g. gs://bucket/videos/*.mp4).")
+  flags.DEFINE_string("input_list", None, "video: a text file naming one video (path or URI) per line.")
+  flags.DEFINE_string("runner", "", "Empty: the local process pool (default). Otherwise an Apache Beam "
+                      "runner (DirectRunner, DataflowRunner, FlinkRunner, SparkRunner, PortableRunner); "
+                      'needs pip install -e ".[beam]".')
+  flags.DEFINE_string("beam_args", "", "Further Beam pipeline options, one string, e.g. "
+                      '"--direct_num_workers=2 --direct_running_mode=multi_processing" or '
+                      '"--project=P --region=R --temp_location=gs://B/tmp".')
 
 
 def config_from_flags() -> build.BuildConfig:
@@ -82,7 +92,15 @@ def config_from_flags() -> build.BuildConfig:
 
 def main(argv):
   del argv
-  build.build(config_from_flags())
+  config = config_from_flags()
+  if not FLAGS.runner:
+    build.build(config)
+    return
+  try:
+    from tw_keras.data import beam_build  # pylint: disable=g-import-not-at-top
+  except ImportError as e:
+    raise ValueError(f"--runner={FLAGS.runner} needs Apache Beam: pip install -e \".[beam]\" ({e})") from None
+  beam_build.run(config, FLAGS.runner, shlex.split(FLAGS.beam_args))
 
 
 if __name__ == "__main__":

@@ -82,8 +82,41 @@ def discard(tmp: str):
     os.remove(tmp)
 
 
+def is_remote(path: str) -> bool:
+  """A URI that only TensorFlow's file systems reach (gs://, s3://, hdfs://, ...)."""
+  return "://" in str(path) and not str(path).startswith("file://")
+
+
+@contextlib.contextmanager
+def atomic_uri(path: str) -> Iterator[str]:
+  """`atomic_path` for local paths. For a remote URI (through `tf.io.gfile`): a temporary
+  object in the same directory, renamed over `path` on success (object stores copy, then
+  delete: readers still see the old object or the new one), removed on failure."""
+  if not is_remote(path):
+    with atomic_path(path) as tmp:
+      yield tmp
+    return
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  tmp = temporary_name(path)
+  try:
+    yield tmp
+    if tf.io.gfile.exists(tmp):
+      tf.io.gfile.rename(tmp, path, overwrite=True)
+  finally:
+    if tf.io.gfile.exists(tmp):
+      tf.io.gfile.remove(tmp)
+
+
+def open_file(path: str, mode: str = "rb"):
+  """`open` for local paths, `tf.io.gfile.GFile` for remote URIs."""
+  if not is_remote(path):
+    return open(path, mode)
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return tf.io.gfile.GFile(path, mode)
+
+
 def write_bytes(path: str, data: bytes):
-  with atomic_path(path) as tmp, open(tmp, "wb") as f:
+  with atomic_uri(path) as tmp, open_file(tmp, "wb") as f:
     f.write(data)
 
 

@@ -7,6 +7,7 @@ turns flags into a `BuildConfig`; the demo builds one directly.
 """
 
 import dataclasses
+import glob
 import os
 import time
 from typing import Dict, List, Optional, Tuple
@@ -37,6 +38,9 @@ class BuildConfig:
     first_frame, num_frames, annotated_frame: which snippet frames are encoded (8..19) and
       which must be labelled (19; -1 = none). num_frames 0 = all from first_frame.
     synthetic_*: size and snippet counts of the built-in benchmark; seed: its seed.
+    input_pattern, input_list: video only, instead of input_dir: a file pattern (glob; may
+      be a remote URI such as gs://bucket/videos/*.mp4) or a text file (local or remote)
+      naming one video per line.
   """
   dataset: str = "synthetic"
   output_dir: Optional[str] = None
@@ -56,6 +60,8 @@ class BuildConfig:
   synthetic_train: int = 24
   synthetic_val: int = 8
   seed: int = 0
+  input_pattern: Optional[str] = None
+  input_list: Optional[str] = None
 
   def __post_init__(self):
     if self.dataset not in DATASETS:
@@ -104,8 +110,27 @@ def _render_one(args):
   return synthetic.write_snippet(*args)
 
 
+def _listed_inputs(config: BuildConfig) -> List[str]:
+  paths = []
+  if config.input_pattern:
+    if fileio.is_remote(config.input_pattern):
+      import tensorflow as tf  # pylint: disable=g-import-not-at-top
+      paths += tf.io.gfile.glob(config.input_pattern)
+    else:
+      paths += [p for p in glob.glob(config.input_pattern, recursive=True) if os.path.isfile(p)]
+  if config.input_list:
+    try:
+      with fileio.open_file(config.input_list, "r") as f:
+        paths += [l.strip() for l in f.read().splitlines() if l.strip() and not l.startswith("#")]
+    except Exception as e:  # pylint: disable=broad-except
+      raise codec.VideoError(config.input_list, f"cannot read the input list ({e})") from None
+  return paths
+
+
 def find_sources(config: BuildConfig, split: str) -> List[prepare.Source]:
   """The sequences of one split, in a stable order (the shard order)."""
+  if config.dataset == "video" and (config.input_pattern or config.input_list):
+    return prepare.video_sources_from_paths(_listed_inputs(config))
   root = config.source_root
   if root is None:
     raise codec.VideoError("--input_dir", "required for this dataset")

@@ -49,14 +49,18 @@ SHARD_STATS = "{split}-shards.json"  # per-shard counts, updated as each shard c
 DATASET_INFO = "dataset_info.json"
 
 
-def shard_sets(data_dir: str, split: str):
-  """{shard count N: sorted paths of `split`-*-of-N shards} found in `data_dir`."""
+def shard_sets(data_dir: str, split: str, glob_fn=None):
+  """{shard count N: sorted paths of `split`-*-of-N shards} found in `data_dir`.
+
+  `glob_fn`: another file system's glob (e.g. `tf.io.gfile.glob` for remote URIs).
+  """
   import glob  # pylint: disable=g-import-not-at-top
-  import os  # pylint: disable=g-import-not-at-top
+  import posixpath  # pylint: disable=g-import-not-at-top
   import re  # pylint: disable=g-import-not-at-top
   out = {}
-  for path in sorted(glob.glob(os.path.join(data_dir, f"{glob.escape(split)}-*-of-*.tfrecord"))):
-    m = re.match(SHARD_RE, os.path.basename(path))
+  pattern = posixpath.join(data_dir, f"{glob.escape(split)}-*-of-*.tfrecord")
+  for path in sorted((glob_fn or glob.glob)(pattern)):
+    m = re.match(SHARD_RE, posixpath.basename(path))
     if m and m["split"] == split:
       out.setdefault(int(m["count"]), []).append(path)
   return out

@@ -26,7 +26,7 @@ import re
 import shutil
 import tempfile
 import time
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -113,6 +113,17 @@ def find_video_sources(input_dir: str) -> List[Source]:
   return [Source(os.path.relpath(p, input_dir), video=p) for p in paths]
 
 
+def video_sources_from_paths(paths: Sequence[str]) -> List[Source]:
+  """Video sources from explicit paths or URIs (a file pattern's matches, a list file's
+  lines), in sorted order; each sequence id is the path relative to their common directory."""
+  paths = sorted(dict.fromkeys(p for p in paths if p))
+  if not paths:
+    raise VideoError("--input_pattern/--input_list", "matched no video files")
+  common = os.path.commonprefix([os.path.dirname(p) + "/" for p in paths])
+  common = common[:common.rfind("/") + 1]
+  return [Source(p[len(common):], video=p) for p in paths]
+
+
 def read_label(path: str, size: Tuple[int, int]) -> np.ndarray:
   """Label PNG -> [H, W] uint8 trainIds; checks that it exists and matches `size` (h, w)."""
   if not os.path.exists(path):
@@ -133,41 +144,54 @@ def _check_labels_exist(source: Source):
       raise VideoError(path, "missing label file")
 
 
+def sequence_gops(source: Source, options: PrepOptions, work_dir: Optional[str] = None
+                  ) -> Iterator[Tuple[Dict[str, object], List[Dict[str, object]]]]:
+  """THE per-sequence transform: transcode -> one-pass decode -> (context, frames) per GOP.
+
+  Every driver (the local pool here, the Beam pipeline in `beam_build`) calls it; each GOP
+  becomes one record via `records.to_sequence_example(context, frames)`. The canonical
+  stream is written to a temporary directory under `work_dir` (default: the system's) and
+  removed when the generator finishes or is closed. Raises VideoError on bad input.
+  """
+  _check_labels_exist(source)  # fail before the (slow) transcode
+  with tempfile.TemporaryDirectory(prefix="transcode_", dir=work_dir) as tmp:
+    stream = os.path.join(tmp, "canonical.mp4")
+    codec.transcode(source.video or list(source.images), stream, options.encode)
+    gop: List[Dict[str, object]] = []
+    size = cell = None
+    gop_index = 0
+
+    def context():
+      return {features.SEQUENCE_ID: source.sequence_id, features.SEQUENCE_GOP_INDEX: gop_index,
+              features.HEIGHT: size[0], features.WIDTH: size[1], features.GOP: options.encode.gop,
+              features.MOTION_CELL: cell, features.RESIDUAL_MODE: options.residual_mode}
+
+    for frame in codec.decode_compressed(stream, residual_mode=options.residual_mode):
+      if frame.pict_type == "I" and gop:
+        yield context(), gop
+        gop, gop_index = [], gop_index + 1
+      size, cell = frame.rgb.shape[:2], frame.motion_cell
+      i = frame.index
+      label_path = source.labels[i] if i < len(source.labels) else None
+      label = read_label(label_path, size) if label_path else None
+      gop.append(records.encode_frame(frame, label, source.first_index + i))
+    if gop:
+      yield context(), gop
+
+
 def encode_source(source: Source, options: PrepOptions, spill_path: str) -> Dict[str, int]:
-  """Converts one source; streams (context, frames) GOP tuples to `spill_path` (pickles).
+  """The local pool's worker: streams `sequence_gops` as pickles to `spill_path`.
 
   Returns counts: {"frames", "gops"}. Raises VideoError on bad input.
   """
-  _check_labels_exist(source)  # fail before the (slow) transcode
+  counts = {"frames": 0, "gops": 0}
   # The canonical stream lives next to the spill file, inside the job's spill directory,
   # which the parent removes whatever happens (also when it terminates the workers).
-  with tempfile.TemporaryDirectory(prefix="transcode_", dir=os.path.dirname(spill_path) or None) as tmp:
-    stream = os.path.join(tmp, "canonical.mp4")
-    codec.transcode(source.video or list(source.images), stream, options.encode)
-    counts = {"frames": 0, "gops": 0}
-    with open(spill_path, "wb") as spill:
-      gop: List[Dict[str, object]] = []
-      size = None
-
-      def flush():
-        context = {features.SEQUENCE_ID: source.sequence_id, features.SEQUENCE_GOP_INDEX: counts["gops"],
-                   features.HEIGHT: size[0], features.WIDTH: size[1], features.GOP: options.encode.gop,
-                   features.MOTION_CELL: cell, features.RESIDUAL_MODE: options.residual_mode}
-        pickle.dump((context, gop), spill, protocol=pickle.HIGHEST_PROTOCOL)
-        counts["gops"] += 1
-
-      for frame in codec.decode_compressed(stream, residual_mode=options.residual_mode):
-        if frame.pict_type == "I" and gop:
-          flush()
-          gop = []
-        size, cell = frame.rgb.shape[:2], frame.motion_cell
-        i = frame.index
-        label_path = source.labels[i] if i < len(source.labels) else None
-        label = read_label(label_path, size) if label_path else None
-        gop.append(records.encode_frame(frame, label, source.first_index + i))
-        counts["frames"] += 1
-      if gop:
-        flush()
+  with open(spill_path, "wb") as spill:
+    for context, frames in sequence_gops(source, options, os.path.dirname(spill_path) or None):
+      pickle.dump((context, frames), spill, protocol=pickle.HIGHEST_PROTOCOL)
+      counts["gops"] += 1
+      counts["frames"] += len(frames)
   return counts
 
 
@@ -217,10 +241,9 @@ def write_shards(sources: Sequence[Source], output_dir: str, split: str, num_sha
   check_writable(output_dir)
   num_shards = max(1, min(num_shards, len(sources)))
   removed = remove_stale(output_dir, split, num_shards)
-  per_shard = -(-len(sources) // num_shards)
-  bounds = [min(i * per_shard, len(sources)) for i in range(num_shards + 1)]
+  bounds = shard_bounds(len(sources), num_shards)
   stats_path = os.path.join(output_dir, features.SHARD_STATS.format(split=split))
-  stats = _read_stats(stats_path, num_shards)
+  stats = read_stats(stats_path, num_shards)
   todo = [(s, bounds[s], bounds[s + 1]) for s in range(num_shards)
           if not (os.path.exists(shard_path(output_dir, split, s, num_shards))
                   and os.path.basename(shard_path(output_dir, split, s, num_shards)) in stats)]
@@ -261,7 +284,17 @@ def write_shards(sources: Sequence[Source], output_dir: str, split: str, num_sha
       pool.terminate()
       pool.join()
     shutil.rmtree(spill_dir, ignore_errors=True)
-  # Totals over the whole shard set, this run's shards and those an earlier run finished.
+  return add_totals(summary, stats, start)
+
+
+def shard_bounds(num_sources: int, num_shards: int) -> List[int]:
+  """Sources [bounds[s], bounds[s + 1]) go to shard s: contiguous, in source order."""
+  per_shard = -(-num_sources // num_shards)
+  return [min(i * per_shard, num_sources) for i in range(num_shards + 1)]
+
+
+def add_totals(summary: Dict[str, object], stats: Dict[str, Dict[str, int]], start: float) -> Dict[str, object]:
+  """Totals over the whole shard set (this run's shards and those an earlier run finished)."""
   for key in ("sequences", "gops", "frames", "bytes"):
     summary[key] = sum(s[key] for s in stats.values())
   summary["seconds"] = round(time.time() - start, 2)
@@ -269,12 +302,13 @@ def write_shards(sources: Sequence[Source], output_dir: str, split: str, num_sha
   return summary
 
 
-def _read_stats(path: str, num_shards: int) -> Dict[str, Dict[str, int]]:
+def read_stats(path: str, num_shards: int) -> Dict[str, Dict[str, int]]:
+  """Per-shard stats of finished shards (`{split}-shards.json`) of the `num_shards` set."""
   try:
-    with open(path) as f:
+    with fileio.open_file(path, "r") as f:
       data = json.load(f)
-  except (OSError, ValueError):
-    return {}
+  except Exception:  # pylint: disable=broad-except
+    return {}  # missing or unreadable: nothing is known to be finished
   return data.get("shards", {}) if data.get("count") == num_shards else {}
 
 
