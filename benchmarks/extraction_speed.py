@@ -15,26 +15,15 @@ from absl import flags
 
 import av
 import cv2
-import numpy as np
 
 from tw_keras import cli
 from tw_keras.video import codec
+from clips import make_clip  # benchmarks/clips.py
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("sizes", ["1024x2048", "512x1024"], "HxW sizes to measure.")
 flags.DEFINE_integer("frames", 96, "Frames per clip (multiple of 12).")
 flags.DEFINE_integer("repeats", 2, "Timed passes per measurement; the best is reported.")
-
-
-def make_clip(path, h, w, n):
-  rng = np.random.default_rng(0)
-  base = cv2.resize((rng.random((h // 8 + 40, w // 8 + 40, 3)) * 255).astype(np.uint8),
-                    None, fx=8, fy=8, interpolation=cv2.INTER_CUBIC)
-  def frames():
-    for t in range(n):
-      m = np.float32([[1 + 0.002 * t, 0, -3 * t], [0, 1 + 0.002 * t, -t]])
-      yield cv2.warpAffine(base, m, (w, h), borderMode=cv2.BORDER_REFLECT)
-  codec.encode_frames(frames(), path)
 
 
 def plain_decode(path, export_mvs):

@@ -1,11 +1,15 @@
-r"""Segment a video file: any codec in, colourised overlay video out.
+r"""Segment a video: any codec in, colourised overlay video and/or labelId PNGs out.
 
   python -m experiments.segment_video --video=clip.mp4 --checkpoint=runs/cpu --output=out.mp4
+  python -m experiments.segment_video --video=rtsp://camera/stream --checkpoint=runs/cpu --label_dir=labels
+  some_producer | python -m experiments.segment_video --video=pipe:0 --checkpoint=runs/cpu --output=out.mp4
 
-The input is transcoded to the canonical MPEG-4 Part 2 stream (GOP 12, no B-frames) when it
-is not already, decoded in one streaming pass, and run through the per-frame CNN on key
-frames and the non-key-frame model (--variant) on the others, as --scheduler decides.
-Prints decode, network and total FPS separately.
+The input (a file, a pipe or FIFO, a growing file, a URL FFmpeg opens) is transcoded to the
+canonical MPEG-4 Part 2 stream (GOP 12, no B-frames) frame by frame in memory when it is not
+already canonical, and run through the per-frame CNN on key frames and the non-key-frame
+model (--variant) on the others, as --scheduler decides. Decoding, the network and writing
+run concurrently. Prints network and total FPS, and how long the network waited for the
+other two stages.
 """
 
 import os
@@ -22,7 +26,7 @@ def define_flags():
   flags.DEFINE_string("video", None, "Input video (any format FFmpeg reads).", required=True)
   flags.DEFINE_string("checkpoint", None, "Trained model directory (experiments.train --model_dir).",
                       required=True)
-  flags.DEFINE_string("output", None, "Overlay video to write (.mp4).", required=True)
+  flags.DEFINE_string("output", None, "Overlay video to write (.mp4); optional with --label_dir.")
   flags.DEFINE_string("variant", "layer1_cfr_rga", "Non-key-frame variant; 'per_frame' for none.")
   flags.DEFINE_string("scheduler", "gop", "gop | every | fixed:K | adaptive[:score=S][,residual=R]; "
                       "with --variant=per_frame only gop (the default) or every, both meaning every frame.")
@@ -60,10 +64,15 @@ def main(argv):
     threshold = segment.tune_adaptive(FLAGS.video, segmenter, FLAGS.tune_key_rate)
     segmenter.scheduler = schedulers.parse(f"adaptive:score={threshold:.4f}")
     print(f"tuned adaptive threshold: score={threshold:.4f} for a key-frame rate of {FLAGS.tune_key_rate}")
+  if not FLAGS.output and not FLAGS.label_dir:
+    raise ValueError("give --output (an overlay video), --label_dir (labelId PNGs), or both")
   stats = segment.segment_video(FLAGS.video, segmenter, FLAGS.output, FLAGS.label_dir,
                                 max_frames=FLAGS.max_frames)
   print(stats.line())
-  print(f"overlay video: {os.path.abspath(FLAGS.output)}")
+  if FLAGS.output:
+    print(f"overlay video: {os.path.abspath(FLAGS.output)}")
+  if FLAGS.label_dir:
+    print(f"labelId PNGs: {os.path.abspath(FLAGS.label_dir)}")
 
 
 if __name__ == "__main__":

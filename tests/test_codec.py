@@ -168,3 +168,23 @@ def test_retranscoding_our_own_stream_keeps_the_original_size(tmp):
   info = codec.transcode(first, second)  # e.g. a user passes a stream we wrote
   assert (info.height, info.width) == (75, 101)
   assert decode_all(second)[0].rgb.shape == (75, 101, 3)
+
+
+@pytest.mark.parametrize("mode", ["step", "accumulate"])
+def test_on_the_fly_transcoding_gives_the_frames_of_the_file_path(tmp, mode):
+  """`stream_compressed` (in memory) == `decode_compressed(transcode(...))` (on disk), exactly."""
+  from tw_keras.video import writer
+  source = os.path.join(tmp, "in.mp4")
+  w = writer.VideoWriter(source, 17, 90, 50, b_frames=2)  # odd size: padded to 96x64 and cropped back
+  for frame in translated_clip(50, 90, 26, 2.5, 1):
+    w.write(frame)
+  w.close()
+  codec.transcode(source, os.path.join(tmp, "c.mp4"))
+  on_disk = list(codec.decode_compressed(os.path.join(tmp, "c.mp4"), residual_mode=mode))
+  streamed = list(codec.stream_compressed(source, residual_mode=mode))
+  assert len(streamed) == len(on_disk) == 26
+  for a, b in zip(on_disk, streamed):
+    assert (a.index, a.pict_type, a.motion_cell) == (b.index, b.pict_type, b.motion_cell)
+    np.testing.assert_array_equal(a.rgb, b.rgb)
+    np.testing.assert_array_equal(a.motion_grid, b.motion_grid)
+    np.testing.assert_array_equal(a.residual, b.residual)

@@ -228,3 +228,68 @@ def test_tune_adaptive_hits_its_target_rate_and_leaves_the_segmenter_alone(tiny_
   assert len(changed) == 22 and len(set(changed)) > 5  # the tiny model's drift varies frame to frame
   assert th == pytest.approx(np.quantile(changed, 0.75))
   assert 5 <= sum(c > th for c in changed) <= 6  # 25% of 22 non-key frames
+
+
+def test_segment_a_live_pipe_labels_only(tiny_models, tmp):
+  """A FIFO fed by another thread (as a camera or `producer | segment_video` would): the
+  input is transcoded on the fly, nothing is written but the labels."""
+  import threading
+  from helpers import translated_clip
+  from tw_keras.video import writer
+  per_frame, nkfc, variant = tiny_models
+  source = os.path.join(tmp, "src.ts")  # MPEG-TS: a format that streams through a pipe
+  w = writer.VideoWriter(source, 17, 96, 64, b_frames=2)
+  for frame in translated_clip(64, 96, 30, 2, 1):
+    w.write(frame)
+  w.close()
+  fifo = os.path.join(tmp, "live")
+  os.mkfifo(fifo)
+  feeder = threading.Thread(target=lambda: open(fifo, "wb").write(open(source, "rb").read()), daemon=True)
+  feeder.start()
+  labels_dir = os.path.join(tmp, "labels")
+  stats = segment.segment_video(fifo, runner.StreamSegmenter(per_frame, nkfc, variant, "gop"), None,
+                                label_dir=labels_dir)
+  feeder.join(timeout=60)
+  assert stats.transcoded and stats.frames == 30 and stats.key_frames == 3
+  assert len(os.listdir(labels_dir)) == 30
+  assert sorted(os.listdir(tmp)) == ["labels", "live", "src.ts"]  # no temporary transcode, no video
+
+
+def test_max_frames_stops_the_on_the_fly_transcoder_early(tiny_models, tmp, monkeypatch):
+  from helpers import translated_clip
+  from tw_keras.video import writer
+  per_frame, nkfc, variant = tiny_models
+  source = os.path.join(tmp, "long.mp4")
+  w = writer.VideoWriter(source, 17, 96, 64, b_frames=2)
+  for frame in translated_clip(64, 96, 120, 1, 0):
+    w.write(frame)
+  w.close()
+  read = []
+  original = codec.iter_source_frames
+
+  def counting(src):
+    for frame in original(src):
+      read.append(1)
+      yield frame
+  monkeypatch.setattr(codec, "iter_source_frames", counting)
+  stats = segment.segment_video(source, runner.StreamSegmenter(per_frame, nkfc, variant, "gop"),
+                                os.path.join(tmp, "o.mp4"), max_frames=10)
+  assert stats.frames == 10
+  assert len(read) <= 10 + 2 * segment.QUEUE_DEPTH  # read-ahead only, not the 120-frame file
+
+
+def test_a_writer_failure_stops_the_pipeline_with_its_error(tiny_models, tmp, monkeypatch):
+  from helpers import translated_clip
+  per_frame, nkfc, variant = tiny_models
+  video = os.path.join(tmp, "v.mp4")
+  codec.encode_frames(translated_clip(64, 96, 24, 1, 1), video)
+
+  def broken(*args, **kwargs):
+    raise OSError(28, "No space left on device")
+  from tw_keras.evaluation import protocol
+  monkeypatch.setattr(protocol, "write_label_png", broken)
+  with pytest.raises(OSError, match="No space left"):
+    segment.segment_video(video, runner.StreamSegmenter(per_frame, nkfc, variant, "gop"),
+                          os.path.join(tmp, "o.mp4"), label_dir=os.path.join(tmp, "labels"))
+  assert not os.path.exists(os.path.join(tmp, "o.mp4"))
+  assert not [f for f in os.listdir(tmp) if ".tmp" in f]

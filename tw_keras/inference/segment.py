@@ -1,39 +1,51 @@
-"""Segment a video file end to end: transcode if needed, decode in one streaming pass,
-run the key-frame / non-key-frame models under a scheduler, write an overlay video.
+"""Segment a video end to end, as a pipeline of three concurrent stages.
 
-Memory is bounded whatever the video's length: frames stream from the decoder (a
-4-frame queue) through the network to the encoder; nothing is kept but the context state.
+  decode (+ on-the-fly transcoding)  --queue-->  network  --queue-->  overlay + write
+  (a thread: FFmpeg releases the GIL)           (this thread)         (a thread)
+
+Queues are bounded (4 frames each), so memory is bounded whatever the video's length, and
+the total FPS approaches the slowest stage instead of the sum of all three. A canonical
+MPEG-4 file is decoded directly; anything else (H.264 with B-frames, a pipe, a growing
+file, an rtsp:// URL) is transcoded frame by frame in memory (`codec.stream_compressed`):
+nothing is written to disk, and `max_frames` stops the transcoder as well.
 """
 
 import dataclasses
 import os
-import tempfile
+import queue
+import threading
 import time
 from typing import Optional
 
 import numpy as np
 
-from tw_keras.video import codec
-from tw_keras.video.writer import VideoWriter
 from tw_keras import labels
 from tw_keras.inference import runner
+from tw_keras.video import codec
+from tw_keras.video.writer import VideoWriter
+
+QUEUE_DEPTH = 4
 
 
 @dataclasses.dataclass
 class SegmentStats:
+  """Seconds are wall-clock waits of the network thread: `decode_seconds` waiting for the
+  decoder, `write_seconds` waiting for the writer; with the stages overlapping, total is
+  less than their sum."""
   frames: int
   key_frames: int
-  decode_seconds: float  # PyAV decode + motion field + residual (and transcoding, reported apart)
+  decode_seconds: float
   network_seconds: float
+  write_seconds: float
   total_seconds: float
-  transcode_seconds: float
   transcoded: bool
 
   def line(self) -> str:
     fps = lambda s: self.frames / s if s > 0 else float("inf")
-    return (f"{self.frames} frames ({self.key_frames} key): decode {fps(self.decode_seconds):.1f} FPS, "
-            f"network {fps(self.network_seconds):.1f} FPS, total {fps(self.total_seconds):.1f} FPS"
-            + (f" (+ transcode {self.transcode_seconds:.1f} s)" if self.transcoded else ""))
+    return (f"{self.frames} frames ({self.key_frames} key): network {fps(self.network_seconds):.1f} FPS, "
+            f"total {fps(self.total_seconds):.1f} FPS; waited {self.decode_seconds:.1f} s for decoding"
+            + (" (transcoded on the fly)" if self.transcoded else "")
+            + f", {self.write_seconds:.1f} s for writing")
 
 
 def overlay(rgb: np.ndarray, train_ids: np.ndarray, alpha: float = 0.5) -> np.ndarray:
@@ -42,54 +54,101 @@ def overlay(rgb: np.ndarray, train_ids: np.ndarray, alpha: float = 0.5) -> np.nd
   return (rgb.astype(np.float32) * (1 - alpha) + colour * alpha).astype(np.uint8)
 
 
-def segment_video(video: str, segmenter: runner.StreamSegmenter, output: str,
+def compressed_frames(video: str, options: codec.EncodeOptions = codec.EncodeOptions()):
+  """(frames, transcoded): `CompressedFrame`s of any video. A canonical file is decoded as it
+  is; anything else is transcoded on the fly, in memory."""
+  if not codec.is_live(video) and codec.is_canonical(video, options.gop):
+    return codec.decode_compressed(video), False
+  return codec.stream_compressed(video, options), True
+
+
+class _Writer:
+  """The output stage on its own thread: overlay video and/or labelId PNGs, in frame order."""
+
+  def __init__(self, output: Optional[str], label_dir: Optional[str], fps: int):
+    self.output, self.label_dir, self.fps = output, label_dir, fps
+    self.queue = queue.Queue(QUEUE_DEPTH)
+    self.error = None
+    self.video = None
+    self.thread = threading.Thread(target=self._run, daemon=True)
+    self.thread.start()
+
+  def _run(self):
+    from tw_keras.evaluation import protocol  # pylint: disable=g-import-not-at-top
+    while True:
+      item = self.queue.get()
+      if item is None:
+        return
+      if self.error is not None:
+        continue  # drain: the producer learns of the error on its next put
+      rgb, pred, index = item
+      try:
+        if self.output:
+          if self.video is None:
+            self.video = VideoWriter(self.output, self.fps, rgb.shape[1], rgb.shape[0])
+          self.video.write(overlay(rgb, pred))
+        if self.label_dir:
+          protocol.write_label_png(self.label_dir, f"frame_{index:06d}", pred, "_labelIds.png")
+      except Exception as e:  # pylint: disable=broad-except
+        self.error = e
+
+  def put(self, rgb, pred, index) -> float:
+    """Queues one frame; returns the seconds spent waiting for room."""
+    if self.error is not None:
+      raise self.error
+    t = time.perf_counter()
+    self.queue.put((rgb, pred, index))
+    return time.perf_counter() - t
+
+  def close(self, ok: bool) -> float:
+    t = time.perf_counter()
+    self.queue.put(None)
+    self.thread.join()
+    if self.video is not None:
+      self.video.close(ok and self.error is None)
+    if ok and self.error is not None:
+      raise self.error
+    return time.perf_counter() - t
+
+
+def segment_video(video: str, segmenter: runner.StreamSegmenter, output: Optional[str],
                   label_dir: Optional[str] = None, options: codec.EncodeOptions = codec.EncodeOptions(),
-                  max_frames: int = 0, work_dir: Optional[str] = None) -> SegmentStats:
-  """Segments `video` into an overlay video at `output` (and labelId PNGs in `label_dir`).
+                  max_frames: int = 0) -> SegmentStats:
+  """Segments `video` (a file, a pipe, or a URL FFmpeg opens) into an overlay video at
+  `output` and/or labelId PNGs in `label_dir` (at least one of them).
 
   Raises:
     codec.VideoError: unreadable input, or an output that cannot be written.
   """
-  out_dir = os.path.dirname(os.path.abspath(output))
-  if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
-    raise codec.VideoError(output, "output directory does not exist or is not writable")
+  if not output and not label_dir:
+    raise ValueError("segment_video: give an output video, a label directory, or both")
+  if output:
+    out_dir = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
+      raise codec.VideoError(output, "output directory does not exist or is not writable")
   start = time.perf_counter()
   segmenter.reset()
-  with tempfile.TemporaryDirectory(prefix="tw_keras_segment_", dir=work_dir) as tmp:
-    transcoded = not codec.is_canonical(video, options.gop)
-    t = time.perf_counter()
-    stream_path = video
-    if transcoded:
-      stream_path = os.path.join(tmp, "canonical.mp4")
-      codec.transcode(video, stream_path, options)
-    transcode_seconds = time.perf_counter() - t
-    frames = codec.decode_compressed(stream_path)
-    writer = None
-    decode_seconds = 0.0
-    n = 0
-    ok = False
-    try:
-      while True:
-        t = time.perf_counter()
-        frame = next(frames, None)
-        decode_seconds += time.perf_counter() - t
-        if frame is None or (max_frames and n >= max_frames):
-          break
-        if writer is None:
-          writer = VideoWriter(output, options.fps, frame.rgb.shape[1], frame.rgb.shape[0])
-        pred, _ = segmenter(frame.rgb, frame.motion, frame.residual, frame.pict_type, frame.index)
-        writer.write(overlay(frame.rgb, pred))
-        if label_dir:
-          from tw_keras.evaluation import protocol  # pylint: disable=g-import-not-at-top
-          protocol.write_label_png(label_dir, f"frame_{frame.index:06d}", pred, "_labelIds.png")
-        n += 1
-      ok = n > 0
-    finally:
-      frames.close()
-      if writer is not None:
-        writer.close(ok)
-  return SegmentStats(n, segmenter.key_frames, decode_seconds, segmenter.network_seconds,
-                      time.perf_counter() - start - transcode_seconds, transcode_seconds, transcoded)
+  frames, transcoded = compressed_frames(video, options)
+  writer = _Writer(output, label_dir, options.fps)
+  decode_seconds = write_seconds = 0.0
+  n = 0
+  ok = False
+  try:
+    while not (max_frames and n >= max_frames):
+      t = time.perf_counter()
+      frame = next(frames, None)
+      decode_seconds += time.perf_counter() - t
+      if frame is None:
+        break
+      pred, _ = segmenter(frame.rgb, frame.motion, frame.residual, frame.pict_type, frame.index)
+      write_seconds += writer.put(frame.rgb, pred, frame.index)
+      n += 1
+    ok = n > 0
+  finally:
+    frames.close()
+    write_seconds += writer.close(ok)
+  return SegmentStats(n, segmenter.key_frames, decode_seconds, segmenter.network_seconds, write_seconds,
+                      time.perf_counter() - start, transcoded)
 
 
 def tune_adaptive(video: str, segmenter: runner.StreamSegmenter, target_key_rate: float, max_frames: int = 300,
@@ -104,19 +163,14 @@ def tune_adaptive(video: str, segmenter: runner.StreamSegmenter, target_key_rate
   from tw_keras.model import schedulers  # pylint: disable=g-import-not-at-top
   segmenter = segmenter.with_scheduler("gop")  # the caller's segmenter is left as it was
   changed = []
-  with tempfile.TemporaryDirectory(prefix="tw_keras_tune_") as tmp:
-    path = video
-    if not codec.is_canonical(video, options.gop):
-      path = os.path.join(tmp, "canonical.mp4")
-      codec.transcode(video, path, options)
-    frames = codec.decode_compressed(path)
-    try:
-      for frame in frames:
-        if frame.index >= max_frames:
-          break
-        pred, key = segmenter(frame.rgb, frame.motion, frame.residual, frame.pict_type, frame.index)
-        if not key:
-          changed.append(segmenter.scheduler.changed_fraction(pred))
-    finally:
-      frames.close()
+  frames, _ = compressed_frames(video, options)
+  try:
+    for frame in frames:
+      if frame.index >= max_frames:
+        break
+      pred, key = segmenter(frame.rgb, frame.motion, frame.residual, frame.pict_type, frame.index)
+      if not key:
+        changed.append(segmenter.scheduler.changed_fraction(pred))
+  finally:
+    frames.close()
   return schedulers.tune_threshold(changed, target_key_rate)

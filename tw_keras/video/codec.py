@@ -38,6 +38,7 @@ per 8x8 block ("step") or per pixel ("accumulate"); `CompressedFrame.motion` exp
 """
 
 import dataclasses
+import fractions
 import os
 import threading
 import queue
@@ -148,11 +149,19 @@ def read_image(path) -> np.ndarray:
   return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
+def is_live(path) -> bool:
+  """A source that can be read only once, front to back: a URL FFmpeg opens (rtsp://,
+  http://, ...), a pipe or FIFO, a device. Never probed ahead; always streamed."""
+  path = str(path)
+  return "://" in path or path.startswith("pipe:") or (os.path.exists(path) and not os.path.isfile(path))
+
+
 def _open_input(path):
-  if not os.path.exists(path):
-    raise VideoError(path, "file does not exist")
-  if os.path.getsize(path) == 0:
-    raise VideoError(path, "empty file (0 bytes)")
+  if not is_live(path):
+    if not os.path.exists(path):
+      raise VideoError(path, "file does not exist")
+    if os.path.getsize(path) == 0:
+      raise VideoError(path, "empty file (0 bytes)")
   try:
     container = av.open(str(path))
   except av.error.EOFError:
@@ -207,6 +216,35 @@ def iter_source_frames(source: Union[str, os.PathLike, Sequence[str]]) -> Iterat
                      f"{count} could be decoded")
 
 
+def _coded_size(h: int, w: int, source_name) -> Tuple[int, int]:
+  ch, cw = legal_size(h, w)
+  if max(ch, cw) > MAX_SIZE:
+    raise VideoError(source_name, f"frame size {w}x{h} exceeds MPEG-4 Part 2's limit of {MAX_SIZE} pixels "
+                     "per side; scale the video down first (e.g. ffmpeg -i IN -vf scale=iw/2:-2 OUT)")
+  return ch, cw
+
+
+def _configure_encoder(cc, coded_height: int, coded_width: int, options: "EncodeOptions"):
+  """THE canonical encoder settings (module doc), on a stream's or a bare codec context."""
+  cc.width, cc.height, cc.pix_fmt = coded_width, coded_height, "yuv420p"
+  cc.gop_size = options.gop
+  cc.max_b_frames = 0
+  cc.bit_rate = 0  # constant quantiser, no rate control (a bare context defaults to 200 kb/s)
+  cc.options = {
+      "sc_threshold": "1000000000",  # no scene-cut I-frames: the GOP grid is strict
+      "qmin": str(options.qscale),
+      "qmax": str(options.qscale),
+  }
+
+
+def _canonical_frame(rgb: np.ndarray, n: int, coded_height: int, coded_width: int, gop: int):
+  frame = av.VideoFrame.from_ndarray(_pad_to(rgb, coded_height, coded_width), format="rgb24")
+  frame.pts = n
+  if n % gop == 0:  # force the GOP grid; sc_threshold keeps P-frames P
+    frame.pict_type = av.video.frame.PictureType.I
+  return frame
+
+
 @dataclasses.dataclass(frozen=True)
 class TranscodeInfo:
   num_frames: int
@@ -231,30 +269,16 @@ def encode_frames(frames: Iterable[np.ndarray], output_path, options: EncodeOpti
     for rgb in frames:
       if container is None:
         h, w = rgb.shape[:2]
-        ch, cw = legal_size(h, w)
-        if max(ch, cw) > MAX_SIZE:
-          raise VideoError(source_name, f"frame size {w}x{h} exceeds MPEG-4 Part 2's limit of {MAX_SIZE} pixels "
-                           "per side; scale the video down first (e.g. ffmpeg -i IN -vf scale=iw/2:-2 OUT)")
+        ch, cw = _coded_size(h, w, source_name)
         container = av.open(tmp, "w")
         container.metadata["comment"] = f"{SIZE_TAG}{w}x{h}"
         stream = container.add_stream("mpeg4", rate=options.fps)
-        stream.width, stream.height, stream.pix_fmt = cw, ch, "yuv420p"
-        stream.gop_size = options.gop
-        stream.max_b_frames = 0
-        stream.codec_context.options = {
-            "sc_threshold": "1000000000",  # no scene-cut I-frames: the GOP grid is strict
-            "qmin": str(options.qscale),
-            "qmax": str(options.qscale),
-        }
+        _configure_encoder(stream.codec_context, ch, cw, options)
         info = (h, w, ch, cw)
       elif rgb.shape[:2] != info[:2]:
         raise VideoError(source_name, f"frame {n} has size {rgb.shape[1]}x{rgb.shape[0]}, "
                          f"expected {info[1]}x{info[0]}")
-      frame = av.VideoFrame.from_ndarray(_pad_to(rgb, info[2], info[3]), format="rgb24")
-      frame.pts = n
-      if n % options.gop == 0:  # force the GOP grid; sc_threshold keeps P-frames P
-        frame.pict_type = av.video.frame.PictureType.I
-      for packet in stream.encode(frame):
+      for packet in stream.encode(_canonical_frame(rgb, n, info[2], info[3], options.gop)):
         container.mux(packet)
       n += 1
     if container is None:
@@ -433,6 +457,52 @@ def _threaded(iterator, depth=4):
     thread.join()
 
 
+def _compressed_frames(decoded, size_of, residual_mode: str, name) -> Iterator[CompressedFrame]:
+  """(pict_type, rgb at coded size, motion vectors) in stream order -> `CompressedFrame`s.
+
+  THE residual and motion computation (module doc), whatever the frames came from.
+  `size_of()` gives the (height, width) to crop to, or None for the coded size; it is
+  called once the first frame has been decoded.
+  """
+  if residual_mode not in ("step", "accumulate"):
+    raise ValueError(f"residual_mode must be 'step' or 'accumulate', got {residual_mode!r}")
+  mc = size = None
+  prev = key = acc = None
+  index = -1
+  try:
+    for pict_type, rgb, vectors in decoded:
+      index += 1
+      if pict_type == "B":
+        raise VideoError(name, f"frame {index} is a B-frame; transcode to the canonical stream first")
+      ch, cw = rgb.shape[:2]
+      if mc is None:
+        size = size_of() or (ch, cw)
+        mc = MotionCompensator(*size)
+      h, w = size
+      rgb = np.ascontiguousarray(rgb[:h, :w])
+      block = block_motion_from_vectors(vectors if pict_type == "P" else None, ch, cw)
+      if pict_type == "I" or prev is None:
+        key, prev = rgb, rgb
+        acc = np.zeros((h, w, 2), np.int16)
+        grid, cell = (acc, 1) if residual_mode == "accumulate" else (block, MV_CELL)
+        yield CompressedFrame(index, pict_type, rgb, grid, cell, np.zeros((h, w, 3), np.int16))
+        continue
+      if residual_mode == "accumulate":
+        # acc_t(p) = mv_t(p) + acc_{t-1}(p - mv_t(p)), nearest sample of the previous field.
+        acc = cv2.add(mc.expand(block, MV_CELL),
+                      mc.warp(acc, block, MV_CELL, cv2.INTER_NEAREST), dtype=cv2.CV_16S)
+        grid, cell, reference = acc, 1, key
+      else:
+        grid, cell, reference = block, MV_CELL, prev
+      residual = cv2.subtract(rgb, mc.warp(reference, grid, cell), dtype=cv2.CV_16S)
+      prev = rgb
+      yield CompressedFrame(index, pict_type, rgb, grid, cell, residual)
+  except av.error.FFmpegError as e:
+    raise VideoError(name, f"truncated or corrupt video after {index + 1} frames ({e})") from None
+  if index < 0:
+    raise VideoError(name, "zero frames decoded (empty or truncated video)")
+
+
 def decode_compressed(path, residual_mode: str = "step",
                       size: Optional[Tuple[int, int]] = None) -> Iterator[CompressedFrame]:
   """Decodes a canonical stream in one pass into `CompressedFrame`s.
@@ -452,39 +522,62 @@ def decode_compressed(path, residual_mode: str = "step",
     stream = container.streams.video[0]
     stream.codec_context.options = {"flags2": "+export_mvs"}
     size = size or stored_size(container)
-    mc = None
-    prev = key = acc = None
-    index = -1
-    try:
-      for pict_type, rgb, vectors in _threaded(_decoded_frames(container, stream)):
-        index += 1
-        if pict_type == "B":
-          raise VideoError(path, f"frame {index} is a B-frame; transcode to the canonical stream first")
-        ch, cw = rgb.shape[:2]
-        h, w = size if size else (ch, cw)
-        if mc is None:
-          mc = MotionCompensator(h, w)
-        rgb = np.ascontiguousarray(rgb[:h, :w])
-        block = block_motion_from_vectors(vectors if pict_type == "P" else None, ch, cw)
-        if pict_type == "I" or prev is None:
-          key, prev = rgb, rgb
-          acc = np.zeros((h, w, 2), np.int16)
-          grid, cell = (acc, 1) if residual_mode == "accumulate" else (block, MV_CELL)
-          yield CompressedFrame(index, pict_type, rgb, grid, cell, np.zeros((h, w, 3), np.int16))
-          continue
-        if residual_mode == "accumulate":
-          # acc_t(p) = mv_t(p) + acc_{t-1}(p - mv_t(p)), nearest sample of the previous field.
-          acc = cv2.add(mc.expand(block, MV_CELL),
-                        mc.warp(acc, block, MV_CELL, cv2.INTER_NEAREST), dtype=cv2.CV_16S)
-          grid, cell, reference = acc, 1, key
-        else:
-          grid, cell, reference = block, MV_CELL, prev
-        residual = cv2.subtract(rgb, mc.warp(reference, grid, cell), dtype=cv2.CV_16S)
-        prev = rgb
-        yield CompressedFrame(index, pict_type, rgb, grid, cell, residual)
-    except av.error.FFmpegError as e:
-      raise VideoError(path, f"truncated or corrupt video after {index + 1} frames ({e})") from None
-    if index < 0:
-      raise VideoError(path, "zero frames decoded (empty or truncated video)")
+    yield from _compressed_frames(_threaded(_decoded_frames(container, stream)), lambda: size,
+                                  residual_mode, path)
   finally:
     container.close()
+
+
+def _transcoded_frames(source, options: "EncodeOptions", size: dict, name):
+  """Any source -> the canonical encoder -> a decoder, frame by frame, in memory.
+
+  Yields (pict_type, rgb at coded size, motion vectors) as `_decoded_frames` does for a
+  file; sets size["size"] = (height, width) of the source before the first one.
+  """
+  encoder = decoder = None
+  n = 0
+
+  def decoded(packets):
+    for packet in packets:
+      for frame in decoder.decode(packet):
+        side = frame.side_data.get("MOTION_VECTORS")
+        yield (PICT_TYPES.get(int(frame.pict_type), "?"), frame.to_ndarray(format="rgb24"),
+               side.to_ndarray() if side is not None else None)
+
+  for rgb in iter_source_frames(source):
+    if encoder is None:
+      h, w = rgb.shape[:2]
+      ch, cw = _coded_size(h, w, name)
+      size["size"] = (h, w)
+      encoder = av.CodecContext.create("mpeg4", "w")
+      encoder.time_base = fractions.Fraction(1, options.fps)
+      encoder.framerate = fractions.Fraction(options.fps)
+      _configure_encoder(encoder, ch, cw, options)
+      decoder = av.CodecContext.create("mpeg4", "r")
+      decoder.options = {"flags2": "+export_mvs"}
+    elif rgb.shape[:2] != size["size"]:
+      raise VideoError(name, f"frame {n} has size {rgb.shape[1]}x{rgb.shape[0]}, expected "
+                       f"{size['size'][1]}x{size['size'][0]}")
+    yield from decoded(encoder.encode(_canonical_frame(rgb, n, ch, cw, options.gop)))
+    n += 1
+  if encoder is None:
+    raise VideoError(name, "zero frames")
+  yield from decoded(encoder.encode(None))
+  yield from decoded([None])
+
+
+def stream_compressed(source, options: "EncodeOptions" = None, residual_mode: str = "step"
+                      ) -> Iterator[CompressedFrame]:
+  """`CompressedFrame`s of any source, transcoded to the canonical stream on the fly.
+
+  The same frames as `decode_compressed(transcode(source))`, with nothing written to disk
+  and no wait for the whole input: each source frame is encoded, its packet decoded at
+  once (the encoder has no B-frames, so no delay), and the frame yielded. Works on what a
+  file cannot do: a pipe or FIFO, a growing file, a URL FFmpeg opens (rtsp://...). Source
+  decoding and transcoding run on a thread (FFmpeg releases the GIL).
+  """
+  options = options or EncodeOptions()
+  name = "<image list>" if _is_image_list(source) else str(source)
+  size = {}
+  yield from _compressed_frames(_threaded(_transcoded_frames(source, options, size, name)),
+                                lambda: size.get("size"), residual_mode, name)
