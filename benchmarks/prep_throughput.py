@@ -33,7 +33,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("input_dir", None, "Cityscapes-layout tree to convert (default: render the default benchmark).")
 flags.DEFINE_integer("workers", os.cpu_count() or 1, "Worker processes for both drivers.")
 flags.DEFINE_integer("repeats", 2, "Timed runs per driver (alternating).")
-flags.DEFINE_integer("full_frames", 24, "Frames of the 2048x1024 clip for the per-frame cost.")
+flags.DEFINE_integer("full_frames", 24, "Frames of the full-size clip for the per-frame cost.")
+flags.DEFINE_string("full_size", "1024x2048", "HxW of that clip (Cityscapes' size).")
 
 CITYSCAPES_SNIPPETS = 2975 + 500 + 1525  # train + val + test sequences of leftImg8bit_sequence
 NIGHT_HOURS = 8
@@ -87,12 +88,13 @@ def main(_):
     from clips import make_clip  # pylint: disable=g-import-not-at-top  (benchmarks/clips.py)
     videos = os.path.join(work, "videos")
     os.makedirs(videos)
-    make_clip(os.path.join(videos, "clip.mp4"), 1024, 2048, FLAGS.full_frames)
+    fh, fw = map(int, FLAGS.full_size.split("x"))
+    make_clip(os.path.join(videos, "clip.mp4"), fh, fw, FLAGS.full_frames)
     out = os.path.join(work, "full")
     seconds = _build(["--dataset=video", f"--input_dir={videos}", "--workers=1"], out)
     n, size = _frames(out)
     per_frame_s, per_frame_b = seconds / n, size / n
-    print(f"\n2048x1024 textured clip, {n} frames, 1 worker: {per_frame_s:.3f} s/frame "
+    print(f"\n{fw}x{fh} textured clip, {n} frames, 1 worker: {per_frame_s:.3f} s/frame "
           f"(whole command), {per_frame_b / 2**20:.2f} MiB/frame in TFRecords")
     print("\nCityscapes-scale estimate (leftImg8bit_sequence, 5000 snippets):")
     print("| frames prepared | frames | TB written | core-hours | workers for 8 h |\n|---|---|---|---|---|")

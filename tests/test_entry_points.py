@@ -97,3 +97,18 @@ def test_benchmark_properties_motion_statistics_at_a_tiny_size(tmp):
   motion = json.load(open(f"{tmp}/p.json"))["motion"]
   assert motion["snippets"] == 2 and 0 <= motion["zero"] <= 1 and motion["p50"] <= motion["p90"] <= motion["p99"]
   assert "p90" in stdout
+
+
+def test_end_to_end_script_compares_both_paths_on_one_video(clip):
+  stdout = run("benchmarks/end_to_end.py", f"--video={clip}", "--preset=tiny", "--variants=layer1_cfr_rga",
+               "--labels_only")
+  rows = [l.split("|") for l in stdout.splitlines() if l.startswith("| per_frame") or l.startswith("| layer1")]
+  assert [r[1].strip() for r in rows] == ["per_frame (every frame)", "layer1_cfr_rga (GOP)"]
+  assert rows[0][3].strip() == "1.00x" and [r[6].strip() for r in rows] == ["26", "3"]  # key frames
+
+
+def test_prep_throughput_script_runs(tiny_records):
+  stdout = run("benchmarks/prep_throughput.py", f"--input_dir={tiny_records}", "--repeats=1", "--full_frames=12",
+               "--full_size=64x128",
+               timeout=900)
+  assert "DirectRunner / local pool throughput" in stdout and "Cityscapes-scale estimate" in stdout, stdout
