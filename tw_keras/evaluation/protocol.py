@@ -21,35 +21,39 @@ import tensorflow as tf
 from tw_keras.data import features, dataset
 from tw_keras import fileio, labels
 from tw_keras.evaluation import metrics
+from tw_keras.model import twnet
 from tw_keras import config as config_lib
 
 TAPLAB_SEED = 12345
 
 
-def _forward_fns(per_frame, nkfcs):
+def _steps(per_frame, nkfcs):
+  """The per-frame CNN's compiled forward (all outputs, shared by every variant), and per
+  variant its `twnet.TWNet` and compiled non-key-frame step."""
   pf = tf.function(lambda x: per_frame(x, training=False), reduce_retracing=True)
-  nk = {name: tf.function(lambda *a, m=m: m(list(a), training=False), reduce_retracing=True)
-        for name, m in nkfcs.items() if m is not None}
-  return pf, nk
+  nets = {name: twnet.TWNet(per_frame, m, config_lib.VARIANTS[name]) for name, m in nkfcs.items() if m is not None}
+  return pf, {name: (net, net.compiled()[1]) for name, net in nets.items()}
 
 
-def chain_predictions(pf, nk_fn, variant, gop, key: int, target: int, key_out=None):
+def chain_predictions(pf, step, gop, key: int, target: int, key_out=None):
   """Runs key frame `key` through the per-frame CNN and chains to `target`.
 
   Args:
-    pf, nk_fn: per-frame and non-key-frame forward functions (batch 1).
+    pf: the per-frame CNN's forward function (batch 1, all outputs).
+    step: (TWNet, its compiled non-key-frame step), or None for the per-frame CNN alone.
     gop: parsed GOP dictionary (tensors [T, ...]).
   Returns:
     [H, W] int32 trainId prediction at `target`.
   """
   images = gop[features.CLIP_IMAGES]
   key_out = key_out if key_out is not None else pf(tf.cast(images[key:key + 1], tf.float32))
-  if key == target or variant is None or variant.kind == "per_frame":
+  if key == target or step is None:
     return tf.argmax(key_out["logits"][0], -1, output_type=tf.int32)
-  context = key_out[variant.context_output]
+  net, non_key_frame = step
+  context = net.context_of(key_out)
   for t in range(key + 1, target + 1):
-    out = nk_fn(tf.cast(images[t:t + 1], tf.float32), context, gop[features.CLIP_MOTION][t:t + 1],
-                gop[features.CLIP_RESIDUALS][t:t + 1])
+    out = non_key_frame(tf.cast(images[t:t + 1], tf.float32), context, gop[features.CLIP_MOTION][t:t + 1],
+                        gop[features.CLIP_RESIDUALS][t:t + 1])
     context = out["context"]
   return tf.argmax(out["logits"][0], -1, output_type=tf.int32)
 
@@ -70,7 +74,7 @@ def evaluate(per_frame, nkfcs: Dict[str, Optional[object]], gops: Iterable[Dict]
     {"confusion": {name: [D, K, K]}, "taplab": {name: [K, K]}, "distances": [...],
      "sequences": n, "taplab_draws": [...]}.
   """
-  pf, nk = _forward_fns(per_frame, nkfcs)
+  pf, steps = _steps(per_frame, nkfcs)
   names = list(nkfcs)
   unknown = [n for n in names if n not in config_lib.VARIANTS]
   if unknown:
@@ -103,9 +107,9 @@ def evaluate(per_frame, nkfcs: Dict[str, Optional[object]], gops: Iterable[Dict]
       key = target - d
       for name in names:
         if variants[name].kind == "per_frame":  # the per-frame CNN always sees the scored frame
-          pred = chain_predictions(pf, None, None, gop, target, target, per_frame_out(target)).numpy()
+          pred = chain_predictions(pf, None, gop, target, target, per_frame_out(target)).numpy()
         else:
-          pred = chain_predictions(pf, nk[name], variants[name], gop, key, target, per_frame_out(key)).numpy()
+          pred = chain_predictions(pf, steps[name], gop, key, target, per_frame_out(key)).numpy()
         c = metrics.confusion_matrix(gt, pred)
         conf[name][di] += c
         if d == draw:

@@ -20,21 +20,14 @@ import keras
 import tensorflow as tf
 
 from tw_keras import fileio
-from tw_keras.model import models, warp
-
-
-def _pad(x):
-  """Edge-pads [B, H, W, C] on the bottom/right to multiples of 32 (as `runner` does)."""
-  return warp.pad_to_multiple(x, models.INPUT_MULTIPLE)
+from tw_keras.model import twnet
 
 
 class ServingModule:
   """The per-frame CNN and one non-key-frame model behind two serving functions."""
 
   def __init__(self, per_frame, nkfc, variant):
-    self.per_frame = per_frame
-    self.nkfc = nkfc
-    self.layer = variant.context_output
+    self.twnet = twnet.TWNet(per_frame, nkfc, variant)
     channels = nkfc.inputs[1].shape[-1]
     self.key_frame_signature = [tf.TensorSpec([None, None, None, 3], tf.uint8, name="image")]
     self.non_key_frame_signature = [
@@ -51,11 +44,12 @@ class ServingModule:
             "context": tf.cast(context, tf.float32)}
 
   def key_frame(self, image):
-    out = self.per_frame(_pad(tf.cast(image, tf.float32)), training=False)
-    return self._outputs(image, out["logits"], out[self.layer])
+    out = self.twnet.key_frame(twnet.pad_to_input(tf.cast(image, tf.float32)))
+    return self._outputs(image, out["logits"], out["context"])
 
   def non_key_frame(self, image, context, motion, residual):
-    out = self.nkfc([_pad(tf.cast(image, tf.float32)), context, _pad(motion), _pad(residual)], training=False)
+    pad = twnet.pad_to_input
+    out = self.twnet.non_key_frame(pad(tf.cast(image, tf.float32)), context, pad(motion), pad(residual))
     return self._outputs(image, out["logits"], out["context"])
 
 

@@ -13,13 +13,13 @@ from typing import Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
-from tw_keras.model import models, schedulers, warp
+from tw_keras.model import schedulers, twnet
 
 
 
 def _padded(array: np.ndarray):
-  """[H, W, C] -> [1, H', W', C] float32 tensor, edge-padded to multiples of 32."""
-  return warp.pad_to_multiple(tf.constant(np.asarray(array, np.float32)[None]), models.INPUT_MULTIPLE)
+  """[H, W, C] -> [1, H', W', C] float32 tensor, edge-padded to the input multiple."""
+  return twnet.pad_to_input(tf.constant(np.asarray(array, np.float32)[None]))
 
 
 class StreamSegmenter:
@@ -41,17 +41,15 @@ class StreamSegmenter:
     if (nkfc is None) != (variant is None):
       raise ValueError("StreamSegmenter: give both nkfc and its variant, or neither")
     self.variant = variant
-    self._pf = tf.function(lambda x: per_frame(x, training=False), jit_compile=xla, reduce_retracing=True)
-    self._nk = None if nkfc is None else tf.function(
-        lambda *a: nkfc(list(a), training=False), jit_compile=xla, reduce_retracing=True)
-    self._layer = None if variant is None else variant.context_output
+    self.twnet = twnet.TWNet(per_frame, nkfc, variant)
+    self._key_frame, self._non_key_frame = self.twnet.compiled(xla)
     self.reset()
 
   def with_scheduler(self, scheduler) -> "StreamSegmenter":
     """A new segmenter on the same (already compiled) networks with another scheduler."""
     other = copy.copy(self)
     other.scheduler = schedulers.parse(scheduler) if isinstance(scheduler, str) else scheduler
-    if self._nk is None and other.scheduler.kind != "every":
+    if not self.twnet.has_non_key_frames and other.scheduler.kind != "every":
       raise ValueError(f"scheduler {other.scheduler.spec()!r} needs a non-key-frame model")
     other.reset()
     return other
@@ -64,10 +62,9 @@ class StreamSegmenter:
     self.network_seconds = 0.0
 
   def _key(self, image):
-    out = self._pf(image)
+    out = self._key_frame(image)
     self.key_frames += 1
-    if self._layer is not None:
-      self.context = out[self._layer]
+    self.context = out["context"]
     return out["logits"]
 
   def __call__(self, rgb: np.ndarray, motion: Optional[np.ndarray], residual: Optional[np.ndarray],
@@ -80,11 +77,12 @@ class StreamSegmenter:
     h, w = rgb.shape[:2]
     t = time.perf_counter()
     image = _padded(rgb)
-    key = self._nk is None or self.context is None or self.scheduler.before(index, pict_type, residual)
+    key = (not self.twnet.has_non_key_frames or self.context is None
+           or self.scheduler.before(index, pict_type, residual))
     if key:
       logits = self._key(image)
     else:
-      out = self._nk(image, self.context, _padded(motion), _padded(residual))
+      out = self._non_key_frame(image, self.context, _padded(motion), _padded(residual))
       logits = out["logits"]
       self.non_key_frames += 1
       pred = tf.argmax(logits[0, :h, :w], -1, output_type=tf.int32).numpy()

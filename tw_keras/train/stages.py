@@ -26,7 +26,7 @@ from tw_keras import config as config_lib
 from tw_keras.data import dataset, features
 from tw_keras.evaluation import protocol
 from tw_keras.model import model_dir as model_dir_lib
-from tw_keras.model import models
+from tw_keras.model import models, twnet
 from tw_keras.train import distribute, inputs, loop, losses
 
 
@@ -92,7 +92,7 @@ class NonKeyFrameTask:
     self.per_frame = per_frame
     self.nkfc = models.build_non_key_frame(per_frame, model_config, variant)
     per_frame.trainable = False
-    self.context_output = variant.context_output
+    self.twnet = twnet.TWNet(per_frame, self.nkfc, variant)
     self.variables = self.nkfc.trainable_weights if variant.trainable else []
     self.decayed = models.decayed_kernels(self.nkfc, among=self.variables)
     self.optimizer = keras.optimizers.Adam(loop.poly_decay(cfg.learning_rate, cfg.steps, cfg.power))
@@ -111,14 +111,14 @@ class NonKeyFrameTask:
     images = tf.cast(clip[features.CLIP_IMAGES], tf.float32)
     shape = tf.shape(images)
     flat = tf.reshape(images, tf.concat([[-1], shape[2:]], 0))
-    targets = self.per_frame(flat, training=False)[self.context_output]  # per-frame context of every frame
+    targets = self.twnet.context_of(self.per_frame(flat, training=False))  # per-frame context of every frame
     targets = tf.reshape(targets, tf.concat([shape[:2], tf.shape(targets)[1:]], 0))
     with tf.GradientTape() as tape:
       context = targets[:, 0]
       ce_sum, cons_sum = 0.0, 0.0
       for t in range(1, length):  # unrolled: key frame, then the chained P-frames
-        out = self.nkfc([images[:, t], context, clip[features.CLIP_MOTION][:, t],
-                         clip[features.CLIP_RESIDUALS][:, t]], training=True)
+        out = self.twnet.non_key_frame(images[:, t], context, clip[features.CLIP_MOTION][:, t],
+                                       clip[features.CLIP_RESIDUALS][:, t], training=True)
         ce_sum += losses.masked_cross_entropy(clip[features.CLIP_LABELS][:, t], out["logits"])
         cons_sum += losses.consistency_loss(out["context"], targets[:, t])
         context = out["context"]

@@ -1,0 +1,70 @@
+"""TWNet's inference step, in one place: the key-frame step, the non-key-frame step, and
+which per-frame output is the context that one hands to the other.
+
+Training (stage 2's unrolled chain), evaluation (`protocol.chain_predictions`), the
+streaming runner and the SavedModel export all call these two steps, so a change to
+either (compact inputs, a cheaper upsample) lands once.
+
+Shapes (batch B, padded size H x W, a multiple of `models.INPUT_MULTIPLE`; stride s of the
+variant's context, C its channels, K classes):
+
+  key_frame(image [B, H, W, 3] float32 0..255)
+      -> {"logits": [B, H, W, K] float32, "context": [B, H/s, W/s, C]}
+  non_key_frame(image [B, H, W, 3], context [B, H/s, W/s, C], motion [B, H, W, 2] px,
+                residual [B, H, W, 3])
+      -> {"logits": [B, H, W, K] float32, "context": [B, H/s, W/s, C]}
+
+The state between frames is the context alone; callers hold it (a stream, a training
+clip, a serving client).
+"""
+
+from typing import Dict, Optional
+
+import tensorflow as tf
+
+from tw_keras import config as config_lib
+from tw_keras.model import models, warp
+
+
+def pad_to_input(x):
+  """Edge-pads [B, H, W, C] on the bottom and right to multiples of `models.INPUT_MULTIPLE`."""
+  return warp.pad_to_multiple(x, models.INPUT_MULTIPLE)
+
+
+class TWNet:
+  """The per-frame CNN and (optionally) one non-key-frame model of `variant`.
+
+  Without an nkfc (variant None or per_frame) only `key_frame` is available and its context
+  is None.
+  """
+
+  def __init__(self, per_frame, nkfc=None, variant: Optional[config_lib.Variant] = None):
+    if (nkfc is None) != (variant is None or variant.kind == "per_frame"):
+      raise ValueError("TWNet: give a non-key-frame model together with its (non per-frame) variant")
+    self.per_frame, self.nkfc, self.variant = per_frame, nkfc, variant
+
+  @property
+  def has_non_key_frames(self) -> bool:
+    return self.nkfc is not None
+
+  def context_of(self, per_frame_outputs: Dict[str, tf.Tensor]) -> Optional[tf.Tensor]:
+    """The per-frame CNN output that this variant carries to the next frame."""
+    return per_frame_outputs[self.variant.context_output] if self.nkfc is not None else None
+
+  def key_frame(self, image, training: bool = False) -> Dict[str, tf.Tensor]:
+    out = self.per_frame(image, training=training)
+    return {"logits": out["logits"], "context": self.context_of(out)}
+
+  def non_key_frame(self, image, context, motion, residual, training: bool = False) -> Dict[str, tf.Tensor]:
+    out = self.nkfc([image, context, motion, residual], training=training)
+    return {"logits": out["logits"], "context": out["context"]}
+
+  def compiled(self, xla: bool = False):
+    """(key_frame, non_key_frame) as `tf.function`s for inference (non_key_frame None
+    without an nkfc); shapes may vary from call to call."""
+    key = tf.function(lambda image: self.key_frame(image), jit_compile=xla, reduce_retracing=True)
+    non_key = None
+    if self.nkfc is not None:
+      non_key = tf.function(lambda image, context, motion, residual: self.non_key_frame(
+          image, context, motion, residual), jit_compile=xla, reduce_retracing=True)
+    return key, non_key
