@@ -286,8 +286,8 @@ def test_a_writer_failure_stops_the_pipeline_with_its_error(tiny_models, tmp, mo
 
   def broken(*args, **kwargs):
     raise OSError(28, "No space left on device")
-  from tw_keras.evaluation import protocol
-  monkeypatch.setattr(protocol, "write_label_png", broken)
+  from tw_keras.data import label_png
+  monkeypatch.setattr(label_png, "write_label_png", broken)
   with pytest.raises(OSError, match="No space left"):
     segment.segment_video(video, runner.StreamSegmenter(per_frame, nkfc, variant, "gop"),
                           os.path.join(tmp, "o.mp4"), label_dir=os.path.join(tmp, "labels"))

@@ -20,7 +20,7 @@ import tensorflow as tf
 import tqdm
 
 from tw_keras import config as config_lib, fileio
-from tw_keras.data import dataset, features
+from tw_keras.data import dataset, features, label_png
 from tw_keras.evaluation import protocol, timing
 from tw_keras.model import model_dir as model_dir_lib
 from tw_keras.model import models
@@ -56,10 +56,10 @@ def evaluate_model_dir(data_dir, model_dir, output_dir, split="val", variants=No
   def writer(name, d, gop, pred, drawn):
     if not drawn:
       return
-    stem = protocol.label_png_name(gop, -1)
-    protocol.write_label_png(os.path.join(png_dir, name), stem, pred, "_leftImg8bit.png")
+    stem = label_png.label_png_name(gop, -1)
+    label_png.write_label_png(os.path.join(png_dir, name), stem, pred, "_leftImg8bit.png")
     if stem not in written:
-      protocol.write_label_png(os.path.join(png_dir, "gt"), stem, gop[features.CLIP_LABELS][-1].numpy(),
+      label_png.write_label_png(os.path.join(png_dir, "gt"), stem, gop[features.CLIP_LABELS][-1].numpy(),
                                  "_gtFine_labelIds.png")
       written.add(stem)
 

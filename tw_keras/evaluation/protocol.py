@@ -9,10 +9,9 @@ snippet uniformly with `np.random.default_rng(12345)` in record order.
 
 The per-frame CNN's outputs on each key frame are computed once and shared by every
 variant. Predictions can be written as labelId PNGs that the official `cityscapesscripts`
-evaluator reads (`write_label_pngs`).
+evaluator reads (`data.label_png`).
 """
 
-import os
 from typing import Dict, Iterable, Optional, Sequence
 
 import numpy as np
@@ -169,25 +168,6 @@ def plot(rep: Dict[str, object], path: str, title: str = "mIoU against key-frame
   with fileio.atomic_path(path) as tmp:
     fig.savefig(tmp)
   plt.close(fig)
-
-
-def label_png_name(gop, frame_position: int) -> str:
-  """Cityscapes-style file stem `{city}_{seq:06d}_{frame:06d}` for a frame of a GOP record."""
-  seq_id = gop[features.CLIP_SEQUENCE_ID].numpy().decode()
-  stem = os.path.basename(seq_id)
-  frame = int(gop[features.CLIP_FRAME_INDEX][frame_position])
-  return f"{stem}_{frame:06d}"
-
-
-def write_label_png(directory: str, name: str, train_ids: np.ndarray, suffix: str):
-  """Writes [H, W] trainIds as an official labelId PNG `{directory}/{name}{suffix}` (atomic)."""
-  import cv2  # pylint: disable=g-import-not-at-top
-  os.makedirs(directory, exist_ok=True)
-  path = os.path.join(directory, name + suffix)
-  with fileio.atomic_path(path) as tmp:
-    if not cv2.imwrite(tmp, labels.train_ids_to_label_ids(train_ids)):
-      raise OSError(f"{path}: could not write PNG")
-  return path
 
 
 # ---------------------------------------------------------------------------- quick checks for training

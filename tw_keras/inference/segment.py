@@ -20,6 +20,7 @@ from typing import Optional
 import numpy as np
 
 from tw_keras import labels
+from tw_keras.data import label_png
 from tw_keras.inference import runner
 from tw_keras.video import codec
 from tw_keras.video.writer import VideoWriter
@@ -74,7 +75,6 @@ class _Writer:
     self.thread.start()
 
   def _run(self):
-    from tw_keras.evaluation import protocol  # pylint: disable=g-import-not-at-top
     while True:
       item = self.queue.get()
       if item is None:
@@ -88,7 +88,7 @@ class _Writer:
             self.video = VideoWriter(self.output, self.fps, rgb.shape[1], rgb.shape[0])
           self.video.write(overlay(rgb, pred))
         if self.label_dir:
-          protocol.write_label_png(self.label_dir, f"frame_{index:06d}", pred, "_labelIds.png")
+          label_png.write_label_png(self.label_dir, f"frame_{index:06d}", pred, "_labelIds.png")
       except Exception as e:  # pylint: disable=broad-except
         self.error = e
 
