@@ -30,7 +30,7 @@ def test_parse_schedulers():
 def _keys(s, types, residuals=None, predictions=None):
   out = []
   for i, t in enumerate(types):
-    r = None if residuals is None else residuals[i]
+    r = None if residuals is None else float(np.mean(np.abs(residuals[i])))
     key = s.before(i, t, r)
     if not key and predictions is not None and s.after(predictions[i]):
       key = True
@@ -72,21 +72,35 @@ def tiny_models():
   return per_frame, nk["layer1_cfr_rga"], config_lib.VARIANTS["layer1_cfr_rga"]
 
 
+def _grid(rng, height=50, width=70):
+  """A random int16 quarter-pel block grid over the coded (16-padded) size of height x width."""
+  return rng.integers(-24, 24, (-(-height // 16) * 2, -(-width // 16) * 2, 2)).astype(np.int16)
+
+
+def _dense_inputs(frame, previous, grid):
+  """NumPy reference of the compact inputs' expansion: (motion px, residual), codec rule."""
+  h, w = frame.shape[:2]
+  predicted = codec.MotionCompensator(h, w).warp(previous, grid, codec.MV_CELL)
+  return codec.dense_motion(grid, codec.MV_CELL, h, w), frame.astype(np.float32) - predicted
+
+
 def test_stream_segmenter_counts_and_matches_direct_calls(tiny_models):
+  """Compact inputs (frame + block grid) in, labels out == the dense chain by hand, with motion
+  and residual from the host's codec functions and edge-padding in NumPy."""
   per_frame, nkfc, variant = tiny_models
   rng = np.random.default_rng(0)
   frames = [rng.integers(0, 255, (50, 70, 3)).astype(np.uint8) for _ in range(3)]
-  motion = np.full((50, 70, 2), 2.0, np.float32)
-  residual = rng.normal(0, 5, (50, 70, 3)).astype(np.float32)
+  grids = [np.zeros((8, 10, 2), np.int16)] + [_grid(rng) for _ in range(2)]
   seg = runner.StreamSegmenter(per_frame, nkfc, variant, "gop")
-  preds = [seg(f, motion, residual, t, i)[0] for i, (f, t) in enumerate(zip(frames, "IPP"))]
+  preds = [seg(f, g, t, i)[0] for i, (f, g, t) in enumerate(zip(frames, grids, "IPP"))]
   assert (seg.key_frames, seg.non_key_frames) == (1, 2)
   assert preds[0].shape == (50, 70)
-  # The same chain by hand, on padded inputs.
   pad = lambda a: np.pad(a, ((0, 14), (0, 26), (0, 0)), mode="edge")  # 50x70 -> 64x96
   out = per_frame(tf.constant(pad(frames[0])[None], tf.float32))
   ctx = out["layer1"]
-  for f in frames[1:]:
+  for prev, f, g in zip(frames, frames[1:], grids[1:]):
+    motion, residual = _dense_inputs(f, prev, g)
+    assert np.abs(residual).mean() > 10  # the residual is not zero: it must be computed right
     o = nkfc([tf.constant(pad(f)[None], tf.float32), ctx, tf.constant(pad(motion)[None]),
               tf.constant(pad(residual)[None])])
     ctx = o["context"]
@@ -132,12 +146,13 @@ def test_saved_model_round_trip_matches_in_memory(tiny_models, tmp):
   np.testing.assert_allclose(key["logits"].numpy(), ref["logits"].numpy(), atol=1e-4)
   np.testing.assert_allclose(key["context"].numpy(), ref["layer1"].numpy(), atol=1e-4)
   np.testing.assert_array_equal(key["labels"].numpy(), np.argmax(ref["logits"].numpy(), -1))
-  motion = rng.uniform(-4, 4, (1, 64, 96, 2)).astype(np.float32)
-  residual = rng.normal(0, 10, (1, 64, 96, 3)).astype(np.float32)
-  nk = loaded.signatures["non_key_frame"](image=tf.constant(image), context=key["context"],
-                                          motion=tf.constant(motion), residual=tf.constant(residual))
-  ref_nk = nkfc([tf.constant(image, tf.float32), ref["layer1"], tf.constant(motion), tf.constant(residual)],
-                training=False)
+  previous = rng.integers(0, 255, (1, 64, 96, 3)).astype(np.uint8)
+  grid = _grid(rng, 64, 96)
+  nk = loaded.signatures["non_key_frame"](image=tf.constant(image), previous=tf.constant(previous),
+                                          context=key["context"], motion=tf.constant(grid[None]))
+  motion, residual = _dense_inputs(image[0], previous[0], grid)
+  ref_nk = nkfc([tf.constant(image, tf.float32), ref["layer1"], tf.constant(motion[None]),
+                 tf.constant(residual[None])], training=False)
   np.testing.assert_allclose(nk["logits"].numpy(), ref_nk["logits"].numpy(), atol=1e-4)
   np.testing.assert_allclose(nk["context"].numpy(), ref_nk["context"].numpy(), atol=1e-4)
 
@@ -149,19 +164,20 @@ def test_saved_model_runs_under_the_session_loader_as_tf_serving_loads_it(tiny_m
   path = export.export(per_frame, nkfc, variant, os.path.join(tmp, "sm", "1"))
   rng = np.random.default_rng(3)
   image = rng.integers(0, 255, (1, 64, 96, 3)).astype(np.uint8)
-  motion = rng.uniform(-4, 4, (1, 64, 96, 2)).astype(np.float32)
-  residual = rng.normal(0, 10, (1, 64, 96, 3)).astype(np.float32)
+  previous = rng.integers(0, 255, (1, 64, 96, 3)).astype(np.uint8)
+  grid = _grid(rng, 64, 96)
+  motion, residual = _dense_inputs(image[0], previous[0], grid)
   ref = per_frame(tf.constant(image, tf.float32), training=False)
-  ref_nk = nkfc([tf.constant(image, tf.float32), ref["layer1"], tf.constant(motion), tf.constant(residual)],
-                training=False)
+  ref_nk = nkfc([tf.constant(image, tf.float32), ref["layer1"], tf.constant(motion[None]),
+                 tf.constant(residual[None])], training=False)
   with tf.compat.v1.Session(graph=tf.Graph()) as sess:
     meta = tf.compat.v1.saved_model.loader.load(sess, ["serve"], path)
     key = meta.signature_def["key_frame"]
     logits, context = sess.run([key.outputs["logits"].name, key.outputs["context"].name],
                                {key.inputs["image"].name: image})
     nk = meta.signature_def["non_key_frame"]
-    feed = {nk.inputs["image"].name: image, nk.inputs["context"].name: context,
-            nk.inputs["motion"].name: motion, nk.inputs["residual"].name: residual}
+    feed = {nk.inputs["image"].name: image, nk.inputs["previous"].name: previous,
+            nk.inputs["context"].name: context, nk.inputs["motion"].name: grid[None]}
     nk_logits = sess.run(nk.outputs["logits"].name, feed)
   np.testing.assert_allclose(logits, ref["logits"].numpy(), atol=1e-4)
   np.testing.assert_allclose(context, ref["layer1"].numpy(), atol=1e-4)
@@ -183,19 +199,19 @@ def test_adaptive_recomputes_a_key_frame_when_the_prediction_drifts(tiny_models)
   per_frame, nkfc, variant = tiny_models
   rng = np.random.default_rng(1)
   frames = [rng.integers(0, 255, (50, 70, 3)).astype(np.uint8) for _ in range(5)]
-  motion, residual = np.zeros((50, 70, 2), np.float32), np.zeros((50, 70, 3), np.float32)
+  grid = np.zeros((8, 10, 2), np.int16)
   every = runner.StreamSegmenter(per_frame, scheduler="every")
-  reference = [every(f, None, None, "P", i)[0] for i, f in enumerate(frames)]
+  reference = [every(f, grid, "P", i)[0] for i, f in enumerate(frames)]
   # score=-1: any drift (even none) exceeds it, so every NKFC frame is recomputed as a key frame.
   always = runner.StreamSegmenter(per_frame, nkfc, variant, "adaptive:score=-1")
-  out = [always(f, motion, residual, "P", i) for i, f in enumerate(frames)]
+  out = [always(f, grid, "P", i) for i, f in enumerate(frames)]
   assert [key for _, key in out] == [True] * 5
   assert (always.key_frames, always.non_key_frames) == (5, 4)  # the NKFC ran, then the per-frame CNN
   for (pred, _), ref in zip(out, reference):
     np.testing.assert_array_equal(pred, ref)
   # score=1: no fraction exceeds it; only the first frame is a key frame.
   never = runner.StreamSegmenter(per_frame, nkfc, variant, "adaptive:score=1")
-  assert [never(f, motion, residual, "P", i)[1] for i, f in enumerate(frames)] == [True] + [False] * 4
+  assert [never(f, grid, "P", i)[1] for i, f in enumerate(frames)] == [True] + [False] * 4
 
 
 def test_a_scheduler_without_a_non_key_frame_model_is_refused(tiny_models):
@@ -221,7 +237,7 @@ def test_tune_adaptive_hits_its_target_rate_and_leaves_the_segmenter_alone(tiny_
   changed = []
   frames = codec.decode_compressed(video)
   for f in frames:
-    pred, key = gop(f.rgb, f.motion, f.residual, f.pict_type, f.index)
+    pred, key = gop(f.rgb, f.motion_grid, f.pict_type, f.index)
     if not key:
       changed.append(gop.scheduler.changed_fraction(pred))
   frames.close()
@@ -293,3 +309,17 @@ def test_a_writer_failure_stops_the_pipeline_with_its_error(tiny_models, tmp, mo
                           os.path.join(tmp, "o.mp4"), label_dir=os.path.join(tmp, "labels"))
   assert not os.path.exists(os.path.join(tmp, "o.mp4"))
   assert not [f for f in os.listdir(tmp) if ".tmp" in f]
+
+
+def test_residual_energy_scheduler_uses_the_residual_computed_in_the_graph(tiny_models):
+  """adaptive:residual=R compares the mean |residual| (computed on the device from the previous
+  frame and the block grid) with R: a repeated frame (residual 0) stays non-key, a new scene
+  (large residual) becomes a key frame."""
+  per_frame, nkfc, variant = tiny_models
+  rng = np.random.default_rng(4)
+  a, b = (rng.integers(0, 255, (50, 70, 3)).astype(np.uint8) for _ in range(2))
+  grid = np.zeros((8, 10, 2), np.int16)
+  seg = runner.StreamSegmenter(per_frame, nkfc, variant, "adaptive:residual=5")
+  assert [seg(f, grid, "P", i)[1] for i, f in enumerate([a, a, b, b])] == [True, False, True, False]
+  with pytest.raises(ValueError, match="block grid"):
+    seg(a, np.zeros((50, 70, 2), np.int16), "P", 4)  # a per-pixel (accumulate) field is refused

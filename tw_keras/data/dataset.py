@@ -4,8 +4,10 @@ A *clip* is a key frame followed by the frames the non-key-frame CNN chains thro
 with their motion, residuals and labels (keys in `tw_keras.data.features`)::
 
   images     [T, H, W, 3] uint8      decoded frames
+  motion_grid [T, h', w', 2] int16   the records' quarter-pel grid (cells of `motion/cell`)
   motion     [T, H, W, 2] float32    (dx, dy) = dst - src, pixels; 0 on I-frames
-  residuals  [T, H, W, 3] float32    I_t - I_{t-1}(p - mv), in [-255, 255]
+  residuals  [T, H, W, 3] float32    I_t - I_{t-1}(p - mv), in [-255, 255], computed here from
+                                     the frames and the motion (`video.compensation`)
   labels     [T, H, W]    int32      trainIds, 255 = ignore (and unlabelled frames)
   has_label  [T]          bool
   pict_types [T] string, frame_index [T] int64, sequence_id [] string
@@ -21,6 +23,7 @@ import tensorflow as tf
 from tw_keras.data import features
 from tw_keras import labels
 from tw_keras.video import codec  # the stream's units: quarter-pel motion, 16-pixel macroblocks
+from tw_keras.video import compensation
 
 _CONTEXT = {
     features.SEQUENCE_ID: tf.io.FixedLenFeature([], tf.string),
@@ -36,7 +39,6 @@ _SEQUENCE = {
     features.PICT_TYPE: tf.io.FixedLenSequenceFeature([], tf.string),
     features.IMAGE: tf.io.FixedLenSequenceFeature([], tf.string),
     features.MOTION: tf.io.FixedLenSequenceFeature([], tf.string),
-    features.RESIDUAL: tf.io.FixedLenSequenceFeature([], tf.string),
     features.LABEL: tf.io.FixedLenSequenceFeature([], tf.string),
 }
 
@@ -65,14 +67,27 @@ def _decode_int16(data):
   return tf.io.decode_raw(tf.io.decode_compressed(data, "ZLIB"), tf.int16, little_endian=True)
 
 
-def _dense_motion(data, height, width, cell):
-  """zlib int16 quarter-pel grid -> [height, width, 2] float32 pixels."""
+def _motion_grid(data, width, cell):
+  """zlib int16 quarter-pel grid -> [h', w', 2] int16."""
   # Block grids (cell 8) cover the coded, 16-padded width; per-pixel fields (cell 1) the frame.
   coded_width = (width + codec.MACROBLOCK - 1) // codec.MACROBLOCK * codec.MACROBLOCK
   grid_width = tf.where(cell > 1, coded_width, width) // cell
-  grid = tf.reshape(_decode_int16(data), [-1, grid_width, 2])
-  grid = tf.repeat(tf.repeat(grid, cell, axis=0), cell, axis=1)
-  return tf.cast(grid[:height, :width], tf.float32) / codec.MV_UNITS_PER_PIXEL
+  return tf.reshape(_decode_int16(data), [-1, grid_width, 2])
+
+
+def _residuals(images, grids, cell, pict_types, mode):
+  """[T, H, W, 3] residuals of a GOP record (codec rule): against the previous frame
+  ("step") or the record's first frame, its I-frame ("accumulate"); zero on I-frames."""
+  n = tf.shape(images)[0]
+  t = tf.range(n)
+  reference = tf.where(tf.equal(mode, b"accumulate"), tf.zeros_like(t), tf.maximum(t - 1, 0))
+
+  def one(i):
+    return compensation.residual(images[i][None], images[reference[i]][None], grids[i][None], cell)[0]
+
+  res = tf.map_fn(one, t, fn_output_signature=tf.float32)
+  key = tf.equal(t, 0) | tf.equal(pict_types, b"I")
+  return tf.where(key[:, None, None, None], 0.0, res)
 
 
 def parse_gop(serialized, with_motion: bool = True):
@@ -96,11 +111,11 @@ def parse_gop(serialized, with_motion: bool = True):
   out = {features.CLIP_IMAGES: images,
          features.CLIP_LABELS: tf.map_fn(decode_label, seq[features.LABEL], fn_output_signature=tf.int32)}
   if with_motion:
-    out[features.CLIP_MOTION] = tf.map_fn(lambda m: _dense_motion(m, h, w, cell), seq[features.MOTION],
-                                        fn_output_signature=tf.float32)
-    out[features.CLIP_RESIDUALS] = tf.map_fn(
-        lambda r: tf.cast(tf.reshape(_decode_int16(r), [h, w, 3]), tf.float32), seq[features.RESIDUAL],
-        fn_output_signature=tf.float32)
+    grids = tf.map_fn(lambda m: _motion_grid(m, w, cell), seq[features.MOTION], fn_output_signature=tf.int16)
+    out[features.CLIP_MOTION_GRID] = grids
+    out[features.CLIP_MOTION] = compensation.expand_motion(grids, cell, h, w)
+    out[features.CLIP_RESIDUALS] = _residuals(images, grids, cell, seq[features.PICT_TYPE],
+                                              context[features.RESIDUAL_MODE])
   return {
       **out,
       features.CLIP_HAS_LABEL: tf.strings.length(seq[features.LABEL]) > 0,
@@ -172,12 +187,14 @@ def gop_dataset(files, input_context: Optional[tf.distribute.InputContext] = Non
 
 def resize_clip(clip, size):
   """Resizes a clip's frames to `size` (h, w): images bilinear, labels nearest, motion
-  area-averaged and rescaled to the new pixel size, residuals area-averaged."""
+  area-averaged and rescaled to the new pixel size, residuals area-averaged (the motion grid
+  is dropped)."""
   h, w = size
   shape = tf.shape(clip[features.CLIP_IMAGES])
   sy = tf.cast(h, tf.float32) / tf.cast(shape[1], tf.float32)
   sx = tf.cast(w, tf.float32) / tf.cast(shape[2], tf.float32)
   out = dict(clip)
+  out.pop(features.CLIP_MOTION_GRID, None)  # the codec's grid does not survive resampling
   out[features.CLIP_IMAGES] = tf.cast(tf.round(tf.image.resize(
       tf.cast(clip[features.CLIP_IMAGES], tf.float32), size, method="bilinear")), tf.uint8)
   out[features.CLIP_LABELS] = tf.image.resize(clip[features.CLIP_LABELS][..., None], size, method="nearest")[..., 0]

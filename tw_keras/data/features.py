@@ -11,7 +11,10 @@ decode order. Encodings:
     (dx, dy) = dst - src in quarter pixels; `cell` = 8 for the codec's block grid ("step"
     mode), 1 for a per-pixel accumulated field ("accumulate" mode). H' and W' are the
     coded (16-padded) size, so the grid may extend past the frame: crop after expanding.
-  * residual: zlib-compressed raw little-endian int16, [H, W, 3], in [-255, 255].
+  * no residual: the reader recomputes it, exactly, from the decoded frames and the motion
+    (`tw_keras.video.compensation`; against the previous frame in "step" mode, against the
+    GOP's first frame, its I-frame, in "accumulate" mode). Records written before this
+    change carry a `residual/encoded` list, which the reader ignores.
   * label: PNG, uint8 trainIds [H, W] (255 = ignore); an empty string when the frame has
     no label (real Cityscapes labels only frame 19).
 """
@@ -30,11 +33,11 @@ FRAME_INDEX = "frame/index"  # int64, index of the frame in the source sequence
 PICT_TYPE = "frame/pict_type"  # bytes, b"I" or b"P"
 IMAGE = "image/encoded"
 MOTION = "motion/encoded"
-RESIDUAL = "residual/encoded"
 LABEL = "label/encoded"
 
 # Keys of the decoded clip dictionaries that the tf.data reader yields.
 CLIP_IMAGES = "images"  # [T, H, W, 3] uint8
+CLIP_MOTION_GRID = "motion_grid"  # [T, h', w', 2] int16 quarter pixels, cells of `motion/cell`
 CLIP_MOTION = "motion"  # [T, H, W, 2] float32, pixels
 CLIP_RESIDUALS = "residuals"  # [T, H, W, 3] float32, [-255, 255]
 CLIP_LABELS = "labels"  # [T, H, W] int32, 255 = ignore

@@ -166,7 +166,7 @@ def sequence_gops(source: Source, options: PrepOptions, work_dir: Optional[str] 
               features.HEIGHT: size[0], features.WIDTH: size[1], features.GOP: options.encode.gop,
               features.MOTION_CELL: cell, features.RESIDUAL_MODE: options.residual_mode}
 
-    for frame in codec.decode_compressed(stream, residual_mode=options.residual_mode):
+    for frame in codec.decode_compressed(stream, residual_mode=options.residual_mode, with_residual=False):
       if frame.pict_type == "I" and gop:
         yield context(), gop
         gop, gop_index = [], gop_index + 1

@@ -17,7 +17,7 @@ import numpy as np
 
 from tw_keras.data import features
 
-ZLIB_LEVEL = 1  # fast; residuals are mostly near zero and compress well even at level 1
+ZLIB_LEVEL = 1  # fast; motion grids are mostly runs of equal vectors and compress well at level 1
 
 
 def encode_array(array: np.ndarray) -> bytes:
@@ -43,7 +43,8 @@ def encode_frame(frame, label: Optional[np.ndarray], source_index: int) -> Dict[
   """One `codec.CompressedFrame` -> {feature key: bytes or int} for one frame.
 
   Args:
-    frame: the decoded frame (rgb [H, W, 3], motion_grid, residual [H, W, 3]).
+    frame: the decoded frame (rgb [H, W, 3], motion_grid). Its residual is not stored: the
+      reader recomputes it from the frames and the motion (`tw_keras.video.compensation`).
     label: [H, W] uint8 trainIds, or None when the frame is unlabelled.
     source_index: index of the frame in its source sequence (e.g. 8..19 in Cityscapes).
   """
@@ -52,7 +53,6 @@ def encode_frame(frame, label: Optional[np.ndarray], source_index: int) -> Dict[
       features.PICT_TYPE: frame.pict_type.encode(),
       features.IMAGE: encode_png(frame.rgb, rgb=True),
       features.MOTION: encode_array(frame.motion_grid),
-      features.RESIDUAL: encode_array(frame.residual),
       features.LABEL: b"" if label is None else encode_png(label),
   }
 

@@ -216,8 +216,7 @@ def evaluate_schedulers(per_frame, nkfc, variant, gops: Iterable[Dict], specs: S
       n = int(gop[features.CLIP_IMAGES].shape[0])
       types = [t.decode() for t in gop[features.CLIP_PICT_TYPES].numpy()]
       for t in range(n):
-        pred, _ = seg(gop[features.CLIP_IMAGES][t].numpy(), gop[features.CLIP_MOTION][t].numpy(),
-                      gop[features.CLIP_RESIDUALS][t].numpy(), types[t], t)
+        pred, _ = seg(gop[features.CLIP_IMAGES][t].numpy(), gop[features.CLIP_MOTION_GRID][t].numpy(), types[t], t)
         if bool(gop[features.CLIP_HAS_LABEL][t]):
           conf += metrics.confusion_matrix(gop[features.CLIP_LABELS][t].numpy(), pred)
       frames += n

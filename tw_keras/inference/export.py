@@ -1,17 +1,20 @@
-"""SavedModel export for TF Serving: explicit signatures, explicit state, preprocessing inside.
+"""SavedModel export for TF Serving: explicit signatures, explicit state, the codec's compact inputs.
 
 Signatures (batch of 1 or more frames of one size; H, W need not be multiples of 32 -- the
-module edge-pads internally and crops the outputs):
+graph edge-pads internally and crops the outputs):
 
   key_frame(image uint8 [B, H, W, 3])
       -> logits float32 [B, H, W, K], labels int32 [B, H, W], context float32 [B, h, w, C]
-  non_key_frame(image uint8 [B, H, W, 3], context float32 [B, h, w, C],
-                motion float32 [B, H, W, 2], residual float32 [B, H, W, 3])
+  non_key_frame(image uint8 [B, H, W, 3], previous uint8 [B, H, W, 3],
+                context float32 [B, h, w, C], motion int16 [B, ceil(Hc/8), ceil(Wc/8), 2])
       -> logits, labels, context (as above)
 
-`context` is the state a client carries from one frame to the next: the key frame's (or the
-previous non-key frame's) context goes into the next `non_key_frame` call. `motion` is
-(dx, dy) = dst - src in pixels, `residual` is I_t - I_{t-1}(p - mv) (tw_keras.codec).
+The state a client carries from one frame to the next is (context, previous frame): the key
+frame's (or the previous non-key frame's) context, and the previous decoded frame. `motion` is
+the codec's block grid as decoded (quarter pixels, (dx, dy) = dst - src, one vector per 8x8
+block of the 16-padded coded size; `codec.CompressedFrame.motion_grid`): a few kilobytes per
+frame. The dense motion and the residual (REFERENCE.md) are computed from it in the graph,
+on the server's device (`twnet.TWNet.segment_non_key_frame`).
 """
 
 import os
@@ -32,25 +35,19 @@ class ServingModule:
     self.key_frame_signature = [tf.TensorSpec([None, None, None, 3], tf.uint8, name="image")]
     self.non_key_frame_signature = [
         tf.TensorSpec([None, None, None, 3], tf.uint8, name="image"),
+        tf.TensorSpec([None, None, None, 3], tf.uint8, name="previous"),
         tf.TensorSpec([None, None, None, channels], tf.float32, name="context"),
-        tf.TensorSpec([None, None, None, 2], tf.float32, name="motion"),
-        tf.TensorSpec([None, None, None, 3], tf.float32, name="residual")]
+        tf.TensorSpec([None, None, None, 2], tf.int16, name="motion")]
 
   @staticmethod
-  def _outputs(image, logits, context):
-    h, w = tf.shape(image)[1], tf.shape(image)[2]
-    logits = logits[:, :h, :w]
-    return {"logits": logits, "labels": tf.argmax(logits, -1, output_type=tf.int32),
-            "context": tf.cast(context, tf.float32)}
+  def _outputs(out):
+    return {**out, "context": tf.cast(out["context"], tf.float32)}
 
   def key_frame(self, image):
-    out = self.twnet.key_frame(twnet.pad_to_input(tf.cast(image, tf.float32)))
-    return self._outputs(image, out["logits"], out["context"])
+    return self._outputs(self.twnet.segment_key_frame(image))
 
-  def non_key_frame(self, image, context, motion, residual):
-    pad = twnet.pad_to_input
-    out = self.twnet.non_key_frame(pad(tf.cast(image, tf.float32)), context, pad(motion), pad(residual))
-    return self._outputs(image, out["logits"], out["context"])
+  def non_key_frame(self, image, previous, context, motion):
+    return self._outputs(self.twnet.segment_non_key_frame(image, previous, context, motion))
 
 
 def export(per_frame, nkfc, variant, export_dir: str) -> str:

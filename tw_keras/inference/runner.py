@@ -1,25 +1,22 @@
 """Streaming inference: frames in decode order -> labels, with a key-frame scheduler.
 
-`StreamSegmenter` keeps the previous frame's context features as explicit state and runs,
-per frame, either the per-frame CNN (key frames) or the non-key-frame model (others), as
-the scheduler decides. Frames of any size are edge-padded to a multiple of 32 for the
-network and the outputs cropped back.
+`StreamSegmenter` keeps the state between frames -- the previous frame's context features
+and the previous decoded frame -- and runs, per frame, either the per-frame CNN (key frames)
+or the non-key-frame model (others), as the scheduler decides. It takes the codec's compact
+inputs (the decoded frame and its int16 block motion grid): the dense motion, the residual,
+the padding to a multiple of 32, the crop and the argmax all happen in one compiled graph
+(`twnet.TWNet.segment_*`), and only the [H, W] labels come back to the host.
 """
 
 import copy
 import time
-from typing import Optional, Tuple
+from typing import Tuple
 
 import numpy as np
 import tensorflow as tf
 
 from tw_keras.model import schedulers, twnet
-
-
-
-def _padded(array: np.ndarray):
-  """[H, W, C] -> [1, H', W', C] float32 tensor, edge-padded to the input multiple."""
-  return twnet.pad_to_input(tf.constant(np.asarray(array, np.float32)[None]))
+from tw_keras.video import compensation, codec
 
 
 class StreamSegmenter:
@@ -42,7 +39,10 @@ class StreamSegmenter:
       raise ValueError("StreamSegmenter: give both nkfc and its variant, or neither")
     self.variant = variant
     self.twnet = twnet.TWNet(per_frame, nkfc, variant)
-    self._key_frame, self._non_key_frame = self.twnet.compiled(xla)
+    self._key_frame, self._non_key_frame = self.twnet.compiled_streaming(xla)
+    self._residual_energy = tf.function(
+        lambda image, previous, grid: tf.reduce_mean(tf.abs(compensation.residual(image, previous, grid, codec.MV_CELL))),
+        reduce_retracing=True)
     self.reset()
 
   def with_scheduler(self, scheduler) -> "StreamSegmenter":
@@ -57,6 +57,7 @@ class StreamSegmenter:
   def reset(self):
     self.scheduler.reset()
     self.context = None
+    self.previous = None
     self.key_frames = 0
     self.non_key_frames = 0
     self.network_seconds = 0.0
@@ -65,35 +66,45 @@ class StreamSegmenter:
     out = self._key_frame(image)
     self.key_frames += 1
     self.context = out["context"]
-    return out["logits"]
+    return out["labels"][0].numpy()
 
-  def __call__(self, rgb: np.ndarray, motion: Optional[np.ndarray], residual: Optional[np.ndarray],
-               pict_type: str = "P", index: int = 0) -> Tuple[np.ndarray, bool]:
+  def __call__(self, rgb: np.ndarray, motion_grid: np.ndarray, pict_type: str = "P",
+               index: int = 0) -> Tuple[np.ndarray, bool]:
     """One frame -> ([H, W] int32 trainIds, whether it was a key frame).
 
     Args:
-      rgb: [H, W, 3] uint8; motion: [H, W, 2] float32 px; residual: [H, W, 3] (any number).
+      rgb: [H, W, 3] uint8, the decoded frame.
+      motion_grid: [ceil(Hc/8), ceil(Wc/8), 2] int16, its block motion grid (quarter pixels,
+        dst - src; `codec.CompressedFrame.motion_grid` of a "step" decode).
     """
     h, w = rgb.shape[:2]
+    blocks = (-(-h // codec.MACROBLOCK) * (codec.MACROBLOCK // codec.MV_CELL),
+              -(-w // codec.MACROBLOCK) * (codec.MACROBLOCK // codec.MV_CELL))
+    if tuple(np.shape(motion_grid)) != (*blocks, 2):
+      raise ValueError(f"frame {index}: motion grid of shape {np.shape(motion_grid)}, expected the codec's "
+                       f"8x8 block grid {(*blocks, 2)} for a {w}x{h} frame (a 'step' decode)")
     t = time.perf_counter()
-    image = _padded(rgb)
-    key = (not self.twnet.has_non_key_frames or self.context is None
-           or self.scheduler.before(index, pict_type, residual))
+    image = tf.constant(np.asarray(rgb, np.uint8)[None])
+    grid = tf.constant(np.asarray(motion_grid, np.int16)[None])
+    key = not self.twnet.has_non_key_frames or self.context is None
+    if not key:
+      energy = None
+      if self.scheduler.residual_threshold is not None:
+        energy = float(self._residual_energy(image, self.previous, grid))
+      key = self.scheduler.before(index, pict_type, energy)
     if key:
-      logits = self._key(image)
+      pred = self._key(image)
     else:
-      out = self._non_key_frame(image, self.context, _padded(motion), _padded(residual))
-      logits = out["logits"]
+      out = self._non_key_frame(image, self.previous, self.context, grid)
       self.non_key_frames += 1
-      pred = tf.argmax(logits[0, :h, :w], -1, output_type=tf.int32).numpy()
+      pred = out["labels"][0].numpy()
       if self.scheduler.after(pred):
-        logits, key = self._key(image), True
+        pred, key = self._key(image), True
       else:
         self.context = out["context"]
         self.scheduler.non_key_done()
-        self.network_seconds += time.perf_counter() - t
-        return pred, False
-    pred = tf.argmax(logits[0, :h, :w], -1, output_type=tf.int32).numpy()
-    self.scheduler.key_done(pred)
+    if key:
+      self.scheduler.key_done(pred)
+    self.previous = image
     self.network_seconds += time.perf_counter() - t
     return pred, key

@@ -56,11 +56,12 @@ def overlay(rgb: np.ndarray, train_ids: np.ndarray, alpha: float = 0.5) -> np.nd
 
 
 def compressed_frames(video: str, options: codec.EncodeOptions = codec.EncodeOptions()):
-  """(frames, transcoded): `CompressedFrame`s of any video. A canonical file is decoded as it
-  is; anything else is transcoded on the fly, in memory."""
+  """(frames, transcoded): `CompressedFrame`s of any video, compact (frame and motion grid;
+  the network computes the residual). A canonical file is decoded as it is; anything else is
+  transcoded on the fly, in memory."""
   if not codec.is_live(video) and codec.is_canonical(video, options.gop):
-    return codec.decode_compressed(video), False
-  return codec.stream_compressed(video, options), True
+    return codec.decode_compressed(video, with_residual=False), False
+  return codec.stream_compressed(video, options, with_residual=False), True
 
 
 class _Writer:
@@ -140,7 +141,7 @@ def segment_video(video: str, segmenter: runner.StreamSegmenter, output: Optiona
       decode_seconds += time.perf_counter() - t
       if frame is None:
         break
-      pred, _ = segmenter(frame.rgb, frame.motion, frame.residual, frame.pict_type, frame.index)
+      pred, _ = segmenter(frame.rgb, frame.motion_grid, frame.pict_type, frame.index)
       write_seconds += writer.put(frame.rgb, pred, frame.index)
       n += 1
     ok = n > 0
@@ -168,7 +169,7 @@ def tune_adaptive(video: str, segmenter: runner.StreamSegmenter, target_key_rate
     for frame in frames:
       if frame.index >= max_frames:
         break
-      pred, key = segmenter(frame.rgb, frame.motion, frame.residual, frame.pict_type, frame.index)
+      pred, key = segmenter(frame.rgb, frame.motion_grid, frame.pict_type, frame.index)
       if not key:
         changed.append(segmenter.scheduler.changed_fraction(pred))
   finally:

@@ -25,7 +25,7 @@ import numpy as np
 class Scheduler:
   """Decides, frame by frame, whether to run the per-frame CNN.
 
-  Use: `before(index, pict_type, residual)` -> True for a key frame. For non-key frames
+  Use: `before(index, pict_type, residual_energy)` -> True for a key frame. For non-key frames
   under `adaptive`, after the non-key-frame model ran, `after(prediction)` -> True when
   the frame must be recomputed as a key frame. `key_done(prediction)` records a key frame's
   prediction.
@@ -55,8 +55,11 @@ class Scheduler:
     self._since_key = None
     self._key_prediction = None
 
-  def before(self, index: int, pict_type: str, residual: Optional[np.ndarray] = None) -> bool:
-    """True when frame `index` (0-based in the stream) is a key frame, decided before any network runs."""
+  def before(self, index: int, pict_type: str, residual_energy: Optional[float] = None) -> bool:
+    """True when frame `index` (0-based in the stream) is a key frame, decided before any network runs.
+
+    `residual_energy`: the frame's mean absolute residual (what `residual=R` compares with R).
+    """
     first = self._since_key is None
     if self.kind == "every" or first:
       return True
@@ -64,8 +67,8 @@ class Scheduler:
       return pict_type == "I"
     if self.kind == "fixed":
       return self._since_key + 1 >= self.interval
-    if self.residual_threshold is not None and residual is not None:
-      return float(np.mean(np.abs(residual))) > self.residual_threshold
+    if self.residual_threshold is not None and residual_energy is not None:
+      return residual_energy > self.residual_threshold
     return False
 
   def changed_fraction(self, prediction: np.ndarray) -> float:

@@ -14,8 +14,21 @@ variant's context, C its channels, K classes):
                 residual [B, H, W, 3])
       -> {"logits": [B, H, W, K] float32, "context": [B, H/s, W/s, C]}
 
-The state between frames is the context alone; callers hold it (a stream, a training
-clip, a serving client).
+The state between frames is the context alone; callers hold it (a training clip).
+
+Streaming and serving take the codec's compact inputs instead, at any frame size, and return
+labels as well (padding, residual, crop and argmax all in the graph, on the network's device):
+
+  segment_key_frame(image [B, H, W, 3] uint8)
+      -> {"logits": [B, H, W, K], "labels": [B, H, W] int32, "context": [B, h, w, C]}
+  segment_non_key_frame(image [B, H, W, 3] uint8, previous [B, H, W, 3] uint8,
+                        context [B, h, w, C], motion_grid [B, ceil(Hc/8), ceil(Wc/8), 2] int16)
+      -> the same
+
+`motion_grid` is the codec's block grid as decoded (`codec.CompressedFrame.motion_grid`,
+quarter pixels, dst - src, Hc x Wc the 16-padded coded size); `previous` is the previous
+decoded frame. The dense motion and the residual (REFERENCE.md) are computed from them in the
+graph (`video.compensation`), so the state between frames is (context, previous frame).
 """
 
 from typing import Dict, Optional
@@ -24,6 +37,7 @@ import tensorflow as tf
 
 from tw_keras import config as config_lib
 from tw_keras.model import models, warp
+from tw_keras.video import codec, compensation
 
 
 def pad_to_input(x):
@@ -58,6 +72,36 @@ class TWNet:
   def non_key_frame(self, image, context, motion, residual, training: bool = False) -> Dict[str, tf.Tensor]:
     out = self.nkfc([image, context, motion, residual], training=training)
     return {"logits": out["logits"], "context": out["context"]}
+
+  def codec_inputs(self, image, previous, motion_grid):
+    """(motion [B, H, W, 2] px, residual [B, H, W, 3]) from the compact inputs, in the graph."""
+    shape = tf.shape(image)
+    motion = compensation.expand_motion(motion_grid, codec.MV_CELL, shape[1], shape[2])
+    return motion, compensation.residual(image, previous, motion_grid, codec.MV_CELL)
+
+  @staticmethod
+  def _cropped(image, out):
+    shape = tf.shape(image)
+    logits = out["logits"][:, :shape[1], :shape[2]]
+    return {"logits": logits, "labels": tf.argmax(logits, -1, output_type=tf.int32), "context": out["context"]}
+
+  def segment_key_frame(self, image) -> Dict[str, tf.Tensor]:
+    return self._cropped(image, self.key_frame(pad_to_input(tf.cast(image, tf.float32))))
+
+  def segment_non_key_frame(self, image, previous, context, motion_grid) -> Dict[str, tf.Tensor]:
+    motion, residual = self.codec_inputs(image, previous, motion_grid)
+    out = self.non_key_frame(pad_to_input(tf.cast(image, tf.float32)), context, pad_to_input(motion),
+                             pad_to_input(residual))
+    return self._cropped(image, out)
+
+  def compiled_streaming(self, xla: bool = False):
+    """(segment_key_frame, segment_non_key_frame) as `tf.function`s (the second None without
+    an nkfc); any frame size, traced once per size."""
+    key = tf.function(self.segment_key_frame, jit_compile=xla, reduce_retracing=True)
+    non_key = None
+    if self.nkfc is not None:
+      non_key = tf.function(self.segment_non_key_frame, jit_compile=xla, reduce_retracing=True)
+    return key, non_key
 
   def compiled(self, xla: bool = False):
     """(key_frame, non_key_frame) as `tf.function`s for inference (non_key_frame None

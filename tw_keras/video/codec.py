@@ -107,14 +107,16 @@ class CompressedFrame:
       "step" mode: the codec's own vectors on the 8x8 block grid (cell 8). "accumulate"
       mode: the accumulated field, per pixel (cell 1).
     motion_cell: 8 or 1, see above.
-    residual: [H, W, 3] int16 residual map in [-255, 255].
+    residual: [H, W, 3] int16 residual map in [-255, 255]; None when the decoder was asked
+      for the compact inputs only (`with_residual=False`: the network computes it in the
+      graph, `tw_keras.video.compensation`).
   """
   index: int
   pict_type: str
   rgb: np.ndarray
   motion_grid: np.ndarray
   motion_cell: int
-  residual: np.ndarray
+  residual: Optional[np.ndarray]
 
   @property
   def motion(self) -> np.ndarray:
@@ -457,12 +459,14 @@ def _threaded(iterator, depth=4):
     thread.join()
 
 
-def _compressed_frames(decoded, size_of, residual_mode: str, name) -> Iterator[CompressedFrame]:
+def _compressed_frames(decoded, size_of, residual_mode: str, name, with_residual: bool = True
+                       ) -> Iterator[CompressedFrame]:
   """(pict_type, rgb at coded size, motion vectors) in stream order -> `CompressedFrame`s.
 
   THE residual and motion computation (module doc), whatever the frames came from.
   `size_of()` gives the (height, width) to crop to, or None for the coded size; it is
-  called once the first frame has been decoded.
+  called once the first frame has been decoded. Without `with_residual` the residual is
+  left to the consumer (None), which saves most of the host's per-frame work.
   """
   if residual_mode not in ("step", "accumulate"):
     raise ValueError(f"residual_mode must be 'step' or 'accumulate', got {residual_mode!r}")
@@ -485,7 +489,8 @@ def _compressed_frames(decoded, size_of, residual_mode: str, name) -> Iterator[C
         key, prev = rgb, rgb
         acc = np.zeros((h, w, 2), np.int16)
         grid, cell = (acc, 1) if residual_mode == "accumulate" else (block, MV_CELL)
-        yield CompressedFrame(index, pict_type, rgb, grid, cell, np.zeros((h, w, 3), np.int16))
+        yield CompressedFrame(index, pict_type, rgb, grid, cell,
+                              np.zeros((h, w, 3), np.int16) if with_residual else None)
         continue
       if residual_mode == "accumulate":
         # acc_t(p) = mv_t(p) + acc_{t-1}(p - mv_t(p)), nearest sample of the previous field.
@@ -494,7 +499,8 @@ def _compressed_frames(decoded, size_of, residual_mode: str, name) -> Iterator[C
         grid, cell, reference = acc, 1, key
       else:
         grid, cell, reference = block, MV_CELL, prev
-      residual = cv2.subtract(rgb, mc.warp(reference, grid, cell), dtype=cv2.CV_16S)
+      residual = (cv2.subtract(rgb, mc.warp(reference, grid, cell), dtype=cv2.CV_16S)
+                  if with_residual else None)
       prev = rgb
       yield CompressedFrame(index, pict_type, rgb, grid, cell, residual)
   except av.error.FFmpegError as e:
@@ -503,8 +509,8 @@ def _compressed_frames(decoded, size_of, residual_mode: str, name) -> Iterator[C
     raise VideoError(name, "zero frames decoded (empty or truncated video)")
 
 
-def decode_compressed(path, residual_mode: str = "step",
-                      size: Optional[Tuple[int, int]] = None) -> Iterator[CompressedFrame]:
+def decode_compressed(path, residual_mode: str = "step", size: Optional[Tuple[int, int]] = None,
+                      with_residual: bool = True) -> Iterator[CompressedFrame]:
   """Decodes a canonical stream in one pass into `CompressedFrame`s.
 
   Args:
@@ -512,6 +518,7 @@ def decode_compressed(path, residual_mode: str = "step",
     residual_mode: "step" (previous frame) or "accumulate" (back to the GOP's I-frame).
     size: (height, width) to crop to; defaults to the size `transcode` stored, else the
       coded size.
+    with_residual: False leaves `residual` None (the compact inputs: frame + motion grid).
   Raises:
     VideoError: unreadable, truncated or empty stream, or B-frames in it.
   """
@@ -523,7 +530,7 @@ def decode_compressed(path, residual_mode: str = "step",
     stream.codec_context.options = {"flags2": "+export_mvs"}
     size = size or stored_size(container)
     yield from _compressed_frames(_threaded(_decoded_frames(container, stream)), lambda: size,
-                                  residual_mode, path)
+                                  residual_mode, path, with_residual)
   finally:
     container.close()
 
@@ -566,8 +573,8 @@ def _transcoded_frames(source, options: "EncodeOptions", size: dict, name):
   yield from decoded([None])
 
 
-def stream_compressed(source, options: "EncodeOptions" = None, residual_mode: str = "step"
-                      ) -> Iterator[CompressedFrame]:
+def stream_compressed(source, options: "EncodeOptions" = None, residual_mode: str = "step",
+                      with_residual: bool = True) -> Iterator[CompressedFrame]:
   """`CompressedFrame`s of any source, transcoded to the canonical stream on the fly.
 
   The same frames as `decode_compressed(transcode(source))`, with nothing written to disk
@@ -580,4 +587,4 @@ def stream_compressed(source, options: "EncodeOptions" = None, residual_mode: st
   name = "<image list>" if _is_image_list(source) else str(source)
   size = {}
   yield from _compressed_frames(_threaded(_transcoded_frames(source, options, size, name)),
-                                lambda: size.get("size"), residual_mode, name)
+                                lambda: size.get("size"), residual_mode, name, with_residual)
