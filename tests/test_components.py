@@ -136,3 +136,24 @@ def test_scheduler_evaluation_counts_and_costs(tiny_records):
   assert all(r["frames"] == frames for r in res.values())
   table = protocol.scheduler_table(res, "GMACs").splitlines()
   assert len(table) == 5 and table[3].startswith(f"| gop | {res['gop']['miou']} |")
+
+
+@pytest.mark.parametrize("height,width,smooth", [(5, 7, False), (16, 24, True), (33, 20, True)])
+def test_bilinear_argmax_equals_the_argmax_of_the_upsampled_scores(height, width, smooth):
+  """The labels-only shortcut: same labels as argmax(bilinear x4), on noise (every block a
+  boundary) and on smooth scores (large uniform regions, where labels are copied)."""
+  from tw_keras.model import resize
+  rng = np.random.default_rng(height)
+  s = rng.normal(size=(2, height, width, 19))
+  if smooth:
+    s = np.cumsum(np.cumsum(s, 1), 2)
+  s = tf.constant(s, tf.float32)
+  expected = tf.argmax(resize.bilinear(s, [height * 4, width * 4]), -1, output_type=tf.int32).numpy()
+  got = resize.bilinear_argmax(s, 4).numpy()
+  assert got.shape == expected.shape
+  np.testing.assert_array_equal(got, expected)
+  if smooth:  # the test covers both branches: copied blocks and interpolated ones
+    lab = np.argmax(s.numpy(), -1)
+    assert 0 < np.mean(lab[:, 1:, 1:] != lab[:, :-1, :-1]) < 0.5
+  with pytest.raises(ValueError, match="even"):
+    resize.bilinear_argmax(s, 3)

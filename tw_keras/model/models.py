@@ -9,7 +9,7 @@
 `build_non_key_frame(per_frame, config, variant)` -- one NKFC (or baseline) per variant::
 
   (image [B, H, W, 3], context [B, h, w, C], motion [B, H, W, 2] px, residual [B, H, W, 3])
-    -> {"logits": [B, H, W, K] float32, "context": [B, h, w, C]}
+    -> {"logits": [B, H, W, K] float32, "scores": [B, H/4, W/4, K], "context": [B, h, w, C]}
 
 `context` is Layer-k features of the previous frame (`variant.warp_layer`; h = H/stride),
 or its stride-4 scores for the DFF-style `warp_scores` baseline. The returned context is
@@ -35,6 +35,8 @@ from tw_keras.model import correction, decoder, encoders, warp
 L = keras.layers
 # Network inputs must be multiples of the deepest stride; callers pad (warp.pad_to_multiple).
 INPUT_MULTIPLE = 32
+# The classifier runs at stride 4 ("scores"); "logits" are the scores bilinearly upsampled.
+SCORES_STRIDE = 4
 
 
 def _preprocess(image):
@@ -79,7 +81,7 @@ def build_per_frame(config: config_lib.ModelConfig) -> keras.Model:
     main = decoder.ConvBNReLU(config.lateral_filters[1], 3, 0.0, name="s8_main")(s8)
     layer3 = t["lateral3_fuse"]([main, t["lateral3_proj"](s4)])
     scores = t["classifier"](layer3)
-    logits = decoder.BilinearUpsample(4, name="upsample", dtype="float32")(scores)
+    logits = decoder.BilinearUpsample(SCORES_STRIDE, name="upsample", dtype="float32")(scores)
     return keras.Model(image, {"logits": logits, "scores": scores}, name="no_context")
   s4, s8, s16, s32 = encoder(_preprocess(image))
   x = t["ppm"](s32)
@@ -87,7 +89,7 @@ def build_per_frame(config: config_lib.ModelConfig) -> keras.Model:
   layer2 = t["lateral2_fuse"]([layer1, t["lateral2_proj"](s8)])
   layer3 = t["lateral3_fuse"]([layer2, t["lateral3_proj"](s4)])
   scores = t["classifier"](layer3)
-  logits = decoder.BilinearUpsample(4, name="upsample", dtype="float32")(scores)
+  logits = decoder.BilinearUpsample(SCORES_STRIDE, name="upsample", dtype="float32")(scores)
   return keras.Model(image, {"logits": logits, "scores": scores, "layer1": layer1, "layer2": layer2,
                              "layer3": layer3}, name="per_frame")
 
@@ -148,8 +150,8 @@ def build_non_key_frame(per_frame: keras.Model, config: config_lib.ModelConfig,
   warped = warp.Warp(name="warp")([context, flow])
   t = _tail_layers(config)
   if variant.kind == "warp_scores":
-    logits = decoder.BilinearUpsample(4, name="upsample", dtype="float32")(warped)
-    return keras.Model([image, context, motion, residual], {"logits": logits, "context": warped},
+    logits = decoder.BilinearUpsample(SCORES_STRIDE, name="upsample", dtype="float32")(warped)
+    return keras.Model([image, context, motion, residual], {"logits": logits, "scores": warped, "context": warped},
                        name=variant.name)
   corrected = warped
   k = variant.warp_layer
@@ -168,8 +170,9 @@ def build_non_key_frame(per_frame: keras.Model, config: config_lib.ModelConfig,
       corrected = correction.ContextFeatureRectification(name="cfr")(inputs)
     x = t[f"lateral{nxt}_fuse"]([corrected, spatial])
     layer3 = x if k == 2 else t["lateral3_fuse"]([x, t["lateral3_proj"](kept[0])])
-  logits = decoder.BilinearUpsample(4, name="upsample", dtype="float32")(t["classifier"](layer3))
-  model = keras.Model([image, context, motion, residual], {"logits": logits, "context": corrected},
+  scores = t["classifier"](layer3)
+  logits = decoder.BilinearUpsample(SCORES_STRIDE, name="upsample", dtype="float32")(scores)
+  model = keras.Model([image, context, motion, residual], {"logits": logits, "scores": scores, "context": corrected},
                       name=variant.name)
   copied = copy_tail_weights(per_frame, model)
   expected = sum(1 for l in model.layers if l.name in _tail_layers(config) and l.weights)

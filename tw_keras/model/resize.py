@@ -47,3 +47,37 @@ def adaptive_average_pool(x, size):
   total = corner(he, we) - corner(hs, we) - corner(he, ws) + corner(hs, ws)
   area = tf.cast((he - hs)[:, None] * (we - ws)[None, :], tf.float32)[None, :, :, None]
   return tf.cast(total / area, dtype)
+
+
+def bilinear_argmax(scores, factor: int):
+  """argmax over classes of `bilinear(scores, factor x size)`, without the full-resolution scores.
+
+  [B, h, w, K] -> [B, h * factor, w * factor] int32; `factor` even. The same labels as the
+  argmax of the upsampled scores (ties aside): every output pixel interpolates the 2x2 block
+  of input pixels around it (edge-replicated), and where those four agree on their argmax,
+  so does any convex combination of them. Only the blocks on a label boundary are
+  interpolated (with `tf.image.resize`'s half-pixel weights and arithmetic); inside uniform
+  regions the label is copied.
+  """
+  if factor % 2:
+    raise ValueError(f"bilinear_argmax: factor must be even, got {factor}")
+  s = tf.cast(scores, tf.float32)
+  s = tf.concat([s[:, :1], s, s[:, -1:]], 1)
+  s = tf.concat([s[:, :, :1], s, s[:, :, -1:]], 2)  # [B, h+2, w+2, K], edge-replicated
+  shape = tf.shape(s)
+  b, h1, w1 = shape[0], shape[1] - 1, shape[2] - 1
+  lab = tf.argmax(s, -1, output_type=tf.int32)
+  top = lab[:, :-1, :-1]  # block (r, c) spans padded rows r, r+1 and columns c, c+1
+  agree = ((top == lab[:, :-1, 1:]) & (top == lab[:, 1:, :-1]) & (top == lab[:, 1:, 1:]))
+  canvas = tf.broadcast_to(top[..., None, None], [b, h1, w1, factor, factor])
+  where = tf.where(~agree)  # [N, 3] boundary blocks (batch, row, column)
+  corner = lambda dy, dx: tf.gather_nd(s, where + tf.constant([0, dy, dx], tf.int64))[:, None, None, :]
+  lerp = (tf.range(factor, dtype=tf.float32) + 0.5) / factor  # output pixel i of a block: frac (i + 0.5) / f
+  wx, wy = lerp[None, None, :, None], lerp[None, :, None, None]
+  upper = corner(0, 0) + (corner(0, 1) - corner(0, 0)) * wx
+  lower = corner(1, 0) + (corner(1, 1) - corner(1, 0)) * wx
+  fixed = tf.argmax(upper + (lower - upper) * wy, -1, output_type=tf.int32)  # [N, f, f]
+  canvas = tf.tensor_scatter_nd_update(canvas, where, fixed)
+  full = tf.reshape(tf.transpose(canvas, [0, 1, 3, 2, 4]), [b, h1 * factor, w1 * factor])
+  half = factor // 2
+  return full[:, half:half + (h1 - 1) * factor, half:half + (w1 - 1) * factor]

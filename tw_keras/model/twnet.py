@@ -9,10 +9,10 @@ Shapes (batch B, padded size H x W, a multiple of `models.INPUT_MULTIPLE`; strid
 variant's context, C its channels, K classes):
 
   key_frame(image [B, H, W, 3] float32 0..255)
-      -> {"logits": [B, H, W, K] float32, "context": [B, H/s, W/s, C]}
+      -> {"logits": [B, H, W, K] float32, "scores": [B, H/4, W/4, K], "context": [B, H/s, W/s, C]}
   non_key_frame(image [B, H, W, 3], context [B, H/s, W/s, C], motion [B, H, W, 2] px,
                 residual [B, H, W, 3])
-      -> {"logits": [B, H, W, K] float32, "context": [B, H/s, W/s, C]}
+      -> the same
 
 The state between frames is the context alone; callers hold it (a training clip).
 
@@ -21,6 +21,8 @@ labels as well (padding, residual, crop and argmax all in the graph, on the netw
 
   segment_key_frame(image [B, H, W, 3] uint8)
       -> {"logits": [B, H, W, K], "labels": [B, H, W] int32, "context": [B, h, w, C]}
+         (with_logits=False: no logits, and the labels come from the stride-4 scores by
+         `resize.bilinear_argmax`, the same labels without the full-resolution scores)
   segment_non_key_frame(image [B, H, W, 3] uint8, previous [B, H, W, 3] uint8,
                         context [B, h, w, C], motion_grid [B, ceil(Hc/8), ceil(Wc/8), 2] int16)
       -> the same
@@ -36,7 +38,7 @@ from typing import Dict, Optional
 import tensorflow as tf
 
 from tw_keras import config as config_lib
-from tw_keras.model import models, warp
+from tw_keras.model import models, resize, warp
 from tw_keras.video import codec, compensation
 
 
@@ -67,11 +69,11 @@ class TWNet:
 
   def key_frame(self, image, training: bool = False) -> Dict[str, tf.Tensor]:
     out = self.per_frame(image, training=training)
-    return {"logits": out["logits"], "context": self.context_of(out)}
+    return {"logits": out["logits"], "scores": out["scores"], "context": self.context_of(out)}
 
   def non_key_frame(self, image, context, motion, residual, training: bool = False) -> Dict[str, tf.Tensor]:
     out = self.nkfc([image, context, motion, residual], training=training)
-    return {"logits": out["logits"], "context": out["context"]}
+    return {"logits": out["logits"], "scores": out["scores"], "context": out["context"]}
 
   def codec_inputs(self, image, previous, motion_grid):
     """(motion [B, H, W, 2] px, residual [B, H, W, 3]) from the compact inputs, in the graph."""
@@ -80,27 +82,33 @@ class TWNet:
     return motion, compensation.residual(image, previous, motion_grid, codec.MV_CELL)
 
   @staticmethod
-  def _cropped(image, out):
-    shape = tf.shape(image)
-    logits = out["logits"][:, :shape[1], :shape[2]]
+  def _cropped(image, out, with_logits):
+    h, w = tf.shape(image)[1], tf.shape(image)[2]
+    if not with_logits:  # the full-resolution logits are never built (the upsample is pruned)
+      labels = resize.bilinear_argmax(out["scores"], models.SCORES_STRIDE)
+      return {"labels": labels[:, :h, :w], "context": out["context"]}
+    logits = out["logits"][:, :h, :w]
     return {"logits": logits, "labels": tf.argmax(logits, -1, output_type=tf.int32), "context": out["context"]}
 
-  def segment_key_frame(self, image) -> Dict[str, tf.Tensor]:
-    return self._cropped(image, self.key_frame(pad_to_input(tf.cast(image, tf.float32))))
+  def segment_key_frame(self, image, with_logits: bool = True) -> Dict[str, tf.Tensor]:
+    return self._cropped(image, self.key_frame(pad_to_input(tf.cast(image, tf.float32))), with_logits)
 
-  def segment_non_key_frame(self, image, previous, context, motion_grid) -> Dict[str, tf.Tensor]:
+  def segment_non_key_frame(self, image, previous, context, motion_grid, with_logits: bool = True
+                            ) -> Dict[str, tf.Tensor]:
     motion, residual = self.codec_inputs(image, previous, motion_grid)
     out = self.non_key_frame(pad_to_input(tf.cast(image, tf.float32)), context, pad_to_input(motion),
                              pad_to_input(residual))
-    return self._cropped(image, out)
+    return self._cropped(image, out, with_logits)
 
-  def compiled_streaming(self, xla: bool = False):
+  def compiled_streaming(self, xla: bool = False, with_logits: bool = False):
     """(segment_key_frame, segment_non_key_frame) as `tf.function`s (the second None without
-    an nkfc); any frame size, traced once per size."""
-    key = tf.function(self.segment_key_frame, jit_compile=xla, reduce_retracing=True)
+    an nkfc); any frame size, traced once per size. By default labels and context only."""
+    key = tf.function(lambda image: self.segment_key_frame(image, with_logits), jit_compile=xla,
+                      reduce_retracing=True)
     non_key = None
     if self.nkfc is not None:
-      non_key = tf.function(self.segment_non_key_frame, jit_compile=xla, reduce_retracing=True)
+      non_key = tf.function(lambda image, previous, context, grid: self.segment_non_key_frame(
+          image, previous, context, grid, with_logits), jit_compile=xla, reduce_retracing=True)
     return key, non_key
 
   def compiled(self, xla: bool = False):
