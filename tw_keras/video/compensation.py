@@ -11,12 +11,12 @@ into the dense motion and residual that the non-key-frame CNN takes. It is the s
 
 Quarter-pel positions make the bilinear weights multiples of 1/16, so the prediction is
 computed in integers, `(sum w16 * ref + 8) // 16`, which is what OpenCV's fixed-point remap
-computes on the host.
+computes on the host. The reference must be uint8 (a decoded frame).
 
 Shapes (batch B, frame H x W, grid of `cell`-pixel cells covering at least the frame):
 
   expand_motion(grid int16 [B, h', w', 2], cell, height, width) -> [B, H, W, 2] float32
-  compensate(reference [B, H, W, C] uint8 (or integer-valued), grid, cell) -> [B, H, W, C] int32
+  compensate(reference [B, H, W, C] uint8, grid, cell) -> [B, H, W, C] int32
   residual(image [B, H, W, C], reference [B, H, W, C], grid, cell) -> [B, H, W, C] float32
 """
 
@@ -27,8 +27,10 @@ from tw_keras.video.codec import MV_UNITS_PER_PIXEL  # quarter pixels
 
 def _expand(grid, cell, height, width):
   """[B, h', w', ...] cells -> [B, height, width, ...] per pixel (nearest), cropped."""
-  grid = tf.repeat(tf.repeat(grid, cell, axis=1), cell, axis=2)
-  return grid[:, :height, :width]
+  shape = tf.shape(grid)
+  b, gh, gw, rest = shape[0], shape[1], shape[2], shape[3:]
+  full = tf.broadcast_to(grid[:, :, None, :, None], tf.concat([[b, gh, cell, gw, cell], rest], 0))
+  return tf.reshape(full, tf.concat([[b, gh * cell, gw * cell], rest], 0))[:, :height, :width]
 
 
 def expand_motion(grid, cell, height, width):
@@ -37,27 +39,38 @@ def expand_motion(grid, cell, height, width):
 
 
 def compensate(reference, grid, cell):
-  """Motion-compensated prediction of the current frame from `reference`: int32 [B, H, W, C]."""
+  """Motion-compensated prediction of the current frame from `reference`: int32 [B, H, W, C].
+
+  Work is done per cell, where the vector is constant: the sample coordinates (clamped to
+  [-1, size-1] in a frame edge-padded by one pixel, which reproduces clamping both taps) and
+  the four bilinear weights are cell-level tensors; one gather fetches each pixel's 2x2
+  neighbourhood from a uint8 "quad" image, and the weighting runs in int16 (at most 16 * 255).
+  """
   reference = tf.convert_to_tensor(reference)
   shape = tf.shape(reference)
-  b, h, w, c = shape[0], shape[1], shape[2], shape[3]
-  q = -tf.cast(grid, tf.int32)  # sample offset p - mv, quarter pixels, at cell level
-  whole = _expand(tf.math.floordiv(q, MV_UNITS_PER_PIXEL), cell, h, w)
-  frac = _expand(tf.math.floormod(q, MV_UNITS_PER_PIXEL), cell, h, w)
-  ys, xs = tf.meshgrid(tf.range(h), tf.range(w), indexing="ij")
-  x0, y0 = xs[None] + whole[..., 0], ys[None] + whole[..., 1]
-  x0c, x1c = tf.clip_by_value(x0, 0, w - 1), tf.clip_by_value(x0 + 1, 0, w - 1)
-  y0c, y1c = tf.clip_by_value(y0, 0, h - 1), tf.clip_by_value(y0 + 1, 0, h - 1)
-  fx, fy = frac[..., 0:1], frac[..., 1:2]
-  flat = tf.reshape(tf.cast(reference, tf.int32), [b, h * w, c])
-
-  def tap(yi, xi):
-    return tf.reshape(tf.gather(flat, tf.reshape(yi * w + xi, [b, h * w]), batch_dims=1), [b, h, w, c])
-
+  b, h, w = shape[0], shape[1], shape[2]
+  c = reference.shape[-1]
+  gshape = tf.shape(grid)
+  gh, gw = gshape[1], gshape[2]
   units = MV_UNITS_PER_PIXEL
-  total = ((units - fy) * ((units - fx) * tap(y0c, x0c) + fx * tap(y0c, x1c)) +
-           fy * ((units - fx) * tap(y1c, x0c) + fx * tap(y1c, x1c)))
-  return (total + units * units // 2) // (units * units)
+  q = -tf.cast(grid, tf.int32)  # sample offset p - mv, quarter pixels
+  whole, frac = tf.math.floordiv(q, units), tf.math.floormod(q, units)  # [B, gh, gw, 2]
+  cols = tf.range(gw)[:, None] * cell + tf.range(cell)[None]  # [gw, cell] pixel columns of each cell
+  rows = tf.range(gh)[:, None] * cell + tf.range(cell)[None]
+  x0 = tf.clip_by_value(cols[None, None] + whole[..., 0:1], -1, w - 1) + 1  # [B, gh, gw, cell]
+  y0 = tf.clip_by_value(rows[None, :, None] + whole[..., 1:2], -1, h - 1) + 1
+  index = tf.transpose(y0, [0, 1, 3, 2])[..., None] * (w + 1) + x0[:, :, None]  # [B, gh, cell, gw, cell]
+  padded = tf.concat([reference[:, :1], reference, reference[:, -1:]], 1)
+  padded = tf.concat([padded[:, :, :1], padded, padded[:, :, -1:]], 2)  # [B, h+2, w+2, C]
+  quad = tf.concat([padded[:, :-1, :-1], padded[:, :-1, 1:], padded[:, 1:, :-1], padded[:, 1:, 1:]], -1)
+  taps = tf.gather(tf.reshape(quad, [b, (h + 1) * (w + 1), 4 * c]), tf.reshape(index, [b, -1]), batch_dims=1)
+  taps = tf.cast(tf.reshape(taps, [b * gh, cell, gw, cell, 4 * c]), tf.int16)
+  fx, fy = frac[..., 0], frac[..., 1]
+  weights = tf.stack([(units - fx) * (units - fy), fx * (units - fy), (units - fx) * fy, fx * fy], -1)
+  weights = tf.cast(tf.reshape(tf.repeat(weights, c, axis=-1), [b * gh, 1, gw, 1, 4 * c]), tf.int16)
+  total = tf.reduce_sum(tf.reshape(taps * weights, [b * gh, cell, gw, cell, 4, c]), 4)
+  out = (tf.cast(total, tf.int32) + units * units // 2) // (units * units)
+  return tf.reshape(out, [b, gh * cell, gw * cell, c])[:, :h, :w]
 
 
 def residual(image, reference, grid, cell):
