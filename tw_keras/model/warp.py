@@ -61,12 +61,19 @@ warp_xla.__doc__ = "`warp` compiled with XLA (`jit_compile=True`)."
 
 
 def pad_to_multiple(x, multiple: int):
-  """Edge-replicates [B, H, W, C] on the bottom and right up to multiples of `multiple`."""
+  """Edge-replicates [B, H, W, C] on the bottom and right up to multiples of `multiple`
+  (no copy when H and W already are)."""
+  x = tf.convert_to_tensor(x)
+  if x.shape[1] is not None and x.shape[2] is not None and not (x.shape[1] % multiple or x.shape[2] % multiple):
+    return x
   shape = tf.shape(x)
   h = (shape[1] + multiple - 1) // multiple * multiple
   w = (shape[2] + multiple - 1) // multiple * multiple
-  x = tf.gather(x, tf.minimum(tf.range(h), shape[1] - 1), axis=1)
-  return tf.gather(x, tf.minimum(tf.range(w), shape[2] - 1), axis=2)
+
+  def pad():
+    y = tf.gather(x, tf.minimum(tf.range(h), shape[1] - 1), axis=1)
+    return tf.gather(y, tf.minimum(tf.range(w), shape[2] - 1), axis=2)
+  return tf.cond((h == shape[1]) & (w == shape[2]), lambda: x, pad)
 
 
 def pool_to_stride(x, stride: int):
