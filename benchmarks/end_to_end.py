@@ -30,6 +30,8 @@ flags.DEFINE_list("variants", ["layer1_cfr_rga", "layer2_cfr_rga"], "Non-key-fra
 flags.DEFINE_integer("repeats", 1, "Timed passes per path (alternating); the best is reported.")
 flags.DEFINE_integer("max_frames", 0, "Segment at most this many frames (0 = all).")
 flags.DEFINE_bool("labels_only", False, "Write labelId PNGs instead of an overlay video.")
+flags.DEFINE_list("residual_on", ["auto"], "Residual placements to time for the TWNet paths (auto, graph, "
+                  "host); several are compared in the same run.")
 
 
 def main(_):
@@ -51,8 +53,11 @@ def main(_):
       cfg = config_lib.PRESETS[FLAGS.preset]
       per_frame, nk = models.build_models(cfg, FLAGS.variants)
     paths = [("per_frame (every frame)", runner.StreamSegmenter(per_frame, scheduler="every"))]
-    paths += [(f"{n} (GOP)", runner.StreamSegmenter(per_frame, nk[n], config_lib.VARIANTS[n], "gop"))
-              for n in FLAGS.variants]
+    for n in FLAGS.variants:
+      for place in FLAGS.residual_on:
+        seg = runner.StreamSegmenter(per_frame, nk[n], config_lib.VARIANTS[n], "gop", residual_on=place)
+        where = "host" if seg.host_residual else ("graph" if config_lib.VARIANTS[n].rga else "none")
+        paths.append((f"{n} (GOP, residual: {where})", seg))
     print(f"video {FLAGS.video or f'generated {FLAGS.size}, {FLAGS.frames} frames'}; model {cfg}")
     best = {}
     for r in range(FLAGS.repeats + 1):  # pass 0 warms up (tracing), not reported

@@ -33,11 +33,14 @@ def define_flags():
   flags.DEFINE_string("label_dir", None, "Also write labelId PNGs per frame here.")
   flags.DEFINE_integer("max_frames", 0, "Stop after this many frames (0 = all).")
   flags.DEFINE_bool("xla", False, "jit_compile the networks.")
+  flags.DEFINE_enum("residual_on", "auto", ["auto", "graph", "host"], "Where RGA's residual is computed: "
+                    "in the graph (best on a GPU) or by the decoder on the host (best on a CPU); auto: "
+                    "graph when TensorFlow sees a GPU.")
   flags.DEFINE_float("tune_key_rate", 0.0, "With --scheduler=adaptive: first tune the score threshold on this "
                      "(unlabelled) video to reach this key-frame rate, e.g. 0.1.")
 
 
-def build_segmenter(model_dir, variant_name, scheduler, xla=False):
+def build_segmenter(model_dir, variant_name, scheduler, xla=False, residual_on="auto"):
   from tw_keras import config as config_lib  # pylint: disable=g-import-not-at-top
   from tw_keras.inference import runner  # pylint: disable=g-import-not-at-top
   from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
@@ -49,7 +52,7 @@ def build_segmenter(model_dir, variant_name, scheduler, xla=False):
       raise ValueError(f"--scheduler={scheduler}: --variant=per_frame segments every frame with the "
                        "per-frame CNN; pick a non-key-frame variant to use a key-frame scheduler")
     scheduler = "every"
-  return runner.StreamSegmenter(per_frame, nk.get(variant_name), variant, scheduler, xla=xla)
+  return runner.StreamSegmenter(per_frame, nk.get(variant_name), variant, scheduler, xla=xla, residual_on=residual_on)
 
 
 def main(argv):
@@ -57,7 +60,7 @@ def main(argv):
   from tw_keras.model import schedulers  # pylint: disable=g-import-not-at-top
   from tw_keras.inference import segment  # pylint: disable=g-import-not-at-top
   schedulers.parse(FLAGS.scheduler)
-  segmenter = build_segmenter(FLAGS.checkpoint, FLAGS.variant, FLAGS.scheduler, FLAGS.xla)
+  segmenter = build_segmenter(FLAGS.checkpoint, FLAGS.variant, FLAGS.scheduler, FLAGS.xla, FLAGS.residual_on)
   if FLAGS.tune_key_rate:
     if segmenter.scheduler.kind != "adaptive":
       raise ValueError("--tune_key_rate needs --scheduler=adaptive")

@@ -157,3 +157,18 @@ def test_bilinear_argmax_equals_the_argmax_of_the_upsampled_scores(height, width
     assert 0 < np.mean(lab[:, 1:, 1:] != lab[:, :-1, :-1]) < 0.5
   with pytest.raises(ValueError, match="even"):
     resize.bilinear_argmax(s, 3)
+
+
+def test_bilinear_argmax_block_path_on_noise_equals_the_full_upsample():
+  """Noise makes every block a boundary, so bilinear_argmax falls back to the full upsample;
+  the block path itself must still be exact there (it is the worst case of its arithmetic)."""
+  from tw_keras.model import resize
+  s = tf.constant(np.random.default_rng(7).normal(size=(1, 12, 20, 19)), tf.float32)
+  expected = tf.argmax(resize.bilinear(s, [48, 80]), -1, output_type=tf.int32).numpy()
+  padded = tf.pad(s, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")  # edge replication by one
+  lab = tf.argmax(padded, -1, output_type=tf.int32)
+  top = lab[:, :-1, :-1]
+  agree = (top == lab[:, :-1, 1:]) & (top == lab[:, 1:, :-1]) & (top == lab[:, 1:, 1:])
+  assert np.mean(~agree.numpy()) > resize.BOUNDARY_FALLBACK
+  np.testing.assert_array_equal(resize._copy_or_interpolate(padded, top, agree, 4).numpy(), expected)
+  np.testing.assert_array_equal(resize.bilinear_argmax(s, 4).numpy(), expected)

@@ -84,15 +84,20 @@ def _dense_inputs(frame, previous, grid):
   return codec.dense_motion(grid, codec.MV_CELL, h, w), frame.astype(np.float32) - predicted
 
 
-def test_stream_segmenter_counts_and_matches_direct_calls(tiny_models):
-  """Compact inputs (frame + block grid) in, labels out == the dense chain by hand, with motion
-  and residual from the host's codec functions and edge-padding in NumPy."""
+@pytest.mark.parametrize("residual_on", ["graph", "host"])
+def test_stream_segmenter_counts_and_matches_direct_calls(tiny_models, residual_on):
+  """Compact inputs (frame + block grid; + the decoder's residual when it is computed on the
+  host) in, labels out == the dense chain by hand, with motion and residual from the host's
+  codec functions and edge-padding in NumPy."""
   per_frame, nkfc, variant = tiny_models
   rng = np.random.default_rng(0)
   frames = [rng.integers(0, 255, (50, 70, 3)).astype(np.uint8) for _ in range(3)]
   grids = [np.zeros((8, 10, 2), np.int16)] + [_grid(rng) for _ in range(2)]
-  seg = runner.StreamSegmenter(per_frame, nkfc, variant, "gop")
-  preds = [seg(f, g, t, i)[0] for i, (f, g, t) in enumerate(zip(frames, grids, "IPP"))]
+  residuals = [None] + [_dense_inputs(f, p, g)[1] for p, f, g in zip(frames, frames[1:], grids[1:])]
+  seg = runner.StreamSegmenter(per_frame, nkfc, variant, "gop", residual_on=residual_on)
+  assert seg.host_residual == (residual_on == "host")
+  preds = [seg(f, g, t, i, r if residual_on == "host" else None)[0]
+           for i, (f, g, t, r) in enumerate(zip(frames, grids, "IPP", residuals))]
   assert (seg.key_frames, seg.non_key_frames) == (1, 2)
   assert preds[0].shape == (50, 70)
   pad = lambda a: np.pad(a, ((0, 14), (0, 26), (0, 0)), mode="edge")  # 50x70 -> 64x96
@@ -203,14 +208,14 @@ def test_adaptive_recomputes_a_key_frame_when_the_prediction_drifts(tiny_models)
   every = runner.StreamSegmenter(per_frame, scheduler="every")
   reference = [every(f, grid, "P", i)[0] for i, f in enumerate(frames)]
   # score=-1: any drift (even none) exceeds it, so every NKFC frame is recomputed as a key frame.
-  always = runner.StreamSegmenter(per_frame, nkfc, variant, "adaptive:score=-1")
+  always = runner.StreamSegmenter(per_frame, nkfc, variant, "adaptive:score=-1", residual_on="graph")
   out = [always(f, grid, "P", i) for i, f in enumerate(frames)]
   assert [key for _, key in out] == [True] * 5
   assert (always.key_frames, always.non_key_frames) == (5, 4)  # the NKFC ran, then the per-frame CNN
   for (pred, _), ref in zip(out, reference):
     np.testing.assert_array_equal(pred, ref)
   # score=1: no fraction exceeds it; only the first frame is a key frame.
-  never = runner.StreamSegmenter(per_frame, nkfc, variant, "adaptive:score=1")
+  never = runner.StreamSegmenter(per_frame, nkfc, variant, "adaptive:score=1", residual_on="graph")
   assert [never(f, grid, "P", i)[1] for i, f in enumerate(frames)] == [True] + [False] * 4
 
 
@@ -237,7 +242,7 @@ def test_tune_adaptive_hits_its_target_rate_and_leaves_the_segmenter_alone(tiny_
   changed = []
   frames = codec.decode_compressed(video)
   for f in frames:
-    pred, key = gop(f.rgb, f.motion_grid, f.pict_type, f.index)
+    pred, key = gop(f.rgb, f.motion_grid, f.pict_type, f.index, f.residual)
     if not key:
       changed.append(gop.scheduler.changed_fraction(pred))
   frames.close()
@@ -319,7 +324,13 @@ def test_residual_energy_scheduler_uses_the_residual_computed_in_the_graph(tiny_
   rng = np.random.default_rng(4)
   a, b = (rng.integers(0, 255, (50, 70, 3)).astype(np.uint8) for _ in range(2))
   grid = np.zeros((8, 10, 2), np.int16)
-  seg = runner.StreamSegmenter(per_frame, nkfc, variant, "adaptive:residual=5")
+  seg = runner.StreamSegmenter(per_frame, nkfc, variant, "adaptive:residual=5", residual_on="graph")
   assert [seg(f, grid, "P", i)[1] for i, f in enumerate([a, a, b, b])] == [True, False, True, False]
   with pytest.raises(ValueError, match="block grid"):
     seg(a, np.zeros((50, 70, 2), np.int16), "P", 4)  # a per-pixel (accumulate) field is refused
+  host = runner.StreamSegmenter(per_frame, nkfc, variant, "adaptive:residual=5", residual_on="host")
+  res = lambda f, p: f.astype(np.float32) - p  # zero motion: the residual is the frame difference
+  keys = [host(f, grid, "P", i, res(f, p))[1] for i, (f, p) in enumerate(zip([a, a, b, b], [a, a, a, b]))]
+  assert keys == [True, False, True, False]
+  with pytest.raises(ValueError, match="residual on the host"):
+    host(b, grid, "P", 5)  # no residual given

@@ -216,7 +216,8 @@ def evaluate_schedulers(per_frame, nkfc, variant, gops: Iterable[Dict], specs: S
       n = int(gop[features.CLIP_IMAGES].shape[0])
       types = [t.decode() for t in gop[features.CLIP_PICT_TYPES].numpy()]
       for t in range(n):
-        pred, _ = seg(gop[features.CLIP_IMAGES][t].numpy(), gop[features.CLIP_MOTION_GRID][t].numpy(), types[t], t)
+        pred, _ = seg(gop[features.CLIP_IMAGES][t].numpy(), gop[features.CLIP_MOTION_GRID][t].numpy(), types[t], t,
+                      gop[features.CLIP_RESIDUALS][t].numpy())
         if bool(gop[features.CLIP_HAS_LABEL][t]):
           conf += metrics.confusion_matrix(gop[features.CLIP_LABELS][t].numpy(), pred)
       frames += n

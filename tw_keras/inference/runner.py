@@ -6,11 +6,18 @@ or the non-key-frame model (others), as the scheduler decides. It takes the code
 inputs (the decoded frame and its int16 block motion grid): the dense motion, the residual,
 the padding to a multiple of 32, the crop and the argmax all happen in one compiled graph
 (`twnet.TWNet.segment_*`), and only the [H, W] labels come back to the host.
+
+Where the residual is computed (`residual_on`) is the one placement choice, measured: on a GPU
+in the graph ("graph": nothing dense crosses to the device); on a CPU-only machine by the
+decoder on the host ("host": OpenCV's fixed-point remap, on the decode thread, overlapping the
+network, several times faster there than the same integers in TF ops). "auto" picks by
+whether TensorFlow sees a GPU. Both give the same residual, to the integer. Variants without
+RGA never compute it at all.
 """
 
 import copy
 import time
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -28,9 +35,17 @@ class StreamSegmenter:
     variant: its `config.Variant` (None with nkfc None).
     scheduler: a `schedulers.Scheduler` (or spec string); must be "every" without an nkfc.
     xla: jit_compile the forward functions.
+    residual_on: "graph", "host" or "auto" (module doc).
   """
 
-  def __init__(self, per_frame, nkfc=None, variant=None, scheduler="gop", xla: bool = False):
+  def __init__(self, per_frame, nkfc=None, variant=None, scheduler="gop", xla: bool = False,
+               residual_on: str = "auto"):
+    if residual_on not in ("auto", "graph", "host"):
+      raise ValueError(f"residual_on must be 'auto', 'graph' or 'host', got {residual_on!r}")
+    if residual_on == "auto":
+      residual_on = "graph" if tf.config.list_logical_devices("GPU") else "host"
+    #: whether __call__ needs the frame's residual from the decoder (`CompressedFrame.residual`)
+    self.host_residual = residual_on == "host" and variant is not None and variant.rga
     self.scheduler = schedulers.parse(scheduler) if isinstance(scheduler, str) else scheduler
     if nkfc is None and self.scheduler.kind != "every":
       raise ValueError(f"scheduler {self.scheduler.spec()!r} needs a non-key-frame model; without one "
@@ -69,13 +84,14 @@ class StreamSegmenter:
     return out["labels"][0].numpy()
 
   def __call__(self, rgb: np.ndarray, motion_grid: np.ndarray, pict_type: str = "P",
-               index: int = 0) -> Tuple[np.ndarray, bool]:
+               index: int = 0, residual: Optional[np.ndarray] = None) -> Tuple[np.ndarray, bool]:
     """One frame -> ([H, W] int32 trainIds, whether it was a key frame).
 
     Args:
       rgb: [H, W, 3] uint8, the decoded frame.
       motion_grid: [ceil(Hc/8), ceil(Wc/8), 2] int16, its block motion grid (quarter pixels,
         dst - src; `codec.CompressedFrame.motion_grid` of a "step" decode).
+      residual: [H, W, 3], the decoder's residual; needed when `host_residual`, else unused.
     """
     h, w = rgb.shape[:2]
     blocks = (-(-h // codec.MACROBLOCK) * (codec.MACROBLOCK // codec.MV_CELL),
@@ -87,15 +103,22 @@ class StreamSegmenter:
     image = tf.constant(np.asarray(rgb, np.uint8)[None])
     grid = tf.constant(np.asarray(motion_grid, np.int16)[None])
     key = not self.twnet.has_non_key_frames or self.context is None
+    host = None
+    if not key and self.host_residual:
+      if residual is None:
+        raise ValueError(f"frame {index}: this segmenter computes the residual on the host; pass the "
+                         "decoder's residual (decode with with_residual=True)")
+      host = tf.constant(np.asarray(residual, np.float32)[None])
     if not key:
       energy = None
       if self.scheduler.residual_threshold is not None:
-        energy = float(self._residual_energy(image, self.previous, grid))
+        energy = (float(np.mean(np.abs(residual))) if host is not None
+                  else float(self._residual_energy(image, self.previous, grid)))
       key = self.scheduler.before(index, pict_type, energy)
     if key:
       pred = self._key(image)
     else:
-      out = self._non_key_frame(image, self.previous, self.context, grid)
+      out = self._non_key_frame(image, self.previous, self.context, grid, host)
       self.non_key_frames += 1
       pred = out["labels"][0].numpy()
       if self.scheduler.after(pred):

@@ -55,13 +55,14 @@ def overlay(rgb: np.ndarray, train_ids: np.ndarray, alpha: float = 0.5) -> np.nd
   return (rgb.astype(np.float32) * (1 - alpha) + colour * alpha).astype(np.uint8)
 
 
-def compressed_frames(video: str, options: codec.EncodeOptions = codec.EncodeOptions()):
-  """(frames, transcoded): `CompressedFrame`s of any video, compact (frame and motion grid;
-  the network computes the residual). A canonical file is decoded as it is; anything else is
+def compressed_frames(video: str, options: codec.EncodeOptions = codec.EncodeOptions(),
+                      with_residual: bool = False):
+  """(frames, transcoded): `CompressedFrame`s of any video: frame and motion grid, and the
+  host residual if asked for. A canonical file is decoded as it is; anything else is
   transcoded on the fly, in memory."""
   if not codec.is_live(video) and codec.is_canonical(video, options.gop):
-    return codec.decode_compressed(video, with_residual=False), False
-  return codec.stream_compressed(video, options, with_residual=False), True
+    return codec.decode_compressed(video, with_residual=with_residual), False
+  return codec.stream_compressed(video, options, with_residual=with_residual), True
 
 
 class _Writer:
@@ -129,7 +130,7 @@ def segment_video(video: str, segmenter: runner.StreamSegmenter, output: Optiona
       raise codec.VideoError(output, "output directory does not exist or is not writable")
   start = time.perf_counter()
   segmenter.reset()
-  frames, transcoded = compressed_frames(video, options)
+  frames, transcoded = compressed_frames(video, options, segmenter.host_residual)
   writer = _Writer(output, label_dir, options.fps)
   decode_seconds = write_seconds = 0.0
   n = 0
@@ -141,7 +142,7 @@ def segment_video(video: str, segmenter: runner.StreamSegmenter, output: Optiona
       decode_seconds += time.perf_counter() - t
       if frame is None:
         break
-      pred, _ = segmenter(frame.rgb, frame.motion_grid, frame.pict_type, frame.index)
+      pred, _ = segmenter(frame.rgb, frame.motion_grid, frame.pict_type, frame.index, frame.residual)
       write_seconds += writer.put(frame.rgb, pred, frame.index)
       n += 1
     ok = n > 0
@@ -164,12 +165,12 @@ def tune_adaptive(video: str, segmenter: runner.StreamSegmenter, target_key_rate
   from tw_keras.model import schedulers  # pylint: disable=g-import-not-at-top
   segmenter = segmenter.with_scheduler("gop")  # the caller's segmenter is left as it was
   changed = []
-  frames, _ = compressed_frames(video, options)
+  frames, _ = compressed_frames(video, options, segmenter.host_residual)
   try:
     for frame in frames:
       if frame.index >= max_frames:
         break
-      pred, key = segmenter(frame.rgb, frame.motion_grid, frame.pict_type, frame.index)
+      pred, key = segmenter(frame.rgb, frame.motion_grid, frame.pict_type, frame.index, frame.residual)
       if not key:
         changed.append(segmenter.scheduler.changed_fraction(pred))
   finally:

@@ -49,6 +49,9 @@ def adaptive_average_pool(x, size):
   return tf.cast(total / area, dtype)
 
 
+BOUNDARY_FALLBACK = 0.25  # above this fraction of boundary blocks, upsampling everything is cheaper
+
+
 def bilinear_argmax(scores, factor: int):
   """argmax over classes of `bilinear(scores, factor x size)`, without the full-resolution scores.
 
@@ -57,18 +60,28 @@ def bilinear_argmax(scores, factor: int):
   of input pixels around it (edge-replicated), and where those four agree on their argmax,
   so does any convex combination of them. Only the blocks on a label boundary are
   interpolated (with `tf.image.resize`'s half-pixel weights and arithmetic); inside uniform
-  regions the label is copied.
+  regions the label is copied. When more than `BOUNDARY_FALLBACK` of the blocks are on a
+  boundary (noise-like scores, e.g. an untrained model), the full upsample is used instead.
   """
   if factor % 2:
     raise ValueError(f"bilinear_argmax: factor must be even, got {factor}")
   s = tf.cast(scores, tf.float32)
   s = tf.concat([s[:, :1], s, s[:, -1:]], 1)
   s = tf.concat([s[:, :, :1], s, s[:, :, -1:]], 2)  # [B, h+2, w+2, K], edge-replicated
-  shape = tf.shape(s)
-  b, h1, w1 = shape[0], shape[1] - 1, shape[2] - 1
   lab = tf.argmax(s, -1, output_type=tf.int32)
   top = lab[:, :-1, :-1]  # block (r, c) spans padded rows r, r+1 and columns c, c+1
   agree = ((top == lab[:, :-1, 1:]) & (top == lab[:, 1:, :-1]) & (top == lab[:, 1:, 1:]))
+  full_size = tf.shape(scores)[1:3] * factor
+  return tf.cond(tf.reduce_mean(tf.cast(~agree, tf.float32)) > BOUNDARY_FALLBACK,
+                 lambda: tf.argmax(bilinear(tf.cast(scores, tf.float32), full_size), -1, output_type=tf.int32),
+                 lambda: _copy_or_interpolate(s, top, agree, factor))
+
+
+def _copy_or_interpolate(s, top, agree, factor):
+  """`bilinear_argmax`'s block path: s [B, h+2, w+2, K] edge-padded scores, top [B, h+1, w+1]
+  the argmax at each block's top-left corner, agree [B, h+1, w+1] whether its 4 corners agree."""
+  shape = tf.shape(top)
+  b, h1, w1 = shape[0], shape[1], shape[2]
   canvas = tf.broadcast_to(top[..., None, None], [b, h1, w1, factor, factor])
   where = tf.where(~agree)  # [N, 3] boundary blocks (batch, row, column)
   corner = lambda dy, dx: tf.gather_nd(s, where + tf.constant([0, dy, dx], tf.int64))[:, None, None, :]

@@ -93,9 +93,14 @@ class TWNet:
   def segment_key_frame(self, image, with_logits: bool = True) -> Dict[str, tf.Tensor]:
     return self._cropped(image, self.key_frame(pad_to_input(tf.cast(image, tf.float32))), with_logits)
 
-  def segment_non_key_frame(self, image, previous, context, motion_grid, with_logits: bool = True
-                            ) -> Dict[str, tf.Tensor]:
-    motion, residual = self.codec_inputs(image, previous, motion_grid)
+  def segment_non_key_frame(self, image, previous, context, motion_grid, with_logits: bool = True,
+                            residual=None) -> Dict[str, tf.Tensor]:
+    """`residual` [B, H, W, 3]: the frame's residual when the caller already has it (computed on
+    the host by the decoder); by default it is computed here from `previous`."""
+    if residual is None:
+      motion, residual = self.codec_inputs(image, previous, motion_grid)
+    else:
+      motion = compensation.expand_motion(motion_grid, codec.MV_CELL, tf.shape(image)[1], tf.shape(image)[2])
     out = self.non_key_frame(pad_to_input(tf.cast(image, tf.float32)), context, pad_to_input(motion),
                              pad_to_input(residual))
     return self._cropped(image, out, with_logits)
@@ -107,8 +112,8 @@ class TWNet:
                       reduce_retracing=True)
     non_key = None
     if self.nkfc is not None:
-      non_key = tf.function(lambda image, previous, context, grid: self.segment_non_key_frame(
-          image, previous, context, grid, with_logits), jit_compile=xla, reduce_retracing=True)
+      non_key = tf.function(lambda image, previous, context, grid, residual=None: self.segment_non_key_frame(
+          image, previous, context, grid, with_logits, residual), jit_compile=xla, reduce_retracing=True)
     return key, non_key
 
   def compiled(self, xla: bool = False):
