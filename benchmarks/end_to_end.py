@@ -6,7 +6,7 @@ r"""End-to-end speed of segmenting a video: per-frame on every frame against TWN
 Runs `segment.segment_video` (decode + transcoding when needed, network, overlay + write, all
 pipelined) for the per-frame CNN on every frame and for each --variants under the GOP
 schedule, on the same video, alternating paths, best of --repeats. Prints total and network
-FPS and the speed-up over per-frame, measured in this one run. Weights do not change speed,
+FPS and the speed-up over per-frame (with the same --fold_batch_norms), measured in this one run. Weights do not change speed,
 so without --model_dir the preset's random weights are used.
 """
 
@@ -30,6 +30,8 @@ flags.DEFINE_list("variants", ["layer1_cfr_rga", "layer2_cfr_rga"], "Non-key-fra
 flags.DEFINE_integer("repeats", 1, "Timed passes per path (alternating); the best is reported.")
 flags.DEFINE_integer("max_frames", 0, "Segment at most this many frames (0 = all).")
 flags.DEFINE_bool("labels_only", False, "Write labelId PNGs instead of an overlay video.")
+flags.DEFINE_list("fold_batch_norms", ["true"], "Run the inference copies with batch norms folded (true) "
+                  "or the trained models as they are (false); 'false,true' compares both in one run.")
 flags.DEFINE_list("residual_on", ["auto"], "Residual placements to time for the TWNet paths (auto, graph, "
                   "host); several are compared in the same run.")
 
@@ -52,12 +54,22 @@ def main(_):
     else:
       cfg = config_lib.PRESETS[FLAGS.preset]
       per_frame, nk = models.build_models(cfg, FLAGS.variants)
-    paths = [("per_frame (every frame)", runner.StreamSegmenter(per_frame, scheduler="every"))]
-    for n in FLAGS.variants:
-      for place in FLAGS.residual_on:
-        seg = runner.StreamSegmenter(per_frame, nk[n], config_lib.VARIANTS[n], "gop", residual_on=place)
-        where = "host" if seg.host_residual else ("graph" if config_lib.VARIANTS[n].rga else "none")
-        paths.append((f"{n} (GOP, residual: {where})", seg))
+    paths, bases = [], {}  # bases: path name -> the per-frame path with the same folding
+    for fold_flag in FLAGS.fold_batch_norms:
+      if fold_flag.lower() not in ("true", "false"):
+        raise ValueError(f"--fold_batch_norms: 'true' or 'false', got {fold_flag!r}")
+      fold = fold_flag.lower() == "true"
+      tag = ", folded" if fold else ""
+      base = f"per_frame (every frame{tag})"
+      paths.append((base, runner.StreamSegmenter(per_frame, scheduler="every", fold_batch_norms=fold)))
+      bases[base] = base
+      for n in FLAGS.variants:
+        for place in FLAGS.residual_on:
+          seg = runner.StreamSegmenter(per_frame, nk[n], config_lib.VARIANTS[n], "gop", residual_on=place,
+                                       fold_batch_norms=fold)
+          where = "host" if seg.host_residual else ("graph" if config_lib.VARIANTS[n].rga else "none")
+          paths.append((f"{n} (GOP, residual: {where}{tag})", seg))
+          bases[paths[-1][0]] = base
     print(f"video {FLAGS.video or f'generated {FLAGS.size}, {FLAGS.frames} frames'}; model {cfg}")
     best = {}
     for r in range(FLAGS.repeats + 1):  # pass 0 warms up (tracing), not reported
@@ -68,13 +80,12 @@ def main(_):
                                       max_frames=FLAGS.max_frames)
         if r and (name not in best or stats.total_seconds < best[name].total_seconds):
           best[name] = stats
-    base = best[paths[0][0]]
     fps = lambda s, t: s.frames / t
-    print(f"\n{base.frames} frames, best of {FLAGS.repeats}; output: "
+    print(f"\n{best[paths[0][0]].frames} frames, best of {FLAGS.repeats}; output: "
           f"{'labelId PNGs' if FLAGS.labels_only else 'overlay video'}")
     print("| path | total FPS | speed-up | network FPS | speed-up | key frames |\n|---|---|---|---|---|---|")
     for name, _ in paths:
-      s = best[name]
+      s, base = best[name], best[bases[name]]
       print(f"| {name} | {fps(s, s.total_seconds):.2f} | {base.total_seconds / s.total_seconds:.2f}x | "
             f"{fps(s, s.network_seconds):.2f} | {base.network_seconds / s.network_seconds:.2f}x | {s.key_frames} |")
 

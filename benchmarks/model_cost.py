@@ -6,6 +6,9 @@ GFLOPs are multiply-adds (the paper's convention; TF's profiler counts 2 per mul
 we halve it) at --flops_size. Forward time: batch 1, network only, as `tw_keras.timing`
 documents (tf.function, 2 warm-up calls, median of --repeats, each synced by a host copy).
 Speed-ups are per-frame time / NKFC time, beside the paper's (1080 Ti): 1.74x / 2.39x / 3.37x.
+With --fold_batch_norms (default) every model is also timed as the inference copy that the
+segmenter and the export run (`model.folding`: batch norms folded into the convolutions),
+alternately with the original, in the same run.
 """
 
 from absl import flags
@@ -14,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from tw_keras import cli, config as config_lib
-from tw_keras.model import models
+from tw_keras.model import folding, models
 from tw_keras.evaluation import timing
 
 FLAGS = flags.FLAGS
@@ -26,6 +29,7 @@ flags.DEFINE_list("variants", ["layer1_ft", "layer1_cfr_rga", "layer2_ft", "laye
 flags.DEFINE_integer("repeats", 5, "Timed calls per model and size.")
 flags.DEFINE_bool("xla", False, "jit_compile the forward functions.")
 flags.DEFINE_bool("skip_flops", False, "Only time.")
+flags.DEFINE_bool("fold_batch_norms", True, "Also time the batch-norm-folded inference copies.")
 
 PAPER_SPEEDUP = {"layer1": 1.74, "layer2": 2.39, "layer3": 3.37}
 
@@ -50,15 +54,20 @@ def main(_):
       flops = models.count_flops(model, [x.shape for x in timing.random_inputs(cfg, variant, fh, fw)]) / 2e9
     base_flops = base_flops or flops
     print(f"| {name} | {params:.3f} | {train:.3f} | {flops:.2f} | {flops - base_flops:+.2f} |")
+  folded = {name: folding.fold_batch_norms(model) for name, model, _ in rows} if FLAGS.fold_batch_norms else {}
   for size in FLAGS.sizes:
     h, w = map(int, size.split("x"))
-    print(f"\nforward time, batch 1, {w}x{h}:\n| variant | ms | FPS | speed-up | paper |\n|---|---|---|---|---|")
-    base = None
+    print(f"\nforward time, batch 1, {w}x{h}:")
+    print("| variant | ms | FPS | speed-up | folded ms | folded FPS | folded speed-up | paper |\n|---|---|---|---|---|---|---|---|")
+    base = base_folded = None
     for name, model, variant in rows:
-      t = timing.forward_seconds(model, timing.random_inputs(cfg, variant, h, w), FLAGS.repeats, xla=FLAGS.xla)
-      base = base or t
+      inputs = timing.random_inputs(cfg, variant, h, w)
+      t = timing.forward_seconds(model, inputs, FLAGS.repeats, xla=FLAGS.xla)
+      tf_ = timing.forward_seconds(folded[name], inputs, FLAGS.repeats, xla=FLAGS.xla) if folded else float("nan")
+      base, base_folded = base or t, base_folded or tf_
       paper = PAPER_SPEEDUP.get(name.split("_")[0], "")
-      print(f"| {name} | {t * 1e3:.1f} | {1 / t:.2f} | {base / t:.2f}x | {paper and f'{paper}x'} |", flush=True)
+      print(f"| {name} | {t * 1e3:.1f} | {1 / t:.2f} | {base / t:.2f}x | {tf_ * 1e3:.1f} | {1 / tf_:.2f} | "
+            f"{base_folded / tf_:.2f}x | {paper and f'{paper}x'} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -101,11 +101,14 @@ def test_benchmark_properties_motion_statistics_at_a_tiny_size(tmp):
 
 def test_end_to_end_script_compares_both_paths_on_one_video(clip):
   stdout = run("benchmarks/end_to_end.py", f"--video={clip}", "--preset=tiny", "--variants=layer1_cfr_rga",
-               "--labels_only", "--residual_on=host,graph")
+               "--labels_only", "--residual_on=host,graph", "--fold_batch_norms=false,true")
   rows = [l.split("|") for l in stdout.splitlines() if l.startswith("| per_frame") or l.startswith("| layer1")]
-  assert [r[1].strip() for r in rows] == ["per_frame (every frame)", "layer1_cfr_rga (GOP, residual: host)",
-                                          "layer1_cfr_rga (GOP, residual: graph)"]
-  assert rows[0][3].strip() == "1.00x" and [r[6].strip() for r in rows] == ["26", "3", "3"]  # key frames
+  assert [r[1].strip() for r in rows] == [
+      "per_frame (every frame)", "layer1_cfr_rga (GOP, residual: host)", "layer1_cfr_rga (GOP, residual: graph)",
+      "per_frame (every frame, folded)", "layer1_cfr_rga (GOP, residual: host, folded)",
+      "layer1_cfr_rga (GOP, residual: graph, folded)"]
+  assert rows[0][3].strip() == rows[3][3].strip() == "1.00x"  # each against the per-frame path folded alike
+  assert [r[6].strip() for r in rows] == ["26", "3", "3"] * 2  # key frames
 
 
 def test_prep_throughput_script_runs(tiny_records):

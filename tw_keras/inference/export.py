@@ -27,10 +27,13 @@ from tw_keras.model import twnet
 
 
 class ServingModule:
-  """The per-frame CNN and one non-key-frame model behind two serving functions."""
+  """The per-frame CNN and one non-key-frame model behind two serving functions (their
+  inference copies, batch norms folded into the convolutions, with `fold_batch_norms`)."""
 
-  def __init__(self, per_frame, nkfc, variant):
+  def __init__(self, per_frame, nkfc, variant, fold_batch_norms: bool = True):
     self.twnet = twnet.TWNet(per_frame, nkfc, variant)
+    if fold_batch_norms:
+      self.twnet = self.twnet.folded()
     channels = nkfc.inputs[1].shape[-1]
     self.key_frame_signature = [tf.TensorSpec([None, None, None, 3], tf.uint8, name="image")]
     self.non_key_frame_signature = [
@@ -50,18 +53,19 @@ class ServingModule:
     return self._outputs(self.twnet.segment_non_key_frame(image, previous, context, motion))
 
 
-def export(per_frame, nkfc, variant, export_dir: str) -> str:
+def export(per_frame, nkfc, variant, export_dir: str, fold_batch_norms: bool = True) -> str:
   """Writes the SavedModel to `export_dir` (via a temporary directory, then renamed).
 
   Written by `keras.export.ExportArchive`, so that it loads both ways: `tf.saved_model.load`
   and the TF1 session loader that TF Serving and `saved_model_cli run` use (restore through
   the MetaGraph's saver, run a signature in a session). A plain `tf.Module` around Keras 3
   models does not survive the latter ("Could not find variable ...").
+  With `fold_batch_norms` the served models are the folded inference copies (`model.folding`).
   """
-  module = ServingModule(per_frame, nkfc, variant)
+  module = ServingModule(per_frame, nkfc, variant, fold_batch_norms)
   archive = keras.export.ExportArchive()
-  archive.track(per_frame)
-  archive.track(nkfc)
+  archive.track(module.twnet.per_frame)
+  archive.track(module.twnet.nkfc)
   archive.add_endpoint("key_frame", module.key_frame, input_signature=module.key_frame_signature)
   archive.add_endpoint("non_key_frame", module.non_key_frame, input_signature=module.non_key_frame_signature)
   export_dir = export_dir.rstrip("/")

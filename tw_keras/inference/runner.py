@@ -36,10 +36,12 @@ class StreamSegmenter:
     scheduler: a `schedulers.Scheduler` (or spec string); must be "every" without an nkfc.
     xla: jit_compile the forward functions.
     residual_on: "graph", "host" or "auto" (module doc).
+    fold_batch_norms: run inference copies with the batch norms folded into the convolutions
+      (`model.folding`; same labels up to float32 rounding, faster). Weights must be loaded.
   """
 
   def __init__(self, per_frame, nkfc=None, variant=None, scheduler="gop", xla: bool = False,
-               residual_on: str = "auto"):
+               residual_on: str = "auto", fold_batch_norms: bool = True):
     if residual_on not in ("auto", "graph", "host"):
       raise ValueError(f"residual_on must be 'auto', 'graph' or 'host', got {residual_on!r}")
     if residual_on == "auto":
@@ -54,6 +56,8 @@ class StreamSegmenter:
       raise ValueError("StreamSegmenter: give both nkfc and its variant, or neither")
     self.variant = variant
     self.twnet = twnet.TWNet(per_frame, nkfc, variant)
+    if fold_batch_norms:
+      self.twnet = self.twnet.folded()
     self._key_frame, self._non_key_frame = self.twnet.compiled_streaming(xla)
     self._residual_energy = tf.function(
         lambda image, previous, grid: tf.reduce_mean(tf.abs(compensation.residual(image, previous, grid, codec.MV_CELL))),

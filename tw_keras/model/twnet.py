@@ -38,7 +38,7 @@ from typing import Dict, Optional
 import tensorflow as tf
 
 from tw_keras import config as config_lib
-from tw_keras.model import models, resize, warp
+from tw_keras.model import folding, models, resize, warp
 from tw_keras.video import codec, compensation
 
 
@@ -58,6 +58,13 @@ class TWNet:
     if (nkfc is None) != (variant is None or variant.kind == "per_frame"):
       raise ValueError("TWNet: give a non-key-frame model together with its (non per-frame) variant")
     self.per_frame, self.nkfc, self.variant = per_frame, nkfc, variant
+
+  def folded(self) -> "TWNet":
+    """An inference copy with every batch norm folded into its convolution (`model.folding`):
+    the same outputs to float32 rounding, two passes fewer over each activation.
+    Fold after loading weights; not for training."""
+    fold = folding.fold_batch_norms
+    return TWNet(fold(self.per_frame), fold(self.nkfc) if self.nkfc is not None else None, self.variant)
 
   @property
   def has_non_key_frames(self) -> bool:
