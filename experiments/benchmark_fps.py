@@ -38,6 +38,8 @@ def define_flags():
   flags.DEFINE_bool("xla", False, "jit_compile the forward functions.")
   flags.DEFINE_enum("mixed_precision", "none", ["none", "bfloat16"], "Compute dtype policy.")
   flags.DEFINE_bool("decode", True, "Also time decoding at this size.")
+  flags.DEFINE_bool("fold_batch_norms", True, "Time the inference copies with batch norms folded into the "
+                    "convolutions, as the segmenter and the SavedModel run them (model.folding).")
 
 
 def decode_fps(h, w, frames=48):
@@ -59,7 +61,7 @@ def main(argv):
   del argv
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from tw_keras import config as config_lib  # pylint: disable=g-import-not-at-top
-  from tw_keras.model import models  # pylint: disable=g-import-not-at-top
+  from tw_keras.model import folding, models  # pylint: disable=g-import-not-at-top
   from tw_keras.evaluation import timing  # pylint: disable=g-import-not-at-top
   from tw_keras.train import loop  # pylint: disable=g-import-not-at-top
   from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
@@ -67,9 +69,12 @@ def main(argv):
   cfg = model_dir_lib.load_model_config(FLAGS.model_dir) if FLAGS.model_dir else config_lib.PRESETS[FLAGS.preset]
   h, w = map(int, FLAGS.size.split("x"))
   per_frame, nk = models.build_models(cfg, FLAGS.variants)
+  if FLAGS.fold_batch_norms:
+    per_frame, nk = folding.fold_batch_norms(per_frame), {n: folding.fold_batch_norms(m) for n, m in nk.items()}
   device = tf.config.list_logical_devices()[-1]
   print(f"model {cfg}\ndevice {device.name} ({device.device_type}); size {w}x{h}; batch 1; xla={FLAGS.xla}; "
-        f"precision={FLAGS.mixed_precision}")
+        f"precision={FLAGS.mixed_precision}; "
+        f"batch norms folded={FLAGS.fold_batch_norms}")
   print("timed: network forward only (tf.function, warm-up 2, median of "
         f"{FLAGS.repeats}, synced by copying logits to host)\n")
   t_key = timing.forward_seconds(per_frame, timing.random_inputs(cfg, None, h, w), FLAGS.repeats, xla=FLAGS.xla)

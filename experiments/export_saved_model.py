@@ -18,6 +18,8 @@ def define_flags():
   flags.DEFINE_string("model_dir", None, "Trained model directory.", required=True)
   flags.DEFINE_string("export_dir", None, "SavedModel directory to write.", required=True)
   flags.DEFINE_string("variant", "layer1_cfr_rga", "Non-key-frame variant to export.")
+  flags.DEFINE_bool("fold_batch_norms", True, "Export inference copies with the batch norms folded into the "
+                    "convolutions (faster; the same outputs up to float32 rounding).")
 
 
 def main(argv):
@@ -26,7 +28,8 @@ def main(argv):
   from tw_keras.inference import export  # pylint: disable=g-import-not-at-top
   from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
   _, per_frame, nk = model_dir_lib.load_trained(FLAGS.model_dir, [FLAGS.variant])
-  path = export.export(per_frame, nk[FLAGS.variant], config_lib.VARIANTS[FLAGS.variant], FLAGS.export_dir)
+  path = export.export(per_frame, nk[FLAGS.variant], config_lib.VARIANTS[FLAGS.variant], FLAGS.export_dir,
+                       FLAGS.fold_batch_norms)
   print(f"SavedModel with signatures key_frame, non_key_frame: {path}")
 
 

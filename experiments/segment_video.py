@@ -36,11 +36,13 @@ def define_flags():
   flags.DEFINE_enum("residual_on", "auto", ["auto", "graph", "host"], "Where RGA's residual is computed: "
                     "in the graph (best on a GPU) or by the decoder on the host (best on a CPU); auto: "
                     "graph when TensorFlow sees a GPU.")
+  flags.DEFINE_bool("fold_batch_norms", True, "Run inference copies with the batch norms folded into the "
+                    "convolutions (faster; the same labels up to float32 rounding).")
   flags.DEFINE_float("tune_key_rate", 0.0, "With --scheduler=adaptive: first tune the score threshold on this "
                      "(unlabelled) video to reach this key-frame rate, e.g. 0.1.")
 
 
-def build_segmenter(model_dir, variant_name, scheduler, xla=False, residual_on="auto"):
+def build_segmenter(model_dir, variant_name, scheduler, xla=False, residual_on="auto", fold_batch_norms=True):
   from tw_keras import config as config_lib  # pylint: disable=g-import-not-at-top
   from tw_keras.inference import runner  # pylint: disable=g-import-not-at-top
   from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
@@ -52,7 +54,8 @@ def build_segmenter(model_dir, variant_name, scheduler, xla=False, residual_on="
       raise ValueError(f"--scheduler={scheduler}: --variant=per_frame segments every frame with the "
                        "per-frame CNN; pick a non-key-frame variant to use a key-frame scheduler")
     scheduler = "every"
-  return runner.StreamSegmenter(per_frame, nk.get(variant_name), variant, scheduler, xla=xla, residual_on=residual_on)
+  return runner.StreamSegmenter(per_frame, nk.get(variant_name), variant, scheduler, xla=xla, residual_on=residual_on,
+                                fold_batch_norms=fold_batch_norms)
 
 
 def main(argv):
@@ -60,7 +63,8 @@ def main(argv):
   from tw_keras.model import schedulers  # pylint: disable=g-import-not-at-top
   from tw_keras.inference import segment  # pylint: disable=g-import-not-at-top
   schedulers.parse(FLAGS.scheduler)
-  segmenter = build_segmenter(FLAGS.checkpoint, FLAGS.variant, FLAGS.scheduler, FLAGS.xla, FLAGS.residual_on)
+  segmenter = build_segmenter(FLAGS.checkpoint, FLAGS.variant, FLAGS.scheduler, FLAGS.xla, FLAGS.residual_on,
+                              FLAGS.fold_batch_norms)
   if FLAGS.tune_key_rate:
     if segmenter.scheduler.kind != "adaptive":
       raise ValueError("--tune_key_rate needs --scheduler=adaptive")
