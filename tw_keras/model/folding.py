@@ -31,9 +31,8 @@ def _conv_bn_pairs(model: keras.Model) -> Dict[int, tuple]:
   """{id(layer): (conv, bn)} for both layers of every foldable pair in `model` and its sub-models."""
   pairs = {}
   for layer in _all_layers(model):
-    if not isinstance(layer, keras.layers.BatchNormalization) or len(layer._inbound_nodes) != 1:
-      continue
-    if layer.axis not in (-1, 3) and list(np.atleast_1d(layer.axis)) not in ([-1], [3]):
+    if (not isinstance(layer, keras.layers.BatchNormalization) or len(layer._inbound_nodes) != 1
+        or layer.axis not in (-1, 3)):
       continue
     producer = layer._inbound_nodes[0].input_tensors[0]._keras_history.operation
     if (isinstance(producer, _CONVS) and producer.data_format == "channels_last"
