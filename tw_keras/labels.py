@@ -63,8 +63,18 @@ def train_ids_to_label_ids(train_ids):
   return TRAIN_ID_TO_LABEL_ID[np.asarray(train_ids, np.uint8)]
 
 
+def _packed_palette():
+  """The palette as one uint32 per trainId (R, G, B, 0 in memory order): a 1-D lookup table,
+  which `np.take` gathers about 5x faster than rows of a [256, 3] table."""
+  palette = np.zeros((256, 4), np.uint8)
+  palette[:NUM_CLASSES, :3] = PALETTE
+  return palette.view(np.uint32).ravel()
+
+
+_PACKED_PALETTE = _packed_palette()
+
+
 def colorize(train_ids):
   """[H, W] trainIds -> [H, W, 3] uint8 RGB in the Cityscapes palette (ignore = black)."""
-  palette = np.zeros((256, 3), np.uint8)
-  palette[:NUM_CLASSES] = PALETTE
-  return palette[np.asarray(train_ids, np.uint8)]
+  ids = np.asarray(train_ids, np.uint8)
+  return np.ascontiguousarray(_PACKED_PALETTE.take(ids).view(np.uint8).reshape(*ids.shape, 4)[..., :3])
