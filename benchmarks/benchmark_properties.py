@@ -27,7 +27,9 @@ from absl import flags
 
 import numpy as np
 
-from tw_keras import cli
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # runs from a clone without install
+
+from tw_keras import cli  # pylint: disable=wrong-import-position
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("synthetic_root", None, "Rendered benchmark root (Cityscapes layout); default: render fresh.")

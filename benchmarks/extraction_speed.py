@@ -9,6 +9,7 @@ network, in the graph), and the host residual as before (step and accumulate), p
 The clip is a textured panorama under a slow pan and zoom, encoded to the canonical stream.
 """
 
+import sys
 import os
 import tempfile
 import time
@@ -18,7 +19,9 @@ from absl import flags
 import av
 import cv2
 
-from tw_keras import cli
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # runs from a clone without install
+
+from tw_keras import cli  # pylint: disable=wrong-import-position
 from tw_keras.video import codec
 from clips import make_clip  # benchmarks/clips.py
 

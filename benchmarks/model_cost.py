@@ -11,12 +11,17 @@ segmenter and the export run (`model.folding`: batch norms folded into the convo
 alternately with the original, in the same run.
 """
 
+import os
+import sys
+
 from absl import flags
 
 import numpy as np
 import tensorflow as tf
 
-from tw_keras import cli, config as config_lib
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # runs from a clone without install
+
+from tw_keras import cli, config as config_lib  # pylint: disable=wrong-import-position
 from tw_keras.model import folding, models
 from tw_keras.evaluation import timing
 

@@ -9,12 +9,16 @@ for each of the paper's claims whether it holds:
   Layer1 > Layer2 > Layer3 (the best row of each, mean over d).
 """
 
+import os
+import sys
 import json
 
 from absl import flags
 import numpy as np
 
-from tw_keras import cli
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # runs from a clone without install
+
+from tw_keras import cli  # pylint: disable=wrong-import-position
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("results", None, "results.json of experiments.evaluate.", required=True)
