@@ -30,12 +30,14 @@ if [ "${LONG:-0}" = 1 ]; then
   python benchmarks/study_report.py --results=$W/long/eval24/results.json
 fi
 
-# The longer stage 2 of docs/study_cpu.md (Layer1 rows, 1500 steps instead of 300, on the
-# 8000-step per-frame CNN; about 20 min): LONG_STAGE2=1 bash docs/study_cpu.sh WORK_DIR (after LONG=1)
+# The longer stage 2 of docs/study_cpu.md (Layer1, Layer2 and Clockwork, 1500 steps instead of 300,
+# on the 8000-step per-frame CNN; about 50 min): LONG_STAGE2=1 bash docs/study_cpu.sh WORK_DIR (after LONG=1)
 if [ "${LONG_STAGE2:-0}" = 1 ]; then
   mkdir -p $W/s2long && cp -r $W/long/model_config.json $W/long/stage1 $W/s2long/
   python -m experiments.train --preset=cpu_study --stage1_steps=8000 --stage2_steps=1500 --data_dir=$W/data \
       --model_dir=$W/s2long --stages=2 --variants=layer1_ft,layer1_cfr,layer1_cfr_rga
+  python -m experiments.train --preset=cpu_study --stage1_steps=8000 --stage2_steps=1500 --data_dir=$W/data \
+      --model_dir=$W/s2long --stages=2 --variants=layer2_ft,layer2_cfr,layer2_cfr_rga,clockwork
   python -m experiments.evaluate --data_dir=$W/data_val24 --model_dir=$W/s2long --output_dir=$W/s2long/eval24 --schedulers=
   python benchmarks/study_report.py --results=$W/s2long/eval24/results.json
 fi
