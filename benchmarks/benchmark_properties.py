@@ -15,7 +15,9 @@ r"""Does the built-in benchmark measure up? Prints its three properties (issue: 
    Layer1 warp-only >= 4 mIoU points below per-frame; Clockwork (cached, unwarped) >= 3
    points below Layer1 warp-only; Layer3 (pure warping) below Layer1 warp-only.
 3. Context matters: the no-context model (`--deep_context=false`, same preset and steps)
-   >= 10 mIoU points below the per-frame CNN.
+   >= 10 mIoU points below the per-frame CNN. Also printed with --synthetic_root: what local
+   colour alone scores, a lookup from each pixel's quantised RGB to the class most often seen
+   with that colour in the train split, scored on the val split of --val_root.
 """
 
 import glob
@@ -40,6 +42,8 @@ flags.DEFINE_string("data_dir", None, "Prepared TFRecords (for properties 2 and 
 flags.DEFINE_string("model_dir", None, "Trained per-frame + stage-2 model directory.")
 flags.DEFINE_string("no_context_dir", None, "Trained no-context model directory.")
 flags.DEFINE_integer("distance", 11, "Key-frame distance for property 2.")
+flags.DEFINE_string("val_root", None, "Rendered root whose val split scores the colour baseline "
+                    "(default --synthetic_root; the study: W/data_val24/synthetic_cityscapes).")
 flags.DEFINE_string("output", None, "Also write the figures to this JSON file.")
 
 REAL = {"p50": (0.7, 1.0), "p90": (10.6, 13.1), "p99": (21.5, 21.5), "zero": (0.41, 0.45)}
@@ -92,6 +96,39 @@ def _within(value, lo, hi, tolerance=0.3):
   return lo * (1 - tolerance) <= value <= hi * (1 + tolerance)
 
 
+COLOUR_BITS = 5      # the colour baseline's quantisation: 32 levels per channel
+COLOUR_FRAME_STEP = 3  # ... and every third labelled frame of every snippet
+
+
+def _labelled_frames(root, split):
+  """Yields ([H, W, 3] RGB uint8, [H, W] trainIds) of every COLOUR_FRAME_STEP-th labelled frame."""
+  import cv2  # pylint: disable=g-import-not-at-top
+  from tw_keras.data import prepare  # pylint: disable=g-import-not-at-top
+  for source in prepare.find_cityscapes_sources(root, split, first_frame=0, num_frames=None, annotated_frame=None):
+    for image, label in list(zip(source.images, source.labels))[::COLOUR_FRAME_STEP]:
+      if label is not None:
+        rgb = cv2.imread(image, cv2.IMREAD_COLOR)[..., ::-1]
+        yield rgb, prepare.read_label(label, rgb.shape[:2])
+
+
+def _colour_key(rgb):
+  q = (rgb >> (8 - COLOUR_BITS)).astype(np.int64)
+  return (q[..., 0] << (2 * COLOUR_BITS)) | (q[..., 1] << COLOUR_BITS) | q[..., 2]
+
+
+def colour_baseline(train_root, val_root):
+  """mIoU (percent) of local colour alone: quantised RGB -> the train split's most frequent class."""
+  from tw_keras import labels  # pylint: disable=g-import-not-at-top
+  from tw_keras.evaluation import metrics  # pylint: disable=g-import-not-at-top
+  counts = np.zeros((1 << (3 * COLOUR_BITS), labels.NUM_CLASSES), np.int64)
+  for rgb, lab in _labelled_frames(train_root, "train"):
+    valid = lab < labels.NUM_CLASSES
+    np.add.at(counts, (_colour_key(rgb)[valid], lab[valid]), 1)
+  lookup = counts.argmax(1)
+  conf = sum(metrics.confusion_matrix(lab, lookup[_colour_key(rgb)]) for rgb, lab in _labelled_frames(val_root, "val"))
+  return float(metrics.mean_iou(conf) * 100)
+
+
 def model_scores():
   """{name: mIoU at --distance} for per_frame, layer1_warp, clockwork, layer3 (+ no_context)."""
   from tw_keras.data import dataset  # pylint: disable=g-import-not-at-top
@@ -136,6 +173,10 @@ def main(argv):
       ok3 = s["per_frame"] - s["no_context"] >= 10
       print(f"3. context: per_frame {s['per_frame']:.1f}  no_context {s['no_context']:.1f} -> gap >= 10: "
             f"{'PASS' if ok3 else 'FAIL'}")
+  if FLAGS.synthetic_root:
+    out["colour_baseline_miou"] = colour_baseline(FLAGS.synthetic_root, FLAGS.val_root or FLAGS.synthetic_root)
+    print(f"3. local colour alone (quantised RGB -> most frequent train class), val mIoU: "
+          f"{out['colour_baseline_miou']:.1f}")
   if FLAGS.output:
     from tw_keras import fileio  # pylint: disable=g-import-not-at-top
     fileio.write_json(FLAGS.output, out)

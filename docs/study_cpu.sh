@@ -14,7 +14,8 @@ python -m experiments.train --preset=cpu_study --data_dir=$W/data --model_dir=$W
 python -m experiments.train --preset=cpu_study --data_dir=$W/data --model_dir=$W/model --stages=2 --variants=$VARIANTS
 python -m experiments.evaluate --data_dir=$W/data_val24 --model_dir=$W/model --output_dir=$W/eval --schedulers=
 python benchmarks/benchmark_properties.py --synthetic_root=$W/data/synthetic_cityscapes --data_dir=$W/data_val24 \
-    --model_dir=$W/model --no_context_dir=$W/no_context --output=$W/properties.json
+    --model_dir=$W/model --no_context_dir=$W/no_context --val_root=$W/data_val24/synthetic_cityscapes \
+    --output=$W/properties.json
 python benchmarks/study_report.py --results=$W/eval/results.json
 
 # The 8000-step rows of docs/study_cpu.md (about 3 h more on 2 cores): LONG=1 bash docs/study_cpu.sh WORK_DIR
@@ -26,7 +27,8 @@ if [ "${LONG:-0}" = 1 ]; then
       --deep_context=false
   python -m experiments.evaluate --data_dir=$W/data_val24 --model_dir=$W/long --output_dir=$W/long/eval24 --schedulers=
   python benchmarks/benchmark_properties.py --synthetic_root=$W/data/synthetic_cityscapes --data_dir=$W/data_val24 \
-      --model_dir=$W/long --no_context_dir=$W/long_nc --output=$W/long_nc/properties.json
+      --model_dir=$W/long --no_context_dir=$W/long_nc --val_root=$W/data_val24/synthetic_cityscapes \
+      --output=$W/long_nc/properties.json
   python benchmarks/study_report.py --results=$W/long/eval24/results.json
 fi
 

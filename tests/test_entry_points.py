@@ -111,6 +111,53 @@ def test_benchmark_properties_motion_statistics_at_a_tiny_size(tmp):
   assert "p90" in stdout
 
 
+def _write_labelled_root(root, split, frames):
+  """frames: [(rgb [H, W, 3], trainIds [H, W])] -> one snippet in Cityscapes layout."""
+  import cv2
+  for i, (rgb, lab) in enumerate(frames):
+    for kind, name, image in (("leftImg8bit_sequence", "leftImg8bit", rgb[..., ::-1]),
+                              ("gtFine", "gtFine_labelTrainIds", lab)):
+      os.makedirs(os.path.join(root, kind, split, "city"), exist_ok=True)
+      cv2.imwrite(os.path.join(root, kind, split, "city", f"city_000000_{i:06d}_{name}.png"), image)
+
+
+def test_colour_baseline_against_a_hand_computed_miou(tmp, monkeypatch):
+  monkeypatch.syspath_prepend(os.path.join(ROOT, "benchmarks"))
+  import benchmark_properties
+  red, green, grey = ([200, 10, 10], [10, 200, 10], [128, 128, 128])
+  lab = np.zeros((4, 8), np.uint8)
+  lab[:, 4:] = 1
+  def frame(left, right, labels=lab):
+    return np.concatenate([np.full((4, 4, 3), left, np.uint8), np.full((4, 4, 3), right, np.uint8)], 1), labels
+  # Colour gives the class away: a perfect score.
+  _write_labelled_root(f"{tmp}/a", "train", [frame(red, green)] * 3)
+  _write_labelled_root(f"{tmp}/a", "val", [frame(red, green)])
+  assert benchmark_properties.colour_baseline(f"{tmp}/a", f"{tmp}/a") == 100.0
+  # Both classes grey, class 0 three times as common in train: everything is called class 0,
+  # so class 0 has IoU 16 / 32 and class 1 IoU 0.
+  lab_mostly_0 = np.where(np.arange(8) < 6, 0, 1).astype(np.uint8)[None].repeat(4, 0)
+  _write_labelled_root(f"{tmp}/b", "train", [frame(grey, grey, lab_mostly_0)])
+  _write_labelled_root(f"{tmp}/b", "val", [frame(grey, grey)])
+  assert benchmark_properties.colour_baseline(f"{tmp}/b", f"{tmp}/b") == 25.0
+
+
+def test_context_use_script_scores_two_models_at_each_scale(tiny_model_dir, tmp):
+  rng = np.random.RandomState(0)
+  frames = [(rng.randint(0, 255, (64, 128, 3)).astype(np.uint8), rng.randint(0, 19, (64, 128)).astype(np.uint8))
+            for _ in range(4)]
+  _write_labelled_root(f"{tmp}/root", "val", frames)
+  stdout = run("benchmarks/context_use.py", f"--model_dir={tiny_model_dir}", f"--other_dir={tiny_model_dir}",
+               f"--val_root={tmp}/root", "--scales=0.75,1.5", "--frame_step=2", "--probe_frames=1",
+               f"--output={tmp}/c.json")
+  out = json.load(open(f"{tmp}/c.json"))
+  assert out["frames"] == 2 and set(out["scales"]) == {"0.75", "1.5"}
+  for s in out["scales"].values():
+    assert s["model"] == s["other"] and 0 <= s["model"] <= 100  # the same model twice
+  assert out["far_gradient_share"]["model"] == out["far_gradient_share"]["other"]
+  assert 0 <= out["far_gradient_share"]["model"] <= 1
+  assert "| 1.5 |" in stdout and "+0.0 |" in stdout
+
+
 def test_end_to_end_script_compares_both_paths_on_one_video(clip):
   stdout = run("benchmarks/end_to_end.py", f"--video={clip}", "--preset=tiny", "--variants=layer1_cfr_rga",
                "--labels_only", "--residual_on=host,graph", "--fold_batch_norms=false,true")
