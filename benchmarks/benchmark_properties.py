@@ -100,17 +100,6 @@ COLOUR_BITS = 5      # the colour baseline's quantisation: 32 levels per channel
 COLOUR_FRAME_STEP = 3  # ... and every third labelled frame of every snippet
 
 
-def _labelled_frames(root, split):
-  """Yields ([H, W, 3] RGB uint8, [H, W] trainIds) of every COLOUR_FRAME_STEP-th labelled frame."""
-  import cv2  # pylint: disable=g-import-not-at-top
-  from tw_keras.data import prepare  # pylint: disable=g-import-not-at-top
-  for source in prepare.find_cityscapes_sources(root, split, first_frame=0, num_frames=None, annotated_frame=None):
-    for image, label in list(zip(source.images, source.labels))[::COLOUR_FRAME_STEP]:
-      if label is not None:
-        rgb = cv2.imread(image, cv2.IMREAD_COLOR)[..., ::-1]
-        yield rgb, prepare.read_label(label, rgb.shape[:2])
-
-
 def _colour_key(rgb):
   q = (rgb >> (8 - COLOUR_BITS)).astype(np.int64)
   return (q[..., 0] << (2 * COLOUR_BITS)) | (q[..., 1] << COLOUR_BITS) | q[..., 2]
@@ -119,13 +108,15 @@ def _colour_key(rgb):
 def colour_baseline(train_root, val_root):
   """mIoU (percent) of local colour alone: quantised RGB -> the train split's most frequent class."""
   from tw_keras import labels  # pylint: disable=g-import-not-at-top
+  from tw_keras.data import prepare  # pylint: disable=g-import-not-at-top
   from tw_keras.evaluation import metrics  # pylint: disable=g-import-not-at-top
   counts = np.zeros((1 << (3 * COLOUR_BITS), labels.NUM_CLASSES), np.int64)
-  for rgb, lab in _labelled_frames(train_root, "train"):
+  for rgb, lab in prepare.labelled_frames(train_root, "train", COLOUR_FRAME_STEP):
     valid = lab < labels.NUM_CLASSES
     np.add.at(counts, (_colour_key(rgb)[valid], lab[valid]), 1)
   lookup = counts.argmax(1)
-  conf = sum(metrics.confusion_matrix(lab, lookup[_colour_key(rgb)]) for rgb, lab in _labelled_frames(val_root, "val"))
+  conf = sum(metrics.confusion_matrix(lab, lookup[_colour_key(rgb)])
+             for rgb, lab in prepare.labelled_frames(val_root, "val", COLOUR_FRAME_STEP))
   return float(metrics.mean_iou(conf) * 100)
 
 

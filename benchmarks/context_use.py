@@ -42,20 +42,6 @@ flags.DEFINE_string("output", None, "Also write the figures to this JSON file.")
 SIZE_MULTIPLE = 32  # the encoder's output stride: resized inputs are rounded to it
 
 
-def _frames(root, step):
-  import cv2  # pylint: disable=g-import-not-at-top
-  from tw_keras.data import prepare  # pylint: disable=g-import-not-at-top
-  pairs = []
-  for source in prepare.find_cityscapes_sources(root, "val", first_frame=0, num_frames=None, annotated_frame=None):
-    for image, label in list(zip(source.images, source.labels))[::step]:
-      if label is not None:
-        rgb = cv2.imread(image, cv2.IMREAD_COLOR)[..., ::-1]
-        pairs.append((rgb, prepare.read_label(label, rgb.shape[:2])))
-  if not pairs:
-    raise ValueError(f"{root}: no labelled val frames")
-  return pairs
-
-
 def miou_at_scale(model, pairs, scale):
   """mIoU (percent) of `model` on `pairs` with the input resized by `scale`."""
   import cv2  # pylint: disable=g-import-not-at-top
@@ -95,11 +81,14 @@ def far_gradient_share(model, pairs, radius):
 
 def main(argv):
   del argv
+  from tw_keras.data import prepare  # pylint: disable=g-import-not-at-top
   from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
   models = {"model": model_dir_lib.load_per_frame(FLAGS.model_dir),
             "other": model_dir_lib.load_per_frame(FLAGS.other_dir)}
   dirs = {"model": FLAGS.model_dir, "other": FLAGS.other_dir}
-  pairs = _frames(FLAGS.val_root, FLAGS.frame_step)
+  pairs = list(prepare.labelled_frames(FLAGS.val_root, "val", FLAGS.frame_step))
+  if not pairs:
+    raise ValueError(f"{FLAGS.val_root}: no labelled val frames")
   out = {"frames": len(pairs), "radius": FLAGS.radius, "scales": {}, "far_gradient_share": {}}
   print(f"{len(pairs)} labelled val frames of {FLAGS.val_root}")
   print(f"| input scale | {FLAGS.model_dir} | {FLAGS.other_dir} | gap |")

@@ -138,6 +138,18 @@ def read_label(path: str, size: Tuple[int, int]) -> np.ndarray:
       not path.endswith("labelTrainIds.png") else lab.astype(np.uint8)
 
 
+def labelled_frames(root: str, split: str, step: int = 1) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+  """([H, W, 3] RGB uint8, [H, W] trainIds uint8) of every `step`-th frame of each snippet of a
+  Cityscapes-layout root's `split` that has a label (frames without one are skipped)."""
+  for source in find_cityscapes_sources(root, split, first_frame=0, num_frames=None, annotated_frame=None):
+    for image, label in list(zip(source.images, source.labels))[::step]:
+      if label is not None:
+        bgr = cv2.imread(image, cv2.IMREAD_COLOR)
+        if bgr is None:
+          raise VideoError(image, "not a readable image")
+        yield bgr[..., ::-1], read_label(label, bgr.shape[:2])
+
+
 def _check_labels_exist(source: Source):
   for path in source.labels:
     if path is not None and not os.path.exists(path):
