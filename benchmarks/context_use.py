@@ -12,7 +12,7 @@ is, on labelled frames of a rendered root's val split, in two ways:
    scale augmentation (cpu_study: 0.75-1.5) or both models leave their training distribution.
 2. **Where the gradient comes from.** For probe pixels, the share of |d max-class score /
    d input| that lies farther than --radius pixels from the probe: how far each model
-   actually looks.
+   actually looks; and the largest box of pixels with a non-zero gradient: how far it can.
 
     python benchmarks/context_use.py --model_dir=W/long --other_dir=W/long_nc \
         --val_root=W/data_val24/synthetic_cityscapes
@@ -59,9 +59,10 @@ def miou_at_scale(model, pairs, scale):
 
 
 def far_gradient_share(model, pairs, radius):
-  """Mean share of |d max-score / d input| farther than `radius` px from each probe pixel."""
+  """(mean share of |d max-score / d input| farther than `radius` px from each probe pixel,
+  (height, width) of the largest box of input pixels with a non-zero gradient: the receptive field)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  shares = []
+  shares, field = [], (0, 0)
   for rgb, _ in pairs:
     h, w = rgb.shape[:2]
     x = tf.constant(rgb[None], tf.float32)
@@ -76,7 +77,10 @@ def far_gradient_share(model, pairs, radius):
       yy, xx = np.mgrid[:h, :w]
       dist = np.hypot(yy - (r + 0.5) * h / sh, xx - (c + 0.5) * w / sw)
       shares.append(float(g[dist > radius].sum() / max(g.sum(), 1e-30)))
-  return float(np.mean(shares))
+      rows, cols = np.nonzero(g.any(1))[0], np.nonzero(g.any(0))[0]
+      if rows.size:
+        field = max(field, (int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)))
+  return float(np.mean(shares)), field
 
 
 def main(argv):
@@ -99,9 +103,12 @@ def main(argv):
     print(f"| {scale:g} | {a:.1f} | {b:.1f} | {a - b:+.1f} |", flush=True)
   probes = pairs[::max(1, len(pairs) // FLAGS.probe_frames)][:FLAGS.probe_frames]
   for name, m in models.items():
-    share = far_gradient_share(m, probes, FLAGS.radius)
+    share, field = far_gradient_share(m, probes, FLAGS.radius)
     out["far_gradient_share"][name] = share
-    print(f"{dirs[name]}: {100 * share:.1f}% of the input gradient lies beyond {FLAGS.radius} px of the scored pixel")
+    out.setdefault("receptive_field", {})[name] = field
+    print(f"{dirs[name]}: {100 * share:.1f}% of the input gradient lies beyond {FLAGS.radius} px of the scored "
+          f"pixel; receptive field (non-zero gradient) up to {field[0]}x{field[1]} px of a "
+          f"{probes[0][0].shape[0]}x{probes[0][0].shape[1]} frame")
   if FLAGS.output:
     from tw_keras import fileio  # pylint: disable=g-import-not-at-top
     fileio.write_json(FLAGS.output, out)

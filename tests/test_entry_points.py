@@ -155,6 +155,7 @@ def test_context_use_script_scores_two_models_at_each_scale(tiny_model_dir, tmp)
     assert s["model"] == s["other"] and 0 <= s["model"] <= 100  # the same model twice
   assert out["far_gradient_share"]["model"] == out["far_gradient_share"]["other"]
   assert 0 <= out["far_gradient_share"]["model"] <= 1
+  assert out["receptive_field"]["model"] == [64, 128]  # the per-frame CNN's pyramid pooling is global
   assert "| 1.5 |" in stdout and "+0.0 |" in stdout
 
 
