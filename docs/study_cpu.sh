@@ -43,3 +43,23 @@ if [ "${LONG_STAGE2:-0}" = 1 ]; then
   python -m experiments.evaluate --data_dir=$W/data_val24 --model_dir=$W/s2long --output_dir=$W/s2long/eval24 --schedulers=
   python benchmarks/study_report.py --results=$W/s2long/eval24/results.json
 fi
+
+# The study at 512x1024 (docs/study_cpu.md, "How far the models look"): a GPU job, not yet run.
+# STUDY_512=1 bash docs/study_cpu.sh WORK_DIR
+if [ "${STUDY_512:-0}" = 1 ]; then
+  S=$W/s512
+  R="--synthetic_height=512 --synthetic_width=1024"
+  python -m data_prep.build_tfrecords --dataset=synthetic --output_dir=$S/data $R
+  python -m data_prep.build_tfrecords --dataset=synthetic --output_dir=$S/data_val24 --splits=val --synthetic_val=24 $R
+  python -m experiments.train --preset=study_512 --data_dir=$S/data --model_dir=$S/model --stages=1
+  python -m experiments.train --preset=study_512 --data_dir=$S/data --model_dir=$S/no_context --stages=1 \
+      --deep_context=false
+  python -m experiments.train --preset=study_512 --data_dir=$S/data --model_dir=$S/model --stages=2 --variants=$VARIANTS
+  python -m experiments.evaluate --data_dir=$S/data_val24 --model_dir=$S/model --output_dir=$S/eval --schedulers=
+  python benchmarks/benchmark_properties.py --synthetic_root=$S/data/synthetic_cityscapes --data_dir=$S/data_val24 \
+      --model_dir=$S/model --no_context_dir=$S/no_context --val_root=$S/data_val24/synthetic_cityscapes \
+      --output=$S/properties.json
+  python benchmarks/context_use.py --model_dir=$S/model --other_dir=$S/no_context \
+      --val_root=$S/data_val24/synthetic_cityscapes --output=$S/context_use.json
+  python benchmarks/study_report.py --results=$S/eval/results.json
+fi

@@ -176,6 +176,15 @@ TRAIN_PRESETS = {
                                      scale_range=(0.75, 1.5)),
                         Stage2Config(steps=300, batch_size=2, learning_rate=5e-4, clip_length=4),
                         eval_every=500, checkpoint_every=500),
+    # The same study at 512x1024 (docs/study_cpu.md, "How far the models look"): the
+    # benchmark rendered with --synthetic_height=512 --synthetic_width=1024, crops scaled
+    # with it, stage 1 long enough to plateau at 256x512 (12000 steps) with room to spare,
+    # the longer stage 2. A GPU job (not yet run); the validation curve decides the steps.
+    "study_512": Preset(PRESETS["cpu_small"],
+                        Stage1Config(steps=16000, batch_size=8, learning_rate=2e-3, crop=(512, 768),
+                                     scale_range=(0.75, 1.5)),
+                        Stage2Config(steps=1500, batch_size=2, learning_rate=5e-4, clip_length=4),
+                        eval_every=1000, checkpoint_every=1000),
     # The one-command demo and CI: tiny model, few steps.
     "tiny": Preset(PRESETS["tiny"],
                    Stage1Config(steps=2000, batch_size=4, learning_rate=3e-3, crop=(128, 256),
