@@ -44,6 +44,23 @@ if [ "${LONG_STAGE2:-0}" = 1 ]; then
   python benchmarks/study_report.py --results=$W/s2long/eval24/results.json
 fi
 
+# Stage 1 resumed from the 8000-step checkpoints to 12000 steps, both models, then every row
+# (docs/study_cpu.md, "Stage 1 resumed"; about 1.3 h): RESUME_12000=1 bash docs/study_cpu.sh WORK_DIR (after LONG=1)
+if [ "${RESUME_12000:-0}" = 1 ]; then
+  mkdir -p $W/long12k $W/long12k_nc
+  cp -r $W/long/model_config.json $W/long/stage1 $W/long12k/
+  cp -r $W/long_nc/model_config.json $W/long_nc/stage1 $W/long12k_nc/
+  python -m experiments.train --preset=cpu_study --stage1_steps=12000 --data_dir=$W/data --model_dir=$W/long12k --stages=1
+  python -m experiments.train --preset=cpu_study --stage1_steps=12000 --data_dir=$W/data --model_dir=$W/long12k_nc \
+      --stages=1 --deep_context=false
+  python -m experiments.train --preset=cpu_study --stage1_steps=12000 --data_dir=$W/data --model_dir=$W/long12k \
+      --stages=2 --variants=$VARIANTS
+  python -m experiments.evaluate --data_dir=$W/data_val24 --model_dir=$W/long12k --output_dir=$W/long12k/eval24 --schedulers=
+  python benchmarks/benchmark_properties.py --synthetic_root=$W/data/synthetic_cityscapes --data_dir=$W/data_val24 \
+      --model_dir=$W/long12k --no_context_dir=$W/long12k_nc --output=$W/long12k/properties.json
+  python benchmarks/study_report.py --results=$W/long12k/eval24/results.json
+fi
+
 # The study at 512x1024 (docs/study_cpu.md, "How far the models look"): a GPU job, not yet run.
 # STUDY_512=1 bash docs/study_cpu.sh WORK_DIR
 if [ "${STUDY_512:-0}" = 1 ]; then
