@@ -164,7 +164,9 @@ def main(argv):
       ok3 = s["per_frame"] - s["no_context"] >= 10
       print(f"3. context: per_frame {s['per_frame']:.1f}  no_context {s['no_context']:.1f} -> gap >= 10: "
             f"{'PASS' if ok3 else 'FAIL'}")
-  if FLAGS.synthetic_root:
+  if FLAGS.synthetic_root and not os.path.isdir(os.path.join(FLAGS.synthetic_root, "gtFine", "train")):
+    print(f"3. local colour alone: skipped ({FLAGS.synthetic_root} has no labelled train split to fit it on)")
+  elif FLAGS.synthetic_root:
     out["colour_baseline_miou"] = colour_baseline(FLAGS.synthetic_root, FLAGS.val_root or FLAGS.synthetic_root)
     print(f"3. local colour alone (quantised RGB -> most frequent train class), val mIoU: "
           f"{out['colour_baseline_miou']:.1f}")

@@ -159,6 +159,23 @@ def test_context_use_script_scores_two_models_at_each_scale(tiny_model_dir, tmp)
   assert "| 1.5 |" in stdout and "+0.0 |" in stdout
 
 
+def test_rescale_root_resizes_frames_and_labels_of_one_split(tmp):
+  import cv2
+  rng = np.random.RandomState(0)
+  lab = np.zeros((32, 48), np.uint8)
+  lab[:, 24:] = 13
+  _write_labelled_root(f"{tmp}/in", "val", [(rng.randint(0, 255, (32, 48, 3)).astype(np.uint8), lab)] * 2)
+  _write_labelled_root(f"{tmp}/in", "train", [(np.zeros((32, 48, 3), np.uint8), lab)])
+  stdout = run("benchmarks/rescale_root.py", f"--input_root={tmp}/in", f"--output_root={tmp}/out", "--factor=1.5")
+  assert "4 PNGs of val" in stdout
+  out = cv2.imread(f"{tmp}/out/gtFine/val/city/city_000000_000001_gtFine_labelTrainIds.png", cv2.IMREAD_UNCHANGED)
+  expected = np.zeros((48, 64), np.uint8)  # 48x72 rounded to multiples of 16; nearest keeps the two classes
+  expected[:, 32:] = 13
+  np.testing.assert_array_equal(out, expected)
+  assert cv2.imread(f"{tmp}/out/leftImg8bit_sequence/val/city/city_000000_000000_leftImg8bit.png").shape == (48, 64, 3)
+  assert not os.path.exists(f"{tmp}/out/gtFine/train")  # one split only
+
+
 def test_end_to_end_script_compares_both_paths_on_one_video(clip):
   stdout = run("benchmarks/end_to_end.py", f"--video={clip}", "--preset=tiny", "--variants=layer1_cfr_rga",
                "--labels_only", "--residual_on=host,graph", "--fold_batch_norms=false,true")

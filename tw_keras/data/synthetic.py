@@ -68,7 +68,8 @@ def snippet_paths(root, split, city, sequence, frame) -> Tuple[str, str, str]:
           os.path.join(root, "gtFine", split, city, f"{stem}_gtFine_labelIds.png"))
 
 
-def _write_png(path, array):
+def write_png(path, array):
+  """Writes an image array (BGR or single-channel) as a PNG, atomically."""
   with fileio.atomic_path(path) as tmp:
     if not cv2.imwrite(tmp, array, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
       raise OSError(f"{path}: could not write PNG")
@@ -91,7 +92,7 @@ def write_snippet(config: SyntheticConfig, root: str, split: str, city: str, seq
   for d in {os.path.dirname(p) for p in paths[0]}:
     os.makedirs(d, exist_ok=True)
   for (img_path, train_path, id_path), (img, lab) in zip(paths, render_snippet(config, split, sequence)):
-    _write_png(img_path, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-    _write_png(train_path, lab)
-    _write_png(id_path, labels.train_ids_to_label_ids(lab))
+    write_png(img_path, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    write_png(train_path, lab)
+    write_png(id_path, labels.train_ids_to_label_ids(lab))
   return True
