@@ -61,6 +61,21 @@ if [ "${RESUME_12000:-0}" = 1 ]; then
   python benchmarks/study_report.py --results=$W/long12k/eval24/results.json
 fi
 
+# The whole protocol on the val scenes resized 0.75 / 1 / 1.5, scored with the 12000-step models
+# (docs/study_cpu.md, "How far the models look"; ~6 min): BY_SCALE=1 bash docs/study_cpu.sh WORK_DIR (after RESUME_12000=1)
+if [ "${BY_SCALE:-0}" = 1 ]; then
+  for F in 0.75 1.0 1.5; do
+    python benchmarks/rescale_root.py --input_root=$W/data_val24/synthetic_cityscapes --output_root=$W/val24_x$F --factor=$F
+    python -m data_prep.build_tfrecords --dataset=cityscapes --input_dir=$W/val24_x$F --splits=val \
+        --output_dir=$W/val24_x$F/data
+    python benchmarks/benchmark_properties.py --synthetic_root=$W/val24_x$F --split=val --data_dir=$W/val24_x$F/data \
+        --model_dir=$W/long12k --no_context_dir=$W/long12k_nc --output=$W/val24_x$F/properties.json
+    python -m experiments.evaluate --data_dir=$W/val24_x$F/data --model_dir=$W/long12k --output_dir=$W/val24_x$F/eval_d11 \
+        --variants=per_frame,layer1_warp,layer1_ft,layer1_cfr_rga,clockwork,layer3 --distances=11 --schedulers= \
+        --write_pngs=false
+  done
+fi
+
 # The study at 512x1024 (docs/study_cpu.md, "How far the models look"): a GPU job, not yet run.
 # STUDY_512=1 bash docs/study_cpu.sh WORK_DIR
 if [ "${STUDY_512:-0}" = 1 ]; then
