@@ -4,19 +4,28 @@
 set -euo pipefail
 W=${1:-runs/study}
 VARIANTS=layer1_ft,layer1_cfr,layer1_cfr_rga,layer2_ft,layer2_cfr,layer2_cfr_rga,layer3,clockwork
-# The default benchmark (24 train + 8 val snippets, 256x512), and 24 val snippets for scoring
-# (val 0..7 are the same pixels as the default val split; more sequences, less noise).
-python -m data_prep.build_tfrecords --dataset=synthetic --output_dir=$W/data
-python -m data_prep.build_tfrecords --dataset=synthetic --output_dir=$W/data_val24 --splits=val --synthetic_val=24
-python -m experiments.train --preset=cpu_study --data_dir=$W/data --model_dir=$W/model --stages=1
-python -m experiments.train --preset=cpu_study --data_dir=$W/data --model_dir=$W/no_context --stages=1 \
-    --deep_context=false
-python -m experiments.train --preset=cpu_study --data_dir=$W/data --model_dir=$W/model --stages=2 --variants=$VARIANTS
-python -m experiments.evaluate --data_dir=$W/data_val24 --model_dir=$W/model --output_dir=$W/eval --schedulers=
-python benchmarks/benchmark_properties.py --synthetic_root=$W/data/synthetic_cityscapes --data_dir=$W/data_val24 \
-    --model_dir=$W/model --no_context_dir=$W/no_context --val_root=$W/data_val24/synthetic_cityscapes \
-    --output=$W/properties.json
-python benchmarks/study_report.py --results=$W/eval/results.json
+# One study: the benchmark (24 train + 8 val snippets) and 24 val snippets for scoring (val 0..7
+# are the same pixels as the default val split; more sequences, less noise), the per-frame CNN,
+# the no-context model, every stage-2 row, the evaluation, the properties and the orderings.
+# Usage: study DIR PRESET [render flags of build_tfrecords]
+study() {
+  local D=$1 P=$2
+  shift 2
+  python -m data_prep.build_tfrecords --dataset=synthetic --output_dir=$D/data "$@"
+  python -m data_prep.build_tfrecords --dataset=synthetic --output_dir=$D/data_val24 --splits=val --synthetic_val=24 "$@"
+  python -m experiments.train --preset=$P --data_dir=$D/data --model_dir=$D/model --stages=1
+  python -m experiments.train --preset=$P --data_dir=$D/data --model_dir=$D/no_context --stages=1 \
+      --deep_context=false
+  python -m experiments.train --preset=$P --data_dir=$D/data --model_dir=$D/model --stages=2 --variants=$VARIANTS
+  python -m experiments.evaluate --data_dir=$D/data_val24 --model_dir=$D/model --output_dir=$D/eval --schedulers=
+  python benchmarks/benchmark_properties.py --synthetic_root=$D/data/synthetic_cityscapes --data_dir=$D/data_val24 \
+      --model_dir=$D/model --no_context_dir=$D/no_context --val_root=$D/data_val24/synthetic_cityscapes \
+      --output=$D/properties.json
+  python benchmarks/study_report.py --results=$D/eval/results.json
+}
+
+# The study at 256x512 (the default benchmark size).
+study $W cpu_study
 
 # The 8000-step rows of docs/study_cpu.md (about 3 h more on 2 cores): LONG=1 bash docs/study_cpu.sh WORK_DIR
 if [ "${LONG:-0}" = 1 ]; then
@@ -80,18 +89,7 @@ fi
 # STUDY_512=1 bash docs/study_cpu.sh WORK_DIR
 if [ "${STUDY_512:-0}" = 1 ]; then
   S=$W/s512
-  R="--synthetic_height=512 --synthetic_width=1024"
-  python -m data_prep.build_tfrecords --dataset=synthetic --output_dir=$S/data $R
-  python -m data_prep.build_tfrecords --dataset=synthetic --output_dir=$S/data_val24 --splits=val --synthetic_val=24 $R
-  python -m experiments.train --preset=study_512 --data_dir=$S/data --model_dir=$S/model --stages=1
-  python -m experiments.train --preset=study_512 --data_dir=$S/data --model_dir=$S/no_context --stages=1 \
-      --deep_context=false
-  python -m experiments.train --preset=study_512 --data_dir=$S/data --model_dir=$S/model --stages=2 --variants=$VARIANTS
-  python -m experiments.evaluate --data_dir=$S/data_val24 --model_dir=$S/model --output_dir=$S/eval --schedulers=
-  python benchmarks/benchmark_properties.py --synthetic_root=$S/data/synthetic_cityscapes --data_dir=$S/data_val24 \
-      --model_dir=$S/model --no_context_dir=$S/no_context --val_root=$S/data_val24/synthetic_cityscapes \
-      --output=$S/properties.json
+  study $S study_512 --synthetic_height=512 --synthetic_width=1024
   python benchmarks/context_use.py --model_dir=$S/model --other_dir=$S/no_context \
       --val_root=$S/data_val24/synthetic_cityscapes --output=$S/context_use.json
-  python benchmarks/study_report.py --results=$S/eval/results.json
 fi
