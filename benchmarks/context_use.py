@@ -58,7 +58,7 @@ def miou_at_scale(model, pairs, scale):
   return float(metrics.mean_iou(conf) * 100)
 
 
-def far_gradient_share(model, pairs, radius):
+def gradient_reach(model, pairs, radius):
   """(mean share of |d max-score / d input| farther than `radius` px from each probe pixel,
   (height, width) of the largest box of input pixels with a non-zero gradient: the receptive field)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -66,6 +66,7 @@ def far_gradient_share(model, pairs, radius):
   for rgb, _ in pairs:
     h, w = rgb.shape[:2]
     x = tf.constant(rgb[None], tf.float32)
+    yy, xx = np.mgrid[:h, :w]
     for fy, fx in ((0.5, 0.5), (0.6, 0.25), (0.4, 0.75)):  # centre, lower left, upper right
       with tf.GradientTape() as tape:
         tape.watch(x)
@@ -74,7 +75,6 @@ def far_gradient_share(model, pairs, radius):
         r, c = int(fy * sh), int(fx * sw)
         y = tf.reduce_max(scores[0, r, c])
       g = np.abs(tape.gradient(y, x).numpy()[0]).sum(-1)
-      yy, xx = np.mgrid[:h, :w]
       dist = np.hypot(yy - (r + 0.5) * h / sh, xx - (c + 0.5) * w / sw)
       shares.append(float(g[dist > radius].sum() / max(g.sum(), 1e-30)))
       rows, cols = np.nonzero(g.any(1))[0], np.nonzero(g.any(0))[0]
@@ -103,7 +103,7 @@ def main(argv):
     print(f"| {scale:g} | {a:.1f} | {b:.1f} | {a - b:+.1f} |", flush=True)
   probes = pairs[::max(1, len(pairs) // FLAGS.probe_frames)][:FLAGS.probe_frames]
   for name, m in models.items():
-    share, field = far_gradient_share(m, probes, FLAGS.radius)
+    share, field = gradient_reach(m, probes, FLAGS.radius)
     out["far_gradient_share"][name] = share
     out.setdefault("receptive_field", {})[name] = field
     print(f"{dirs[name]}: {100 * share:.1f}% of the input gradient lies beyond {FLAGS.radius} px of the scored "

@@ -113,12 +113,12 @@ def test_benchmark_properties_motion_statistics_at_a_tiny_size(tmp):
 
 def _write_labelled_root(root, split, frames):
   """frames: [(rgb [H, W, 3], trainIds [H, W])] -> one snippet in Cityscapes layout."""
-  import cv2
+  from tw_keras.data import synthetic
   for i, (rgb, lab) in enumerate(frames):
-    for kind, name, image in (("leftImg8bit_sequence", "leftImg8bit", rgb[..., ::-1]),
-                              ("gtFine", "gtFine_labelTrainIds", lab)):
-      os.makedirs(os.path.join(root, kind, split, "city"), exist_ok=True)
-      cv2.imwrite(os.path.join(root, kind, split, "city", f"city_000000_{i:06d}_{name}.png"), image)
+    image_path, label_path, _ = synthetic.snippet_paths(root, split, "city", 0, i)
+    for path, image in ((image_path, rgb[..., ::-1]), (label_path, lab)):
+      os.makedirs(os.path.dirname(path), exist_ok=True)
+      synthetic.write_png(path, image)
 
 
 def test_colour_baseline_against_a_hand_computed_miou(tmp, monkeypatch):
