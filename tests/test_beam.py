@@ -99,15 +99,81 @@ def test_retried_work_rewrites_the_same_bytes(local_and_beam, tiny_records, tmp)
   from tw_keras.data import beam_build, build
   config = build.BuildConfig(dataset="cityscapes", input_dir=tiny_records, output_dir=tmp)
   source = build.find_sources(config, "val")[0]
-  encode = beam_build.EncodeSequence(config.prep_options, tmp)
-  first = list(encode.process((0, 0, source)))
-  spill = first[0][1]["spill"]
+  encode = beam_build.EncodeSequence(config.prep_options)
+  first = list(encode.process((7, 0, source, f"{tmp}/000000.tfrecord")))
+  (key, part), = first
+  spill = part["spill"]
   sha = _sha(spill)
-  assert list(encode.process((0, 0, source))) == first and _sha(spill) == sha
-  write = beam_build.WriteShard(tmp, "val", 1, tmp)
-  list(write.process((0, [first[0][1]])))
+  assert key == 7 and part["gops"] == 1 and part["frames"] == 12
+  assert list(encode.process((7, 0, source, f"{tmp}/000000.tfrecord"))) == first and _sha(spill) == sha
+  write = beam_build.WriteShard({7: (tmp, "val", 0, 1, tmp)})
+  (report,) = write.process((7, [part]))
   shard = f"{tmp}/val-00000-of-00001.tfrecord"
   sha_shard = _sha(shard)
-  list(write.process((0, [first[0][1]])))
+  assert list(write.process((7, [part]))) == [report]
   assert _sha(shard) == sha_shard and not glob.glob(f"{tmp}/.tmp-*")
   assert _records(shard) == _records(spill)
+  assert report["stats"]["gops"] == 1 and report["stats"]["sequences"] == 1 and report["rejected"] == []
+
+
+def _run_val(tiny_records, out):
+  from tw_keras.data import beam_build, build
+  config = build.BuildConfig(dataset="cityscapes", input_dir=tiny_records, output_dir=out, splits=("val",),
+                             sequences_per_shard=1)
+  return beam_build.run(config, "DirectRunner", log=lambda _: None)
+
+
+def test_a_write_step_that_never_ran_is_an_error_naming_the_shard(tiny_records, tmp, monkeypatch):
+  """A runner that skips the sink (as DaskRunner did with side branches) cannot end in success."""
+  from tw_keras.data import beam_build
+  from tw_keras.video import codec
+  monkeypatch.setattr(beam_build.WriteShard, "process", lambda self, element: iter(()))
+  with pytest.raises(codec.VideoError) as e:
+    _run_val(tiny_records, tmp)
+  assert e.value.path == f"{tmp}/val-00000-of-00002.tfrecord" and "never wrote this shard" in e.value.problem
+  assert not os.path.exists(f"{tmp}/dataset_info.json") and not os.path.exists(f"{tmp}/val-shards.json")
+
+
+def test_a_short_shard_is_an_error_and_is_not_recorded_as_finished(tiny_records, tmp, monkeypatch):
+  import tensorflow as tf
+  from tw_keras.data import beam_build
+  from tw_keras.video import codec
+  write = beam_build.WriteShard.process
+
+  def short(self, element):  # the shard loses its last record after the step reported it
+    reports = list(write(self, element))
+    path = os.path.join(tmp, reports[0]["name"])
+    kept = [r.numpy() for r in tf.data.TFRecordDataset(path)][:-1]
+    with tf.io.TFRecordWriter(path) as w:
+      for r in kept:
+        w.write(r)
+    return iter(reports)
+
+  monkeypatch.setattr(beam_build.WriteShard, "process", short)
+  with pytest.raises(codec.VideoError) as e:
+    _run_val(tiny_records, tmp)
+  assert e.value.path == f"{tmp}/val-00000-of-00002.tfrecord"
+  assert "holds 0 records, the pipeline reported 1" in e.value.problem
+  assert not os.path.exists(f"{tmp}/dataset_info.json") and not os.path.exists(f"{tmp}/val-shards.json")
+  monkeypatch.undo()  # a rerun with a sound pipeline rewrites and records the set
+  report = _run_val(tiny_records, tmp)
+  assert report["splits"]["val"]["sequences_written"] == 2 and report["splits"]["val"]["gops"] == 2
+
+
+def test_dask_runner_alias_and_one_partition_per_sequence():
+  from tw_keras.data import beam_build
+  assert beam_build.pipeline_args("DaskRunner", ["--dask_client_address=tcp://127.0.0.1:1"]) == [
+      f"--runner={beam_build.DASK_RUNNER}", "--dask_client_address=tcp://127.0.0.1:1", "--dask_partition_size=1"]
+  assert beam_build.pipeline_args("dask", ["--dask_npartitions=4"]) == [
+      f"--runner={beam_build.DASK_RUNNER}", "--dask_npartitions=4"]
+  assert beam_build.pipeline_args("DirectRunner", []) == ["--runner=DirectRunner"]
+
+
+def test_the_dead_letter_name_is_the_users_file_wherever_it_lives(tmp):
+  from tw_keras.data import beam_build, prepare
+  scratch = os.path.join(tmp, "scratch")
+  source = prepare.Source("val/x", images=(f"{tmp}/a.png", f"{tmp}/b.png"), labels=(None, f"{tmp}/b_label.png"))
+  name = lambda p, originals={}: beam_build.original_path(p, originals, scratch, source)
+  assert name(f"{tmp}/b_label.png") == f"{tmp}/b_label.png"  # a local input under the temp dir: as given
+  assert name(f"{scratch}/transcode_1/canonical.mp4") == f"{tmp}/a.png"  # the worker's own scratch file
+  assert name(f"{scratch}/000001_b.png", {f"{scratch}/000001_b.png": "gs://bucket/b.png"}) == "gs://bucket/b.png"

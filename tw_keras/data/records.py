@@ -72,3 +72,28 @@ def to_sequence_example(context: Dict[str, object], frames: List[Dict[str, objec
   return tf.train.SequenceExample(
       context=tf.train.Features(feature={k: feature(v) for k, v in context.items()}),
       feature_lists=tf.train.FeatureLists(feature_list=lists)).SerializeToString(deterministic=True)
+
+
+def count_records(path: str) -> int:
+  """The number of records in a TFRecord file, walking its framing (12-byte length header,
+  data, 4-byte CRC) without reading the data; local paths and URIs (`fileio.open_file`).
+
+  Raises:
+    ValueError: the file is not a whole number of records (truncated, or not a TFRecord file).
+  """
+  from tw_keras import fileio  # pylint: disable=g-import-not-at-top
+  n = 0
+  with fileio.open_file(path, "rb") as f:
+    f.seek(0, 2)
+    size = f.tell()
+    offset = 0
+    while offset < size:
+      f.seek(offset)
+      header = f.read(12)
+      if len(header) < 12:
+        raise ValueError(f"{path}: truncated TFRecord header at byte {offset}")
+      offset += 12 + int.from_bytes(header[:8], "little") + 4
+      if offset > size:
+        raise ValueError(f"{path}: truncated record {n} (ends at byte {offset} of {size})")
+      n += 1
+  return n
