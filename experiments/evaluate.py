@@ -43,6 +43,10 @@ def define_flags():
 def main(argv):
   del argv
   out = FLAGS.output_dir or os.path.join(FLAGS.model_dir, "eval")
+  from tw_keras import fileio  # pylint: disable=g-import-not-at-top
+  from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
+  model_dir_lib.load_model_config(FLAGS.model_dir)  # a model directory, before anything is made in it
+  fileio.check_output_dir(out, "results directory")  # before any work
   from tw_keras.evaluation import job, protocol  # pylint: disable=g-import-not-at-top
   rep = job.evaluate_model_dir(FLAGS.data_dir, FLAGS.model_dir, out, FLAGS.split, FLAGS.variants,
                                [int(d) for d in FLAGS.distances], FLAGS.max_sequences, FLAGS.write_pngs,

@@ -63,6 +63,9 @@ def main(argv):
   from tw_keras.model import schedulers  # pylint: disable=g-import-not-at-top
   from tw_keras.inference import segment  # pylint: disable=g-import-not-at-top
   schedulers.parse(FLAGS.scheduler)
+  if not FLAGS.output and not FLAGS.label_dir:
+    raise ValueError("give --output (an overlay video), --label_dir (labelId PNGs), or both")
+  segment.check_outputs(FLAGS.output, FLAGS.label_dir)  # before the model loads
   segmenter = build_segmenter(FLAGS.checkpoint, FLAGS.variant, FLAGS.scheduler, FLAGS.xla, FLAGS.residual_on,
                               FLAGS.fold_batch_norms)
   if FLAGS.tune_key_rate:
@@ -71,8 +74,6 @@ def main(argv):
     threshold = segment.tune_adaptive(FLAGS.video, segmenter, FLAGS.tune_key_rate)
     segmenter.scheduler = schedulers.parse(f"adaptive:score={threshold:.4f}")
     print(f"tuned adaptive threshold: score={threshold:.4f} for a key-frame rate of {FLAGS.tune_key_rate}")
-  if not FLAGS.output and not FLAGS.label_dir:
-    raise ValueError("give --output (an overlay video), --label_dir (labelId PNGs), or both")
   stats = segment.segment_video(FLAGS.video, segmenter, FLAGS.output, FLAGS.label_dir,
                                 max_frames=FLAGS.max_frames)
   print(stats.line())

@@ -64,6 +64,10 @@ def main(argv):
   from tw_keras.train import loop  # pylint: disable=g-import-not-at-top
   from tw_keras.train import stages  # pylint: disable=g-import-not-at-top
 
+  from tw_keras import fileio  # pylint: disable=g-import-not-at-top
+  fileio.check_output_dir(FLAGS.model_dir, "model directory")  # before any work
+  if FLAGS.dump_weights:
+    fileio.check_output_file(FLAGS.dump_weights, "weights dump")
   loop.set_mixed_precision(FLAGS.mixed_precision)
   strategy = make_strategy(FLAGS.strategy, FLAGS.cpu_replicas)
   preset = config_lib.TRAIN_PRESETS[FLAGS.preset]
@@ -95,7 +99,6 @@ def main(argv):
       dump.update({f"stage2/{name}/{v.path}": v.numpy() for v in nkfc.trainable_weights})
   print(json.dumps(summary, indent=1, default=float))
   if FLAGS.dump_weights:
-    from tw_keras import fileio  # pylint: disable=g-import-not-at-top
     with fileio.atomic_path(FLAGS.dump_weights) as tmp:
       np.savez(tmp, **dump)
 

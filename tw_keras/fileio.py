@@ -16,6 +16,7 @@ import glob
 import json
 import os
 import shutil
+import tempfile
 from typing import Iterator
 
 TMP_MARK = ".tmp-"  # temporary files start with it
@@ -126,6 +127,42 @@ def write_text(path: str, text: str):
 
 def write_json(path: str, obj, indent: int = 2):
   write_text(path, json.dumps(obj, indent=indent, sort_keys=True, default=float) + "\n")
+
+
+class PathError(Exception):
+  """A path the job cannot write: one line that names it and the problem (`cli.describe`)."""
+
+  def __init__(self, path, problem):
+    self.path, self.problem = str(path), problem
+    super().__init__(f"{self.path}: {problem}")
+
+
+def check_output_dir(path: str, what: str = "output directory"):
+  """Creates directory `path` if needed and proves it writable (a probe file), before any
+  work; raises PathError naming it otherwise."""
+  if os.path.exists(path) and not os.path.isdir(path):
+    raise PathError(path, f"{what} is a file, not a directory")
+  try:
+    os.makedirs(path, exist_ok=True)
+    fd, probe = tempfile.mkstemp(prefix=TMP_MARK + "probe-", dir=path)
+    os.close(fd)
+    os.remove(probe)
+  except OSError as e:
+    raise PathError(path, f"{what} is not writable ({e.strerror})") from None
+
+
+def check_output_file(path: str, what: str = "output file"):
+  """Proves that file `path` can be written (atomically: a temporary name beside it, then a
+  rename): not a directory, and its directory exists or can be made, and is writable."""
+  if os.path.isdir(path):
+    raise PathError(path, f"{what} is a directory")
+  directory = os.path.dirname(os.path.abspath(path))
+  if os.path.exists(directory) and not os.path.isdir(directory):
+    raise PathError(path, f"cannot write the {what}: {directory} is a file, not a directory")
+  try:
+    check_output_dir(directory)
+  except PathError as e:
+    raise PathError(path, f"cannot write the {what}: {e.problem}") from None
 
 
 def remove_leftovers(directory: str) -> int:

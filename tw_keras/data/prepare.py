@@ -222,14 +222,8 @@ def _worker(args):
 
 
 def check_writable(output_dir: str):
-  """Creates `output_dir` and proves it writable, or raises VideoError naming it."""
-  try:
-    os.makedirs(output_dir, exist_ok=True)
-    fd, probe = tempfile.mkstemp(prefix=".write_probe_", dir=output_dir)
-    os.close(fd)
-    os.remove(probe)
-  except OSError as e:
-    raise VideoError(output_dir, f"output directory is not writable ({e.strerror})") from None
+  """Creates `output_dir` and proves it writable, or raises `fileio.PathError` naming it."""
+  fileio.check_output_dir(output_dir)
 
 
 def shard_path(output_dir, split, index, count):

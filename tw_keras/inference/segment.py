@@ -11,7 +11,6 @@ nothing is written to disk, and `max_frames` stops the transcoder as well.
 """
 
 import dataclasses
-import os
 import queue
 import threading
 import time
@@ -19,7 +18,7 @@ from typing import Optional
 
 import numpy as np
 
-from tw_keras import labels
+from tw_keras import fileio, labels
 from tw_keras.data import label_png
 from tw_keras.inference import runner
 from tw_keras.video import codec
@@ -120,6 +119,15 @@ class _Writer:
     return time.perf_counter() - t
 
 
+def check_outputs(output: Optional[str], label_dir: Optional[str]):
+  """Every path `segment_video` will write, checked before any work: the overlay video (its
+  directory and its container) and the label directory. Raises `fileio.PathError`."""
+  if output:
+    VideoWriter.check(output, "overlay video")
+  if label_dir:
+    fileio.check_output_dir(label_dir, "label directory")
+
+
 def segment_video(video: str, segmenter: runner.StreamSegmenter, output: Optional[str],
                   label_dir: Optional[str] = None, options: codec.EncodeOptions = codec.EncodeOptions(),
                   max_frames: int = 0) -> SegmentStats:
@@ -127,14 +135,11 @@ def segment_video(video: str, segmenter: runner.StreamSegmenter, output: Optiona
   `output` and/or labelId PNGs in `label_dir` (at least one of them).
 
   Raises:
-    codec.VideoError: unreadable input, or an output that cannot be written.
+    codec.VideoError: unreadable input. fileio.PathError: an output that cannot be written.
   """
   if not output and not label_dir:
     raise ValueError("segment_video: give an output video, a label directory, or both")
-  if output:
-    out_dir = os.path.dirname(os.path.abspath(output))
-    if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
-      raise codec.VideoError(output, "output directory does not exist or is not writable")
+  check_outputs(output, label_dir)
   start = time.perf_counter()
   segmenter.reset()
   frames, transcoded = compressed_frames(video, options, segmenter.host_residual)

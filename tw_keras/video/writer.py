@@ -4,6 +4,8 @@ Used for overlay outputs, the demo's held-out H.264 input and test clips with B-
 The canonical MPEG-4 Part 2 stream of the data pipeline is `codec.transcode`'s job.
 """
 
+import os
+
 import av
 import numpy as np
 
@@ -20,6 +22,17 @@ class VideoWriter:
     codec: FFmpeg encoder name; default H.264 (libx264) if available, else MPEG-4.
     b_frames: maximum consecutive B-frames (0 = none).
   """
+
+  @staticmethod
+  def check(path, what="output video"):
+    """Proves before any work that `path` can be written: its directory (`fileio`) and a
+    container FFmpeg can write for its extension. Raises `fileio.PathError` naming it."""
+    fileio.check_output_file(path, what)
+    try:
+      av.open(fileio.temporary_name(path), "w").close()  # writes nothing before a stream's header
+    except ValueError as e:
+      raise fileio.PathError(path, f"no video container for the extension {os.path.splitext(path)[1] or '(none)'!r} "
+                             f"(FFmpeg: {e}); use .mp4, .mkv or .avi") from None
 
   def __init__(self, path, fps, width, height, codec=None, b_frames=0):
     self.path = path
