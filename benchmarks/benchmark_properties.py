@@ -126,13 +126,13 @@ def model_scores():
   from tw_keras.evaluation import protocol, metrics  # pylint: disable=g-import-not-at-top
   from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
   names = ["per_frame", "layer1_warp", "clockwork", "layer3"]
-  _, per_frame, nkfcs = model_dir_lib.load_trained(FLAGS.model_dir, names)
+  nets = model_dir_lib.load_all(FLAGS.model_dir, names)
   files = dataset.shard_files(FLAGS.data_dir, "val")
-  result = protocol.evaluate(per_frame, nkfcs, dataset.gop_dataset(files), [FLAGS.distance])
+  result = protocol.evaluate(nets, dataset.gop_dataset(files), [FLAGS.distance])
   scores = {n: float(metrics.mean_iou(result["confusion"][n][0]) * 100) for n in names}
   if FLAGS.no_context_dir:
-    no_context = model_dir_lib.load_per_frame(FLAGS.no_context_dir)
-    result = protocol.evaluate(no_context, {"per_frame": None}, dataset.gop_dataset(files), [FLAGS.distance])
+    no_context = model_dir_lib.load(FLAGS.no_context_dir, "per_frame")
+    result = protocol.evaluate({"per_frame": no_context}, dataset.gop_dataset(files), [FLAGS.distance])
     scores["no_context"] = float(metrics.mean_iou(result["confusion"]["per_frame"][0]) * 100)
   return scores
 

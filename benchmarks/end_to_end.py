@@ -41,7 +41,7 @@ def main(_):
   from tw_keras import config as config_lib  # pylint: disable=g-import-not-at-top
   from tw_keras.inference import runner, segment  # pylint: disable=g-import-not-at-top
   from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
-  from tw_keras.model import models  # pylint: disable=g-import-not-at-top
+  from tw_keras.model import twnet  # pylint: disable=g-import-not-at-top
 
   with tempfile.TemporaryDirectory(prefix="tw_keras_e2e_") as work:
     video = FLAGS.video
@@ -49,11 +49,12 @@ def main(_):
       h, w = map(int, FLAGS.size.split("x"))
       video = os.path.join(work, "clip.mp4")
       make_clip(video, h, w, FLAGS.frames)
+    names = ["per_frame", *FLAGS.variants]
     if FLAGS.model_dir:
-      cfg, per_frame, nk = model_dir_lib.load_trained(FLAGS.model_dir, FLAGS.variants, strict=False)
+      nets = model_dir_lib.load_all(FLAGS.model_dir, names, strict=False)
     else:
-      cfg = config_lib.PRESETS[FLAGS.preset]
-      per_frame, nk = models.build_models(cfg, FLAGS.variants)
+      nets = twnet.build_all(config_lib.PRESETS[FLAGS.preset], names)
+    cfg = nets["per_frame"].config
     paths, bases = [], {}  # bases: path name -> the per-frame path with the same folding
     for fold_flag in FLAGS.fold_batch_norms:
       if fold_flag.lower() not in ("true", "false"):
@@ -61,12 +62,11 @@ def main(_):
       fold = fold_flag.lower() == "true"
       tag = ", folded" if fold else ""
       base = f"per_frame (every frame{tag})"
-      paths.append((base, runner.StreamSegmenter(per_frame, scheduler="every", fold_batch_norms=fold)))
+      paths.append((base, runner.StreamSegmenter(nets["per_frame"], scheduler="every", fold_batch_norms=fold)))
       bases[base] = base
       for n in FLAGS.variants:
         for place in FLAGS.residual_on:
-          seg = runner.StreamSegmenter(per_frame, nk[n], config_lib.VARIANTS[n], "gop", residual_on=place,
-                                       fold_batch_norms=fold)
+          seg = runner.StreamSegmenter(nets[n], "gop", residual_on=place, fold_batch_norms=fold)
           where = "host" if seg.host_residual else ("graph" if config_lib.VARIANTS[n].rga else "none")
           paths.append((f"{n} (GOP, residual: {where}{tag})", seg))
           bases[paths[-1][0]] = base

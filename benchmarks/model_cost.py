@@ -22,7 +22,7 @@ import tensorflow as tf
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # runs from a clone without install
 
 from tw_keras import cli, config as config_lib  # pylint: disable=wrong-import-position
-from tw_keras.model import folding, models
+from tw_keras.model import folding, models, twnet
 from tw_keras.evaluation import timing
 
 FLAGS = flags.FLAGS
@@ -41,7 +41,8 @@ PAPER_SPEEDUP = {"layer1": 1.74, "layer2": 2.39, "layer3": 3.37}
 
 def main(_):
   cfg = config_lib.PRESETS[FLAGS.preset]
-  per_frame, nk = models.build_models(cfg, FLAGS.variants)
+  nets = twnet.build_all(cfg, ["per_frame", *FLAGS.variants])
+  per_frame, nk = nets["per_frame"].per_frame, {n: nets[n].nkfc for n in FLAGS.variants}
   rows = [("per_frame", per_frame, None)] + [(n, nk[n], config_lib.VARIANTS[n]) for n in FLAGS.variants]
   print(f"preset {FLAGS.preset}: {cfg}")
   print(f"device: {tf.config.list_logical_devices()[-1].device_type}, xla={FLAGS.xla}")

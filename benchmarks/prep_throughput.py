@@ -1,4 +1,5 @@
-r"""TFRecord preparation throughput: the local pool against Beam's DirectRunner, and a
+r"""TFRecord preparation throughput: the local pool against Beam's DirectRunner (and DaskRunner
+on a running Dask scheduler, `--dask_scheduler`), and a
 Cityscapes-scale estimate from measured per-frame costs.
 
   python benchmarks/prep_throughput.py --input_dir=tw_data/synthetic_cityscapes
@@ -35,6 +36,8 @@ flags.DEFINE_integer("workers", os.cpu_count() or 1, "Worker processes for both 
 flags.DEFINE_integer("repeats", 2, "Timed runs per driver (alternating).")
 flags.DEFINE_integer("full_frames", 24, "Frames of the full-size clip for the per-frame cost.")
 flags.DEFINE_string("full_size", "1024x2048", "HxW of that clip (Cityscapes' size).")
+flags.DEFINE_string("dask_scheduler", None, "Also time Beam's DaskRunner on this Dask scheduler "
+                    "(tcp://HOST:PORT), e.g. a `dask scheduler` with `--workers` one-thread `dask worker`s.")
 
 CITYSCAPES_SNIPPETS = 2975 + 500 + 1525  # train + val + test sequences of leftImg8bit_sequence
 NIGHT_HOURS = 8
@@ -69,10 +72,14 @@ def main(_):
     common = ["--dataset=cityscapes", f"--input_dir={root}", f"--workers={FLAGS.workers}"]
     beam = ["--runner=DirectRunner",
             f"--beam_args=--direct_num_workers={FLAGS.workers} --direct_running_mode=multi_processing"]
-    times = {"local pool": [], "Beam DirectRunner": []}
+    drivers = [("local pool", []), ("Beam DirectRunner", beam)]
+    if FLAGS.dask_scheduler:
+      drivers.append(("Beam DaskRunner", ["--runner=DaskRunner",
+                                          f"--beam_args=--dask_client_address={FLAGS.dask_scheduler}"]))
+    times = {name: [] for name, _ in drivers}
     frames = 0
     for r in range(FLAGS.repeats):
-      for name, extra in (("local pool", []), ("Beam DirectRunner", beam)):
+      for name, extra in drivers:
         out = os.path.join(work, f"out_{r}_{len(times[name])}_{name.split()[0]}")
         times[name].append(_build(common + extra, out))  # whole command: start-up included
         frames, _ = _frames(out)
@@ -82,7 +89,9 @@ def main(_):
     best = {k: min(v) for k, v in times.items()}
     for name, t in best.items():
       print(f"| {name} | {t:.1f} | {frames / t:.1f} |")
-    print(f"DirectRunner / local pool throughput: {best['local pool'] / best['Beam DirectRunner']:.2f}x")
+    for name in times:
+      if name != "local pool":
+        print(f"{name.split()[1]} / local pool throughput: {best['local pool'] / best[name]:.2f}x")
 
     # Per-frame cost at Cityscapes' size, one worker.
     from clips import make_clip  # pylint: disable=g-import-not-at-top  (benchmarks/clips.py)

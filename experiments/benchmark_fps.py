@@ -61,16 +61,17 @@ def main(argv):
   del argv
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from tw_keras import config as config_lib  # pylint: disable=g-import-not-at-top
-  from tw_keras.model import folding, models  # pylint: disable=g-import-not-at-top
+  from tw_keras.model import twnet  # pylint: disable=g-import-not-at-top
   from tw_keras.evaluation import timing  # pylint: disable=g-import-not-at-top
   from tw_keras.train import loop  # pylint: disable=g-import-not-at-top
   from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
   loop.set_mixed_precision(FLAGS.mixed_precision)
   cfg = model_dir_lib.load_model_config(FLAGS.model_dir) if FLAGS.model_dir else config_lib.PRESETS[FLAGS.preset]
   h, w = map(int, FLAGS.size.split("x"))
-  per_frame, nk = models.build_models(cfg, FLAGS.variants)
+  nets = twnet.build_all(cfg, ["per_frame", *FLAGS.variants])
   if FLAGS.fold_batch_norms:
-    per_frame, nk = folding.fold_batch_norms(per_frame), {n: folding.fold_batch_norms(m) for n, m in nk.items()}
+    nets = {n: net.folded() for n, net in nets.items()}
+  per_frame, nk = nets["per_frame"].per_frame, {n: nets[n].nkfc for n in FLAGS.variants}
   device = tf.config.list_logical_devices()[-1]
   print(f"model {cfg}\ndevice {device.name} ({device.device_type}); size {w}x{h}; batch 1; xla={FLAGS.xla}; "
         f"precision={FLAGS.mixed_precision}; "

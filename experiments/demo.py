@@ -89,18 +89,16 @@ def main(argv):
 
   heldout = os.path.join(out, "heldout_input.mp4")
   _write_heldout_video(heldout, FLAGS.height, FLAGS.width, FLAGS.seed)
-  _, per_frame, nk = model_dir_lib.load_trained(model_dir, ["layer1_cfr_rga"])
-  variant = config_lib.VARIANTS["layer1_cfr_rga"]
+  net = model_dir_lib.load(model_dir, "layer1_cfr_rga")
   overlay = os.path.join(out, "heldout_segmented.mp4")
-  stats = segment.segment_video(heldout, runner.StreamSegmenter(per_frame, nk["layer1_cfr_rga"], variant, "gop"),
-                                overlay)
+  stats = segment.segment_video(heldout, runner.StreamSegmenter(net, "gop"), overlay)
   step("5. segment held-out video")
 
-  saved = export.export(per_frame, nk["layer1_cfr_rga"], variant, os.path.join(out, "saved_model", "1"))
+  saved = export.export(net, os.path.join(out, "saved_model", "1"))
   loaded = tf.saved_model.load(saved)
   probe = tf.constant(np.random.default_rng(0).integers(0, 255, (1, FLAGS.height, FLAGS.width, 3)), tf.uint8)
   served = loaded.signatures["key_frame"](image=probe)["logits"].numpy()
-  local = per_frame(tf.cast(probe, tf.float32), training=False)["logits"].numpy()
+  local = net.per_frame(tf.cast(probe, tf.float32), training=False)["logits"].numpy()
   step("6. export SavedModel")
 
   print("\n" + protocol.markdown_table(rep))

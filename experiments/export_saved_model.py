@@ -29,7 +29,6 @@ def define_flags():
 
 def main(argv):
   del argv
-  from tw_keras import config as config_lib  # pylint: disable=g-import-not-at-top
   from tw_keras.inference import export  # pylint: disable=g-import-not-at-top
   from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
   export.check_export_dir(FLAGS.export_dir)  # before the model loads
@@ -40,11 +39,9 @@ def main(argv):
     if not trained:
       print(f"{FLAGS.model_dir}: no stage-2 weights for {DEFAULT_VARIANT}; exporting the per-frame CNN alone "
             "(key_frame signature only)")
-  names = [] if name == "per_frame" else [name]
-  _, per_frame, nk = model_dir_lib.load_trained(FLAGS.model_dir, names)
-  variant = config_lib.VARIANTS[name] if names else None
-  module_path = export.export(per_frame, nk.get(name), variant, FLAGS.export_dir, FLAGS.fold_batch_norms)
-  print(f"SavedModel with signature(s) {', '.join(['key_frame'] + (['non_key_frame'] if names else []))}: "
+  net = model_dir_lib.load(FLAGS.model_dir, name)
+  module_path = export.export(net, FLAGS.export_dir, FLAGS.fold_batch_norms)
+  print(f"SavedModel with signature(s) {', '.join(['key_frame'] + (['non_key_frame'] if net.has_non_key_frames else []))}: "
         f"{module_path}")
 
 

@@ -43,19 +43,15 @@ def define_flags():
 
 
 def build_segmenter(model_dir, variant_name, scheduler, xla=False, residual_on="auto", fold_batch_norms=True):
-  from tw_keras import config as config_lib  # pylint: disable=g-import-not-at-top
   from tw_keras.inference import runner  # pylint: disable=g-import-not-at-top
   from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
-  names = [] if variant_name == "per_frame" else [variant_name]
-  _, per_frame, nk = model_dir_lib.load_trained(model_dir, names)
-  variant = config_lib.VARIANTS[variant_name] if names else None
-  if not names:
+  net = model_dir_lib.load(model_dir, variant_name)
+  if not net.has_non_key_frames:
     if scheduler not in ("gop", "every"):
       raise ValueError(f"--scheduler={scheduler}: --variant=per_frame segments every frame with the "
                        "per-frame CNN; pick a non-key-frame variant to use a key-frame scheduler")
     scheduler = "every"
-  return runner.StreamSegmenter(per_frame, nk.get(variant_name), variant, scheduler, xla=xla, residual_on=residual_on,
-                                fold_batch_norms=fold_batch_norms)
+  return runner.StreamSegmenter(net, scheduler, xla=xla, residual_on=residual_on, fold_batch_norms=fold_batch_norms)
 
 
 def main(argv):

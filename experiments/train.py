@@ -82,21 +82,21 @@ def main(argv):
   summary = {}
   dump = {}
   if "1" in FLAGS.stages:
-    history, model = stages.train_stage1(model_config, preset, FLAGS.data_dir, FLAGS.model_dir, strategy,
+    history, net = stages.train_stage1(model_config, preset, FLAGS.data_dir, FLAGS.model_dir, strategy,
                                             seed=FLAGS.seed, xla=FLAGS.xla, steps=FLAGS.stage1_steps,
                                             eval_split=eval_split)
     summary["stage1"] = {k: history[k] for k in ("start_step", "final_step", "final", "seconds")}
     summary["stage1"]["eval"] = history.get("eval", [])
-    dump.update({f"stage1/{v.path}": v.numpy() for v in model.weights})
+    dump.update({f"stage1/{v.path}": v.numpy() for v in net.per_frame.weights})
   if "2" in FLAGS.stages:
     for name in FLAGS.variants:
-      history, _, nkfc = stages.train_stage2(name, preset, FLAGS.data_dir, FLAGS.model_dir, strategy,
+      history, net = stages.train_stage2(name, preset, FLAGS.data_dir, FLAGS.model_dir, strategy,
                                                 seed=FLAGS.seed, xla=FLAGS.xla, steps=FLAGS.stage2_steps,
                                                 consistency_weight=FLAGS.consistency_weight,
                                                 eval_split=eval_split)
       summary[f"stage2/{name}"] = {k: history.get(k) for k in ("start_step", "final_step", "final", "seconds",
                                                                  "eval", "note")}
-      dump.update({f"stage2/{name}/{v.path}": v.numpy() for v in nkfc.trainable_weights})
+      dump.update({f"stage2/{name}/{v.path}": v.numpy() for v in net.nkfc.trainable_weights})
   print(json.dumps(summary, indent=1, default=float))
   if FLAGS.dump_weights:
     with fileio.atomic_path(FLAGS.dump_weights) as tmp:

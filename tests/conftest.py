@@ -30,11 +30,7 @@ def tiny_model_dir(tmp_path_factory):
   """A model directory of random (untrained) tiny models: per-frame + layer1_cfr_rga."""
   from tw_keras import config as config_lib
   from tw_keras.model import model_dir as model_dir_lib
-  from tw_keras.model import models
+  from tw_keras.model import twnet
   model_dir = str(tmp_path_factory.mktemp("tiny_model"))
-  cfg = config_lib.PRESETS["tiny"]
-  model_dir_lib.save_model_config(model_dir, cfg)
-  per_frame, nk = models.build_models(cfg, ["layer1_cfr_rga"])
-  model_dir_lib.save_weights(per_frame, model_dir_lib.per_frame_weights(model_dir))
-  model_dir_lib.save_weights(nk["layer1_cfr_rga"], model_dir_lib.nkfc_weights(model_dir, "layer1_cfr_rga"))
+  model_dir_lib.save(model_dir, twnet.build(config_lib.PRESETS["tiny"], "layer1_cfr_rga"))
   return model_dir

@@ -10,7 +10,7 @@ import tensorflow as tf
 from tw_keras import config as config_lib, labels
 from tw_keras.data import augment, dataset, features, prepare
 from tw_keras.evaluation import protocol, timing
-from tw_keras.model import models
+from tw_keras.model import models, twnet
 from tw_keras.train import losses
 
 RNG = np.random.default_rng(0)
@@ -40,8 +40,8 @@ def test_consistency_loss_is_mse_and_stops_the_target_gradient():
 
 
 def test_weight_decay_covers_exactly_the_conv_and_dense_kernels():
-  per_frame, nk = models.build_models(TINY, ["layer1_cfr_rga"])
-  for model in (per_frame, nk["layer1_cfr_rga"]):
+  net = twnet.build(TINY, "layer1_cfr_rga")
+  for model in (net.per_frame, net.nkfc):
     kernels = models.decayed_kernels(model)
     assert {v.path for v in kernels} == {v.path for v in model.weights if v.path.endswith("kernel")}
     expected = 1e-3 * sum(float(np.sum(v.numpy() ** 2)) for v in kernels)
@@ -113,20 +113,20 @@ def test_count_flops_of_one_convolution():
 
 def test_timing_inputs_fit_the_models():
   variant = config_lib.VARIANTS["layer2_cfr_rga"]
-  per_frame, nk = models.build_models(TINY, [variant.name])
+  net = twnet.build(TINY, variant)
   image, context, motion, residual = timing.random_inputs(TINY, variant, 64, 96, batch=2)
   assert image.shape == (2, 64, 96, 3) and motion.shape == (2, 64, 96, 2) and residual.shape == (2, 64, 96, 3)
-  assert tuple(context.shape) == tuple(per_frame(image)[variant.context_output].shape)
-  assert timing.forward_seconds(nk[variant.name], [image, context, motion, residual], repeats=2, warmup=1) > 0
+  assert tuple(context.shape) == tuple(net.per_frame(image)[variant.context_output].shape)
+  assert timing.forward_seconds(net.nkfc, [image, context, motion, residual], repeats=2, warmup=1) > 0
 
 
 def test_scheduler_evaluation_counts_and_costs(tiny_records):
   variant = config_lib.VARIANTS["layer1_cfr_rga"]
-  per_frame, nk = models.build_models(TINY, [variant.name])
+  net = twnet.build(TINY, variant)
   gops = list(dataset.gop_dataset(dataset.shard_files(tiny_records, "val")))
   frames = sum(int(g[features.CLIP_IMAGES].shape[0]) for g in gops)
   i_frames = sum(int((g[features.CLIP_PICT_TYPES].numpy() == b"I").sum()) for g in gops)
-  res = protocol.evaluate_schedulers(per_frame, nk[variant.name], variant, gops, ["every", "gop", "fixed:3"],
+  res = protocol.evaluate_schedulers(net, gops, ["every", "gop", "fixed:3"],
                                      key_cost=10.0, non_key_cost=4.0)
   assert res["every"]["key_frame_rate"] == 1.0 and res["every"]["cost_per_frame"] == 10.0
   assert res["gop"]["key_frame_rate"] == round(i_frames / frames, 3)

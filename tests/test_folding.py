@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from tw_keras import config as config_lib
-from tw_keras.model import folding, models
+from tw_keras.model import folding, models, twnet
 
 H, W = 64, 96
 RNG = np.random.default_rng(0)
@@ -70,9 +70,9 @@ def test_a_convolution_with_two_consumers_is_not_folded():
 def test_folded_models_match_the_originals(backbone):
   cfg = config_lib.ModelConfig(backbone=backbone, width=0.25, decoder_width=0.125)
   variant = config_lib.VARIANTS["layer1_cfr_rga"]
-  per_frame, nk = models.build_models(cfg, [variant.name])
+  net = twnet.build(cfg, variant)
+  per_frame, nkfc = net.per_frame, net.nkfc
   _randomise_batch_norms(per_frame)
-  nkfc = nk[variant.name]
   _randomise_batch_norms(nkfc)
   before = [w.numpy().copy() for w in per_frame.weights]
   image = tf.constant(RNG.uniform(0, 255, (2, H, W, 3)), tf.float32)

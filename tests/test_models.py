@@ -5,7 +5,7 @@ import keras
 import tensorflow as tf
 
 from tw_keras import config as config_lib
-from tw_keras.model import correction, encoders, models
+from tw_keras.model import correction, encoders, models, twnet
 
 TINY = config_lib.PRESETS["tiny"]
 H, W = 64, 96
@@ -21,15 +21,22 @@ def nkfc_inputs(per_frame_out, variant, b=1, motion_px=0.0):
   return [image(b), ctx, tf.fill((b, H, W, 2), motion_px), tf.constant(RNG.normal(0, 20, (b, H, W, 3)), tf.float32)]
 
 
+def build_networks(cfg, names):
+  """(per-frame CNN, {name: non-key-frame network or None}) of `twnet.build_all`'s TWNets:
+  the Keras networks these tests look inside."""
+  nets = twnet.build_all(cfg, names)
+  return next(iter(nets.values())).per_frame, {n: net.nkfc for n, net in nets.items()}
+
+
 @pytest.fixture(scope="module")
 def built():
-  return models.build_models(TINY, list(config_lib.VARIANTS))
+  return build_networks(TINY, list(config_lib.VARIANTS))
 
 
 @pytest.mark.parametrize("backbone", ["mobilenet_v1", "mobilenet_v2", "resnet18"])
 def test_per_frame_outputs_for_every_backbone(backbone):
   cfg = config_lib.ModelConfig(backbone=backbone, width=0.25, decoder_width=0.125)
-  per_frame, nk = models.build_models(cfg, ["layer1_cfr_rga", "layer2_cfr_rga"])
+  per_frame, nk = build_networks(cfg, ["layer1_cfr_rga", "layer2_cfr_rga"])
   out = per_frame(image(2))
   c1, c2, c3 = cfg.lateral_filters
   assert out["logits"].shape == (2, H, W, 19)
@@ -238,7 +245,7 @@ def test_models_compile_under_xla_and_match_eager(built):
 def test_bfloat16_policy_builds_and_runs():
   keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
   try:
-    per_frame, nk = models.build_models(TINY, ["layer1_cfr_rga"])
+    per_frame, nk = build_networks(TINY, ["layer1_cfr_rga"])
     out = per_frame(image())
     assert out["logits"].dtype == tf.float32 and out["layer1"].dtype == tf.bfloat16
     o = nk["layer1_cfr_rga"](nkfc_inputs(out, config_lib.VARIANTS["layer1_cfr_rga"], motion_px=1.0))

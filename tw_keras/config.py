@@ -1,10 +1,11 @@
 """Model configuration: one frozen dataclass, named presets, and the named variants.
 
-`tw_keras.models.build_models(config)` is the only place that reads a `ModelConfig` and
-turns it into Keras models.
+`tw_keras.model.twnet.build(config, variant)` is the one place that turns a `ModelConfig`
+and a `Variant` into the model (`tw_keras.model.models` builds its Keras networks).
 """
 
 import dataclasses
+import enum
 from typing import Optional, Tuple
 
 
@@ -15,7 +16,7 @@ class ModelConfig:
   Attributes:
     backbone: "mobilenet_v1" (paper default), "mobilenet_v2" or "resnet18".
     width: encoder width multiplier (1.0 = paper; 0.25 for CPU-scale runs).
-    decoder_width: multiplier on the decoder channels of REFERENCE.md
+    decoder_width: multiplier on the decoder channels of docs/CONVENTIONS.md
       (PPM 512 / 4x128 / 256; laterals 128, 64, 64).
     num_classes: 19 Cityscapes trainIds.
     imagenet_weights: local file with ImageNet encoder weights, or None (random init).
@@ -54,13 +55,20 @@ PRESETS = {
 LAYER_STRIDE = {1: 16, 2: 8, 3: 4}
 
 
+class Kind(str, enum.Enum):
+  """What a variant runs on non-key frames."""
+  PER_FRAME = "per_frame"      # nothing: every frame through the per-frame CNN
+  NKFC = "nkfc"                # a non-key-frame CNN warping Layer-k features (TWNet, Clockwork)
+  WARP_SCORES = "warp_scores"  # DFF-style warping of the final scores
+
+
 @dataclasses.dataclass(frozen=True)
 class Variant:
   """One row of the paper's tables / one baseline.
 
   Attributes:
     name: e.g. "layer1_cfr_rga".
-    kind: "per_frame", "nkfc" or "warp_scores" (DFF-style warping of the final scores).
+    kind: a `Kind` (ask the properties `is_per_frame`, `warps_scores`, `is_nkfc`).
     warp_layer: 1, 2 or 3 (NKFC) -- the decoder layer whose features are warped.
     fine_tune: whether stage 2 trains the NKFC tail (False = "warp only").
     cfr, rga: correction modules.
@@ -68,27 +76,47 @@ class Variant:
       features fused with fresh shallow ones).
   """
   name: str
-  kind: str = "nkfc"
+  kind: Kind = Kind.NKFC
   warp_layer: int = 1
   fine_tune: bool = True
   cfr: bool = False
   rga: bool = False
   zero_motion: bool = False
 
+  def __post_init__(self):
+    object.__setattr__(self, "kind", Kind(self.kind))
+
+  @property
+  def is_per_frame(self) -> bool:
+    return self.kind is Kind.PER_FRAME
+
+  @property
+  def warps_scores(self) -> bool:
+    return self.kind is Kind.WARP_SCORES
+
+  @property
+  def is_nkfc(self) -> bool:
+    return self.kind is Kind.NKFC
+
+  @property
+  def has_non_key_frame_model(self) -> bool:
+    """Whether non-key frames run a model of their own (anything but the per-frame CNN)."""
+    return not self.is_per_frame
+
   @property
   def stride(self) -> int:
-    return 4 if self.kind == "warp_scores" else LAYER_STRIDE[self.warp_layer]
+    return 4 if self.warps_scores else LAYER_STRIDE[self.warp_layer]
 
   @property
   def context_output(self) -> str:
     """The per-frame CNN output that this variant carries from frame to frame (and that the
     NKFC returns as "context"): "layer1".."layer3", or "scores" for DFF-style warping."""
-    return "scores" if self.kind == "warp_scores" else f"layer{self.warp_layer}"
+    return "scores" if self.warps_scores else f"layer{self.warp_layer}"
 
   @property
   def trainable(self) -> bool:
     """Whether stage 2 has anything to train for this variant."""
-    return self.kind == "nkfc" and (self.fine_tune or self.cfr or self.rga)
+    return self.is_nkfc and (self.fine_tune or self.cfr or self.rga)
 
 
 def _nkfc_rows(layer):
@@ -98,8 +126,8 @@ def _nkfc_rows(layer):
 
 
 VARIANTS = {v.name: v for v in [
-    Variant("per_frame", kind="per_frame"),
-    Variant("warp_scores", kind="warp_scores", fine_tune=False),
+    Variant("per_frame", kind=Kind.PER_FRAME),
+    Variant("warp_scores", kind=Kind.WARP_SCORES, fine_tune=False),
     Variant("clockwork", warp_layer=1, zero_motion=True),
     *_nkfc_rows(1), *_nkfc_rows(2),
     Variant("layer3", warp_layer=3),

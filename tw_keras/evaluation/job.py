@@ -19,7 +19,7 @@ import time
 import tensorflow as tf
 import tqdm
 
-from tw_keras import config as config_lib, fileio
+from tw_keras import fileio
 from tw_keras.data import dataset, features, label_png
 from tw_keras.evaluation import protocol, timing
 from tw_keras.model import model_dir as model_dir_lib
@@ -43,7 +43,7 @@ def evaluate_model_dir(data_dir, model_dir, output_dir, split="val", variants=No
     The report dictionary written to `output_dir/results.json`.
   """
   variants = variants or model_dir_lib.available_variants(model_dir)
-  _, per_frame, nkfcs = model_dir_lib.load_trained(model_dir, variants)
+  nets = model_dir_lib.load_all(model_dir, variants)
   files = dataset.shard_files(data_dir, split)
   gops = dataset.gop_dataset(files)
   if max_sequences:
@@ -69,7 +69,7 @@ def evaluate_model_dir(data_dir, model_dir, output_dir, split="val", variants=No
     assert tmp_png_dir == png_dir
     try:
       with tqdm.tqdm(desc="evaluate", unit="seq", disable=quiet or None) as bar:
-        result = protocol.evaluate(per_frame, nkfcs, gops, list(distances),
+        result = protocol.evaluate(nets, gops, list(distances),
                                      prediction_writer=writer if write_pngs else None,
                                      progress=lambda: bar.update(1))
     except tf.errors.OpError:
@@ -79,18 +79,16 @@ def evaluate_model_dir(data_dir, model_dir, output_dir, split="val", variants=No
   rep["seconds"] = round(time.time() - t, 1)
   rep["model_dir"], rep["split"] = model_dir, split
   sched_md = ""
-  if schedulers and scheduler_variant in nkfcs:
+  if schedulers and scheduler_variant in nets:
+    net = nets[scheduler_variant]
     first = next(iter(dataset.gop_dataset(files).take(1)))
     h, w = first[features.CLIP_IMAGES].shape[1:3]
     h, w = -(-h // models.INPUT_MULTIPLE) * models.INPUT_MULTIPLE, -(-w // models.INPUT_MULTIPLE) * models.INPUT_MULTIPLE
-    variant = config_lib.VARIANTS[scheduler_variant]
-    model_config = model_dir_lib.load_model_config(model_dir)
-    shapes = lambda v: [x.shape for x in timing.random_inputs(model_config, v, h, w)]
-    key_cost = models.count_flops(per_frame, shapes(None)) / 2e9
-    nk_cost = models.count_flops(nkfcs[scheduler_variant], shapes(variant)) / 2e9
+    shapes = lambda v: [x.shape for x in timing.random_inputs(net.config, v, h, w)]
+    key_cost = models.count_flops(net.per_frame, shapes(None)) / 2e9
+    nk_cost = models.count_flops(net.nkfc, shapes(net.variant)) / 2e9
     rep["schedulers"] = {"variant": scheduler_variant, "cost_unit": f"GMACs at {w}x{h}",
-                         "results": protocol.evaluate_schedulers(per_frame, nkfcs[scheduler_variant], variant,
-                                                                   gops, schedulers, key_cost, nk_cost)}
+                         "results": protocol.evaluate_schedulers(net, gops, schedulers, key_cost, nk_cost)}
     sched_md = (f"\n\nKey-frame schedulers ({scheduler_variant} on non-key frames):\n\n" +
                 protocol.scheduler_table(rep["schedulers"]["results"], rep["schedulers"]["cost_unit"]))
   fileio.write_json(os.path.join(output_dir, "results.json"), rep, indent=1)

@@ -1,4 +1,4 @@
-"""Evaluation by key-frame distance (REFERENCE.md), every variant in one harness.
+"""Evaluation by key-frame distance (docs/CONVENTIONS.md), every variant in one harness.
 
 Protocol: each GOP record holds frames 8..19 of a snippet; the scored frame is the last
 (frame 19). For d = 0..11 the key frame is at 19 - d: the per-frame CNN runs on it, and
@@ -18,37 +18,29 @@ import numpy as np
 import tensorflow as tf
 
 from tw_keras.data import features, dataset
-from tw_keras import fileio, labels
+from tw_keras import fileio
 from tw_keras.evaluation import metrics
 from tw_keras.model import twnet
-from tw_keras import config as config_lib
 
 TAPLAB_SEED = 12345
 
 
-def _steps(per_frame, nkfcs):
-  """The per-frame CNN's compiled forward (all outputs, shared by every variant), and per
-  variant its `twnet.TWNet` and compiled non-key-frame step."""
-  pf = tf.function(lambda x: per_frame(x, training=False), reduce_retracing=True)
-  nets = {name: twnet.TWNet(per_frame, m, config_lib.VARIANTS[name]) for name, m in nkfcs.items() if m is not None}
-  return pf, {name: (net, net.compiled()[1]) for name, net in nets.items()}
-
-
-def chain_predictions(pf, step, gop, key: int, target: int, key_out=None):
-  """Runs key frame `key` through the per-frame CNN and chains to `target`.
+def chain_predictions(net: twnet.TWNet, gop, key: int, target: int, key_out=None):
+  """Runs key frame `key` through the per-frame CNN and chains to `target` through the
+  non-key-frame model (the per-frame variant scores the key frame itself).
 
   Args:
-    pf: the per-frame CNN's forward function (batch 1, all outputs).
-    step: (TWNet, its compiled non-key-frame step), or None for the per-frame CNN alone.
+    net: the TWNet; its compiled steps are built once and reused.
     gop: parsed GOP dictionary (tensors [T, ...]).
+    key_out: the per-frame CNN's outputs on frame `key`, if already computed.
   Returns:
     [H, W] int32 trainId prediction at `target`.
   """
   images = gop[features.CLIP_IMAGES]
-  key_out = key_out if key_out is not None else pf(tf.cast(images[key:key + 1], tf.float32))
-  if key == target or step is None:
+  key_out = key_out if key_out is not None else net.compiled_per_frame()(tf.cast(images[key:key + 1], tf.float32))
+  if key == target or not net.has_non_key_frames:
     return tf.argmax(key_out["logits"][0], -1, output_type=tf.int32)
-  net, non_key_frame = step
+  non_key_frame = net.compiled()[1]
   context = net.context_of(key_out)
   for t in range(key + 1, target + 1):
     out = non_key_frame(tf.cast(images[t:t + 1], tf.float32), context, gop[features.CLIP_MOTION][t:t + 1],
@@ -57,13 +49,12 @@ def chain_predictions(pf, step, gop, key: int, target: int, key_out=None):
   return tf.argmax(out["logits"][0], -1, output_type=tf.int32)
 
 
-def evaluate(per_frame, nkfcs: Dict[str, Optional[object]], gops: Iterable[Dict], distances: Sequence[int],
+def evaluate(nets: Dict[str, twnet.TWNet], gops: Iterable[Dict], distances: Sequence[int],
              prediction_writer=None, progress=None) -> Dict[str, object]:
   """Per-distance evaluation of several variants.
 
   Args:
-    per_frame: the per-frame CNN.
-    nkfcs: {variant name: non-key-frame model, or None for "per_frame"}.
+    nets: {name: TWNet}; TWNets that share a per-frame CNN share its outputs on each frame.
     gops: parsed GOP dictionaries; the last frame must be labelled.
     distances: key-frame distances to score (0..T-1).
     prediction_writer: optional callable(variant, d, gop, prediction [H, W], drawn), `drawn`
@@ -73,13 +64,10 @@ def evaluate(per_frame, nkfcs: Dict[str, Optional[object]], gops: Iterable[Dict]
     {"confusion": {name: [D, K, K]}, "taplab": {name: [K, K]}, "distances": [...],
      "sequences": n, "taplab_draws": [...]}.
   """
-  pf, steps = _steps(per_frame, nkfcs)
-  names = list(nkfcs)
-  unknown = [n for n in names if n not in config_lib.VARIANTS]
-  if unknown:
-    raise ValueError(f"unknown variant(s) {unknown}; known: {sorted(config_lib.VARIANTS)}")
-  variants = {n: config_lib.VARIANTS[n] for n in names}
-  k = labels.NUM_CLASSES
+  names = list(nets)
+  if not names:
+    raise ValueError("evaluate: no variants given")
+  k = next(iter(nets.values())).config.num_classes
   conf = {n: np.zeros((len(distances), k, k), np.int64) for n in names}
   taplab = {n: np.zeros((k, k), np.int64) for n in names}
   rng = np.random.default_rng(TAPLAB_SEED)
@@ -93,22 +81,22 @@ def evaluate(per_frame, nkfcs: Dict[str, Optional[object]], gops: Iterable[Dict]
     gt = gop[features.CLIP_LABELS][target].numpy()
     draw = int(rng.integers(0, n_frames))  # TapLab: uniform over the GOP, seeded, in record order
     draws.append(draw)
-    outputs = {}  # per-frame CNN outputs by frame, shared by all variants and distances
+    outputs = {}  # per-frame CNN outputs by (per-frame CNN, frame), shared by variants and distances
 
-    def per_frame_out(i):
-      if i not in outputs:
-        outputs[i] = pf(tf.cast(gop[features.CLIP_IMAGES][i:i + 1], tf.float32))
-      return outputs[i]
+    def per_frame_out(net, i):
+      if (id(net.per_frame), i) not in outputs:
+        outputs[(id(net.per_frame), i)] = net.compiled_per_frame()(tf.cast(gop[features.CLIP_IMAGES][i:i + 1],
+                                                                           tf.float32))
+      return outputs[(id(net.per_frame), i)]
 
     for di, d in enumerate(distances):
       if d > target:
         continue
       key = target - d
       for name in names:
-        if variants[name].kind == "per_frame":  # the per-frame CNN always sees the scored frame
-          pred = chain_predictions(pf, None, gop, target, target, per_frame_out(target)).numpy()
-        else:
-          pred = chain_predictions(pf, steps[name], gop, key, target, per_frame_out(key)).numpy()
+        net = nets[name]
+        frame = key if net.has_non_key_frames else target  # the per-frame CNN always sees the scored frame
+        pred = chain_predictions(net, gop, frame, target, per_frame_out(net, frame)).numpy()
         c = metrics.confusion_matrix(gt, pred)
         conf[name][di] += c
         if d == draw:
@@ -179,21 +167,22 @@ def _take(files, n, with_motion=True, resize=None):
   return ds
 
 
-def quick_per_frame_miou(per_frame, files, max_gops: int = 8) -> float:
+def quick_per_frame_miou(net: twnet.TWNet, files, max_gops: int = 8) -> float:
   """mIoU (%) of the per-frame CNN on the last frame of the first `max_gops` GOPs."""
-  result = evaluate(per_frame, {"per_frame": None}, _take(files, max_gops), [0])
-  return float(metrics.mean_iou(result["confusion"]["per_frame"][0]) * 100)
+  net = net.with_variant("per_frame")
+  result = evaluate({net.name: net}, _take(files, max_gops), [0])
+  return float(metrics.mean_iou(result["confusion"][net.name][0]) * 100)
 
 
-def quick_nkfc_miou(per_frame, nkfc, variant, files, distance: int, max_gops: int = 8, resize=None) -> float:
+def quick_nkfc_miou(net: twnet.TWNet, files, distance: int, max_gops: int = 8, resize=None) -> float:
   """mIoU (%) of one variant at one key-frame distance on the first `max_gops` GOPs."""
-  result = evaluate(per_frame, {variant.name: nkfc}, _take(files, max_gops, resize=resize), [distance])
-  return float(metrics.mean_iou(result["confusion"][variant.name][0]) * 100)
+  result = evaluate({net.name: net}, _take(files, max_gops, resize=resize), [distance])
+  return float(metrics.mean_iou(result["confusion"][net.name][0]) * 100)
 
 
 # ---------------------------------------------------------------------------- schedulers
 
-def evaluate_schedulers(per_frame, nkfc, variant, gops: Iterable[Dict], specs: Sequence[str],
+def evaluate_schedulers(net: twnet.TWNet, gops: Iterable[Dict], specs: Sequence[str],
                         key_cost: float = 1.0, non_key_cost: float = 1.0) -> Dict[str, object]:
   """mIoU against average cost per frame for each key-frame scheduler.
 
@@ -210,10 +199,11 @@ def evaluate_schedulers(per_frame, nkfc, variant, gops: Iterable[Dict], specs: S
   first = None  # one segmenter (networks folded and compiled once), re-scheduled per spec
   for spec in specs:
     if first is None:
-      seg = first = runner.StreamSegmenter(per_frame, nkfc, variant, spec)
+      seg = first = runner.StreamSegmenter(net, spec)
     else:
       seg = first.with_scheduler(spec)
-    conf = np.zeros((labels.NUM_CLASSES, labels.NUM_CLASSES), np.int64)
+    k = net.config.num_classes
+    conf = np.zeros((k, k), np.int64)
     frames = keys = non_keys = 0
     for gop in gops:
       seg.reset()

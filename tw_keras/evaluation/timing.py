@@ -38,7 +38,7 @@ def random_inputs(config, variant, height, width, batch=1, seed=0):
   [image, context, motion, residual] for a non-key-frame model."""
   rng = np.random.default_rng(seed)
   img = tf.constant(rng.uniform(0, 255, (batch, height, width, 3)), tf.float32)
-  if variant is None or variant.kind == "per_frame":
+  if variant is None or variant.is_per_frame:
     return [img]
   s = variant.stride
   ctx = tf.constant(rng.normal(size=(batch, height // s, width // s, models.context_channels(config, variant))),

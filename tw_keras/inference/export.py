@@ -9,7 +9,7 @@ graph edge-pads internally and crops the outputs):
                 context float32 [B, h, w, C], motion int16 [B, ceil(Hc/8), ceil(Wc/8), 2])
       -> logits, labels, context (as above)
 
-A model directory trained for stage 1 only (or `variant=None`) exports the per-frame CNN
+A model directory trained for stage 1 only (a per-frame TWNet) exports the per-frame CNN
 alone: `key_frame` only, returning logits and labels (there is no context to carry).
 
 The state a client carries from one frame to the next is (context, previous frame): the key
@@ -34,14 +34,12 @@ class ServingModule:
   (their inference copies, batch norms folded into the convolutions, with `fold_batch_norms`).
   Without an nkfc only `key_frame` is served, and it returns no context."""
 
-  def __init__(self, per_frame, nkfc=None, variant=None, fold_batch_norms: bool = True):
-    self.twnet = twnet.TWNet(per_frame, nkfc, variant if nkfc is not None else None)
-    if fold_batch_norms:
-      self.twnet = self.twnet.folded()
+  def __init__(self, net: twnet.TWNet, fold_batch_norms: bool = True):
+    self.twnet = net.folded() if fold_batch_norms else net
     self.key_frame_signature = [tf.TensorSpec([None, None, None, 3], tf.uint8, name="image")]
     self.non_key_frame_signature = None
-    if nkfc is not None:
-      channels = nkfc.inputs[1].shape[-1]
+    if net.has_non_key_frames:
+      channels = net.nkfc.inputs[1].shape[-1]
       self.non_key_frame_signature = [
           tf.TensorSpec([None, None, None, 3], tf.uint8, name="image"),
           tf.TensorSpec([None, None, None, 3], tf.uint8, name="previous"),
@@ -80,11 +78,11 @@ def check_export_dir(export_dir: str):
   fileio.check_output_dir(os.path.dirname(os.path.abspath(export_dir)), "export directory's parent")
 
 
-def export(per_frame, nkfc, variant, export_dir: str, fold_batch_norms: bool = True) -> str:
+def export(net: twnet.TWNet, export_dir: str, fold_batch_norms: bool = True) -> str:
   """Writes the SavedModel to `export_dir` (via a temporary directory, then renamed over it;
   an earlier SavedModel there is replaced whole, see `check_export_dir`).
 
-  `nkfc` and `variant` None: the per-frame CNN alone (a `key_frame` signature only).
+  A per-frame `net` (no non-key-frame model): the per-frame CNN alone (`key_frame` only).
   Written by `keras.export.ExportArchive`, so that it loads both ways: `tf.saved_model.load`
   and the TF1 session loader that TF Serving and `saved_model_cli run` use (restore through
   the MetaGraph's saver, run a signature in a session). A plain `tf.Module` around Keras 3
@@ -92,7 +90,7 @@ def export(per_frame, nkfc, variant, export_dir: str, fold_batch_norms: bool = T
   With `fold_batch_norms` the served models are the folded inference copies (`model.folding`).
   """
   check_export_dir(export_dir)
-  module = ServingModule(per_frame, nkfc, variant, fold_batch_norms)
+  module = ServingModule(net, fold_batch_norms)
   archive = keras.export.ExportArchive()
   archive.track(module.twnet.per_frame)
   archive.add_endpoint("key_frame", module.key_frame, input_signature=module.key_frame_signature)

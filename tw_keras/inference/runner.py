@@ -30,34 +30,29 @@ class StreamSegmenter:
   """Segments a stream frame by frame.
 
   Args:
-    per_frame: the per-frame CNN.
-    nkfc: the non-key-frame model, or None (every frame is a key frame).
-    variant: its `config.Variant` (None with nkfc None).
-    scheduler: a `schedulers.Scheduler` (or spec string); must be "every" without an nkfc.
+    net: the `twnet.TWNet` (with a non-key-frame model, or the per-frame variant: then every
+      frame is a key frame).
+    scheduler: a `schedulers.Scheduler` (or spec string); must be "every" for the per-frame variant.
     xla: jit_compile the forward functions.
     residual_on: "graph", "host" or "auto" (module doc).
     fold_batch_norms: run inference copies with the batch norms folded into the convolutions
       (`model.folding`; same labels up to float32 rounding, faster). Weights must be loaded.
   """
 
-  def __init__(self, per_frame, nkfc=None, variant=None, scheduler="gop", xla: bool = False,
-               residual_on: str = "auto", fold_batch_norms: bool = True):
+  def __init__(self, net: twnet.TWNet, scheduler="gop", xla: bool = False, residual_on: str = "auto",
+               fold_batch_norms: bool = True):
     if residual_on not in ("auto", "graph", "host"):
       raise ValueError(f"residual_on must be 'auto', 'graph' or 'host', got {residual_on!r}")
     if residual_on == "auto":
       residual_on = "graph" if tf.config.list_logical_devices("GPU") else "host"
     #: whether __call__ needs the frame's residual from the decoder (`CompressedFrame.residual`)
-    self.host_residual = residual_on == "host" and variant is not None and variant.rga
+    self.host_residual = residual_on == "host" and net.variant.rga
     self.scheduler = schedulers.parse(scheduler) if isinstance(scheduler, str) else scheduler
-    if nkfc is None and self.scheduler.kind != "every":
+    if not net.has_non_key_frames and self.scheduler.kind != "every":
       raise ValueError(f"scheduler {self.scheduler.spec()!r} needs a non-key-frame model; without one "
                        "every frame is a key frame (scheduler 'every')")
-    if (nkfc is None) != (variant is None):
-      raise ValueError("StreamSegmenter: give both nkfc and its variant, or neither")
-    self.variant = variant
-    self.twnet = twnet.TWNet(per_frame, nkfc, variant)
-    if fold_batch_norms:
-      self.twnet = self.twnet.folded()
+    self.variant = net.variant
+    self.twnet = net.folded() if fold_batch_norms else net
     self._key_frame, self._non_key_frame = self.twnet.compiled_streaming(xla)
     self._residual_energy = tf.function(
         lambda image, previous, grid: tf.reduce_mean(tf.abs(compensation.residual(image, previous, grid, codec.MV_CELL))),

@@ -1,7 +1,8 @@
 """The model directory: the one format every job reads and writes.
 
 Training writes it; evaluation, segmentation, export and the benchmarks read it through
-`load_trained` (or `load_per_frame`). Layout::
+`load` (one `twnet.TWNet`) or `load_all` ({name: TWNet} on one shared per-frame CNN);
+`save` writes a whole TWNet. Layout::
 
   model_config.json                 the ModelConfig (THE description of the architecture)
   stage1/ckpt-N, stage1/per_frame.weights.h5, stage1/train/ (TensorBoard)
@@ -13,10 +14,10 @@ Every write is atomic (`fileio`); every error names the file.
 import dataclasses
 import json
 import os
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence
 
 from tw_keras import config as config_lib, fileio
-from tw_keras.model import models
+from tw_keras.model import models, twnet
 
 STAGE1_WEIGHTS = "per_frame.weights.h5"
 STAGE2_WEIGHTS = "nkfc.weights.h5"
@@ -94,29 +95,41 @@ def load_per_frame(model_dir: str, model_config: Optional[config_lib.ModelConfig
   return per_frame
 
 
-def load_trained(model_dir: str, variant_names: Sequence[str], strict: bool = True
-                 ) -> Tuple[config_lib.ModelConfig, object, Dict[str, Optional[object]]]:
-  """(model_config, per_frame, {name: nkfc or None}) with trained weights from `model_dir`.
+def load_all(model_dir: str, variant_names: Sequence[str], strict: bool = True) -> Dict[str, twnet.TWNet]:
+  """{name: TWNet} with trained weights from `model_dir`, all on one per-frame CNN (loaded once).
 
   Variants without stage-2 weights raise FileNotFoundError when `strict`, else are built
   from the per-frame weights (warp only) and reported as untrained.
   """
   model_config = load_model_config(model_dir)
-  per_frame = load_per_frame(model_dir, model_config)
+  base = twnet.TWNet(model_config, config_lib.VARIANTS["per_frame"], load_per_frame(model_dir, model_config))
   out = {}
   for name in variant_names:
-    variant = config_lib.VARIANTS[name]
-    if variant.kind == "per_frame":
-      out[name] = None
-      continue
-    nkfc = models.build_non_key_frame(per_frame, model_config, variant)
-    path = nkfc_weights(model_dir, name)
-    if os.path.exists(path):
-      load_weights(nkfc, path)
-    elif strict and variant.trainable:
-      raise FileNotFoundError(f"{path}: no stage-2 weights for {name} (train it first)")
-    out[name] = nkfc
-  return model_config, per_frame, out
+    if name not in config_lib.VARIANTS:
+      raise ValueError(f"unknown variant {name!r}; known: {', '.join(config_lib.VARIANTS)}")
+    net = base.with_variant(name)
+    if net.nkfc is not None:
+      path = nkfc_weights(model_dir, name)
+      if os.path.exists(path):
+        load_weights(net.nkfc, path)
+      elif strict and net.variant.trainable:
+        raise FileNotFoundError(f"{path}: no stage-2 weights for {name} (train it first)")
+    out[name] = net
+  return out
+
+
+def load(model_dir: str, variant_name: str = "per_frame", strict: bool = True) -> twnet.TWNet:
+  """The TWNet of one variant with trained weights from `model_dir` (see `load_all`)."""
+  return load_all(model_dir, [variant_name], strict)[variant_name]
+
+
+def save(model_dir: str, net: twnet.TWNet):
+  """Writes a whole TWNet: `model_config.json` (refusing another configuration), the
+  per-frame weights, and the non-key-frame weights of its variant."""
+  save_model_config(model_dir, net.config)
+  save_weights(net.per_frame, per_frame_weights(model_dir))
+  if net.nkfc is not None:
+    save_weights(net.nkfc, nkfc_weights(model_dir, net.name))
 
 
 def available_variants(model_dir):
@@ -124,7 +137,7 @@ def available_variants(model_dir):
   nothing to train (warp only, DFF-style warping), in `config.VARIANTS` order."""
   names = ["per_frame"]
   for name, v in config_lib.VARIANTS.items():
-    if v.kind == "per_frame":
+    if v.is_per_frame:
       continue
     trained = os.path.exists(nkfc_weights(model_dir, name))
     if trained or not v.trainable:

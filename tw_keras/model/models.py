@@ -127,7 +127,7 @@ def encoder_head(per_frame: keras.Model, stride: int) -> keras.Model:
 
 
 def context_channels(config: config_lib.ModelConfig, variant: config_lib.Variant) -> int:
-  if variant.kind == "warp_scores":
+  if variant.warps_scores:
     return config.num_classes
   return config.lateral_filters[variant.warp_layer - 1]
 
@@ -135,9 +135,9 @@ def context_channels(config: config_lib.ModelConfig, variant: config_lib.Variant
 def build_non_key_frame(per_frame: keras.Model, config: config_lib.ModelConfig,
                         variant: config_lib.Variant) -> keras.Model:
   """One non-key-frame model for `variant` (see module docstring)."""
-  if variant.kind == "per_frame":
+  if variant.is_per_frame:
     raise ValueError("the per-frame variant has no non-key-frame model")
-  if (variant.cfr or variant.rga) and (variant.kind != "nkfc" or variant.warp_layer == 3):
+  if (variant.cfr or variant.rga) and (not variant.is_nkfc or variant.warp_layer == 3):
     raise ValueError(f"{variant.name}: CFR/RGA need spatial features; Layer3 and baselines have none")
   if variant.rga and not variant.cfr:
     raise ValueError(f"{variant.name}: RGA weights CFR's residual and needs CFR")
@@ -149,7 +149,7 @@ def build_non_key_frame(per_frame: keras.Model, config: config_lib.ModelConfig,
   flow = warp.FlowToStride(variant.stride, zero=variant.zero_motion, name="flow")(motion)
   warped = warp.Warp(name="warp")([context, flow])
   t = _tail_layers(config)
-  if variant.kind == "warp_scores":
+  if variant.warps_scores:
     logits = decoder.BilinearUpsample(SCORES_STRIDE, name="upsample", dtype="float32")(warped)
     return keras.Model([image, context, motion, residual], {"logits": logits, "scores": warped, "context": warped},
                        name=variant.name)
@@ -193,20 +193,6 @@ def copy_tail_weights(per_frame: keras.Model, nkfc: keras.Model) -> int:
       layer.set_weights(source[layer.name].get_weights())
       n += 1
   return n
-
-
-def build_models(config: config_lib.ModelConfig, variants=("layer1_cfr_rga",)):
-  """The translation point from configuration to models.
-
-  Returns:
-    (per_frame, {variant name: non-key-frame model}); the per-frame variant maps to None.
-  """
-  per_frame = build_per_frame(config)
-  out = {}
-  for name in variants:
-    variant = config_lib.VARIANTS[name]
-    out[name] = None if variant.kind == "per_frame" else build_non_key_frame(per_frame, config, variant)
-  return per_frame, out
 
 
 def count_flops(model: keras.Model, input_shapes) -> float:

@@ -1,9 +1,14 @@
-"""TWNet's inference step, in one place: the key-frame step, the non-key-frame step, and
-which per-frame output is the context that one hands to the other.
+"""TWNet, the one model object: the per-frame CNN and (for a non-key-frame variant) its
+non-key-frame model, the variant and the configuration they were built from, and the
+inference steps -- the key-frame step, the non-key-frame step, and which per-frame output is
+the context that one hands to the other.
 
-Training (stage 2's unrolled chain), evaluation (`protocol.chain_predictions`), the
-streaming runner and the SavedModel export all call these two steps, so a change to
-either (compact inputs, a cheaper upsample) lands once.
+`build(config, variant)` is the one function that makes a TWNet from a `ModelConfig` and a
+`Variant` (or its name); `model_dir.load` makes one from a model directory. Several TWNets
+may share one per-frame CNN (`TWNet.with_variant`): evaluation scores {name: TWNet} of one
+model directory, stage 2 trains `with_variant(v)` of the frozen stage-1 model. Training
+(stage 2's unrolled chain), evaluation (`protocol.chain_predictions`), the streaming runner
+and the SavedModel export all call these steps, so a change to either lands once.
 
 Shapes (batch B, padded size H x W, a multiple of `models.INPUT_MULTIPLE`; stride s of the
 variant's context, C its channels, K classes):
@@ -29,11 +34,15 @@ labels as well (padding, residual, crop and argmax all in the graph, on the netw
 
 `motion_grid` is the codec's block grid as decoded (`codec.CompressedFrame.motion_grid`,
 quarter pixels, dst - src, Hc x Wc the 16-padded coded size); `previous` is the previous
-decoded frame. The dense motion and the residual (REFERENCE.md) are computed from them in the
-graph (`video.compensation`), so the state between frames is (context, previous frame).
+decoded frame. The dense motion and the residual (docs/CONVENTIONS.md) are computed from them
+in the graph (`video.compensation`), so the state between frames is (context, previous frame).
+
+Compiled steps (`compiled`, `compiled_streaming`, `compiled_per_frame`) are built once per
+TWNet (per-frame forward: once per per-frame CNN) and reused, so repeated evaluations trace
+each input signature once.
 """
 
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 import tensorflow as tf
 
@@ -47,28 +56,65 @@ def pad_to_input(x):
   return warp.pad_to_multiple(x, models.INPUT_MULTIPLE)
 
 
-class TWNet:
-  """The per-frame CNN and (optionally) one non-key-frame model of `variant`.
+class _Shared:
+  """What TWNets built on one per-frame CNN share: the model and its compiled forward."""
 
-  Without an nkfc (variant None or per_frame) only `key_frame` is available and its context
-  is None.
+  def __init__(self, per_frame):
+    self.per_frame = per_frame
+    self.forward = None
+
+
+class TWNet:
+  """The model (module doc). Make it with `build` or `model_dir.load`, not directly.
+
+  Attributes:
+    config: the `ModelConfig` both networks were built from.
+    variant: its `config.Variant` (`config.VARIANTS["per_frame"]` for the per-frame CNN alone).
+    per_frame: the per-frame (key-frame) CNN.
+    nkfc: the non-key-frame model, None for the per-frame variant.
   """
 
-  def __init__(self, per_frame, nkfc=None, variant: Optional[config_lib.Variant] = None):
-    if (nkfc is None) != (variant is None or variant.kind == "per_frame"):
-      raise ValueError("TWNet: give a non-key-frame model together with its (non per-frame) variant")
-    self.per_frame, self.nkfc, self.variant = per_frame, nkfc, variant
+  def __init__(self, config: config_lib.ModelConfig, variant: config_lib.Variant, per_frame, nkfc=None,
+               _shared: Optional[_Shared] = None):
+    if (nkfc is None) != variant.is_per_frame:
+      raise ValueError(f"TWNet {variant.name}: a non-key-frame model goes with a non-per-frame variant")
+    self.config, self.variant, self.nkfc = config, variant, nkfc
+    self._shared = _shared if _shared is not None else _Shared(per_frame)
+    if self._shared.per_frame is not per_frame:
+      raise ValueError("TWNet: _shared belongs to another per-frame CNN")
+    self._compiled = {}
+
+  @property
+  def per_frame(self):
+    return self._shared.per_frame
+
+  @property
+  def name(self) -> str:
+    return self.variant.name
+
+  @property
+  def has_non_key_frames(self) -> bool:
+    return self.nkfc is not None
+
+  def with_variant(self, variant) -> "TWNet":
+    """A TWNet of `variant` (a Variant or its name) on this one's per-frame CNN (shared, not
+    copied), with a new non-key-frame model whose tail starts from the per-frame weights."""
+    variant = config_lib.VARIANTS[variant] if isinstance(variant, str) else variant
+    if variant.name == self.variant.name and variant == self.variant:
+      return self
+    nkfc = None if variant.is_per_frame else models.build_non_key_frame(self.per_frame, self.config, variant)
+    return TWNet(self.config, variant, self.per_frame, nkfc, self._shared)
+
+  def checkpoint_items(self) -> Dict[str, object]:
+    """The networks a checkpoint of this model holds, by name."""
+    return {"per_frame": self.per_frame, **({"nkfc": self.nkfc} if self.nkfc is not None else {})}
 
   def folded(self) -> "TWNet":
     """An inference copy with every batch norm folded into its convolution (`model.folding`):
     the same outputs to float32 rounding, two passes fewer over each activation.
     Fold after loading weights; not for training."""
     fold = folding.fold_batch_norms
-    return TWNet(fold(self.per_frame), fold(self.nkfc) if self.nkfc is not None else None, self.variant)
-
-  @property
-  def has_non_key_frames(self) -> bool:
-    return self.nkfc is not None
+    return TWNet(self.config, self.variant, fold(self.per_frame), fold(self.nkfc) if self.nkfc is not None else None)
 
   def context_of(self, per_frame_outputs: Dict[str, tf.Tensor]) -> Optional[tf.Tensor]:
     """The per-frame CNN output that this variant carries to the next frame."""
@@ -112,23 +158,57 @@ class TWNet:
                              pad_to_input(residual))
     return self._cropped(image, out, with_logits)
 
+  def _memo(self, key, make):
+    if key not in self._compiled:
+      self._compiled[key] = make()
+    return self._compiled[key]
+
   def compiled_streaming(self, xla: bool = False, with_logits: bool = False):
     """(segment_key_frame, segment_non_key_frame) as `tf.function`s (the second None without
     an nkfc); any frame size, traced once per size. By default labels and context only."""
-    key = tf.function(lambda image: self.segment_key_frame(image, with_logits), jit_compile=xla,
-                      reduce_retracing=True)
-    non_key = None
-    if self.nkfc is not None:
-      non_key = tf.function(lambda image, previous, context, grid, residual=None: self.segment_non_key_frame(
-          image, previous, context, grid, with_logits, residual), jit_compile=xla, reduce_retracing=True)
-    return key, non_key
+    def make():
+      key = tf.function(lambda image: self.segment_key_frame(image, with_logits), jit_compile=xla,
+                        reduce_retracing=True)
+      non_key = None
+      if self.nkfc is not None:
+        non_key = tf.function(lambda image, previous, context, grid, residual=None: self.segment_non_key_frame(
+            image, previous, context, grid, with_logits, residual), jit_compile=xla, reduce_retracing=True)
+      return key, non_key
+    return self._memo(("streaming", xla, with_logits), make)
+
+  def compiled_per_frame(self):
+    """The per-frame CNN's forward (every output) as a `tf.function`, one per per-frame CNN:
+    TWNets that share it share this too."""
+    if self._shared.forward is None:
+      per_frame = self.per_frame
+      self._shared.forward = tf.function(lambda x: per_frame(x, training=False), reduce_retracing=True)
+    return self._shared.forward
 
   def compiled(self, xla: bool = False):
     """(key_frame, non_key_frame) as `tf.function`s for inference (non_key_frame None
     without an nkfc); shapes may vary from call to call."""
-    key = tf.function(lambda image: self.key_frame(image), jit_compile=xla, reduce_retracing=True)
-    non_key = None
-    if self.nkfc is not None:
-      non_key = tf.function(lambda image, context, motion, residual: self.non_key_frame(
-          image, context, motion, residual), jit_compile=xla, reduce_retracing=True)
-    return key, non_key
+    def make():
+      key = tf.function(lambda image: self.key_frame(image), jit_compile=xla, reduce_retracing=True)
+      non_key = None
+      if self.nkfc is not None:
+        non_key = tf.function(lambda image, context, motion, residual: self.non_key_frame(
+            image, context, motion, residual), jit_compile=xla, reduce_retracing=True)
+      return key, non_key
+    return self._memo(("inference", xla), make)
+
+
+def build(config: config_lib.ModelConfig, variant="per_frame", per_frame=None) -> TWNet:
+  """THE way from configuration to model: a TWNet of `variant` (a `Variant` or its name),
+  its per-frame CNN built from `config` (loading `config.imagenet_weights` if set) unless
+  `per_frame` is given, and its non-key-frame model built on that per-frame CNN."""
+  variant = config_lib.VARIANTS[variant] if isinstance(variant, str) else variant
+  per_frame = per_frame if per_frame is not None else models.build_per_frame(config)
+  nkfc = None if variant.is_per_frame else models.build_non_key_frame(per_frame, config, variant)
+  return TWNet(config, variant, per_frame, nkfc)
+
+
+def build_all(config: config_lib.ModelConfig, variants: Sequence, per_frame=None) -> Dict[str, TWNet]:
+  """{name: TWNet} of several variants on one shared per-frame CNN (`build`)."""
+  names = [v if isinstance(v, str) else v.name for v in variants]
+  base = build(config, "per_frame", per_frame)
+  return {name: base.with_variant(name) for name in names}

@@ -46,7 +46,8 @@ class PerFrameTask:
 
   def __init__(self, model_config: config_lib.ModelConfig, cfg: config_lib.Stage1Config, replicas: int = 1):
     self.cfg, self.replicas = cfg, replicas
-    self.model = models.build_per_frame(model_config)
+    self.twnet = twnet.build(model_config, "per_frame")
+    self.model = self.twnet.per_frame
     encoder_vars = {id(v) for v in models.encoder_of(self.model).trainable_weights}
     self.encoder_vars = [v for v in self.model.trainable_weights if id(v) in encoder_vars]
     self.decoder_vars = [v for v in self.model.trainable_weights if id(v) not in encoder_vars]
@@ -82,17 +83,17 @@ class PerFrameTask:
 class NonKeyFrameTask:
   """Stage 2 for one variant, on a frozen per-frame CNN. Build inside the strategy's scope.
 
-  Attributes: `per_frame` (frozen), `nkfc`, `variables` (what the step trains; empty for
+  Attributes: `twnet` (the model: the frozen per-frame CNN of `base` and a new non-key-frame
+  model of `variant`), `per_frame`, `nkfc`, `variables` (what the step trains; empty for
   variants with nothing to train), `optimizer`.
   """
 
-  def __init__(self, per_frame, model_config: config_lib.ModelConfig, variant: config_lib.Variant,
-               cfg: config_lib.Stage2Config, replicas: int = 1):
+  def __init__(self, base: twnet.TWNet, variant: config_lib.Variant, cfg: config_lib.Stage2Config,
+               replicas: int = 1):
     self.cfg, self.variant, self.replicas = cfg, variant, replicas
-    self.per_frame = per_frame
-    self.nkfc = models.build_non_key_frame(per_frame, model_config, variant)
-    per_frame.trainable = False
-    self.twnet = twnet.TWNet(per_frame, self.nkfc, variant)
+    base.per_frame.trainable = False
+    self.twnet = base.with_variant(variant)
+    self.per_frame, self.nkfc = self.twnet.per_frame, self.twnet.nkfc
     self.variables = self.nkfc.trainable_weights if variant.trainable else []
     self.decayed = models.decayed_kernels(self.nkfc, among=self.variables)
     self.optimizer = keras.optimizers.Adam(loop.poly_decay(cfg.learning_rate, cfg.steps, cfg.power))
@@ -147,7 +148,7 @@ def train_stage1(model_config: config_lib.ModelConfig, preset: config_lib.Preset
                  steps: Optional[int] = None, split: str = "train", eval_split: Optional[str] = "val"):
   """Trains (or resumes) the per-frame CNN; writes `stage1/per_frame.weights.h5`.
 
-  Returns (history, per_frame model).
+  Returns (history, the per-frame TWNet).
   """
   strategy = strategy or tf.distribute.get_strategy()
   cfg = preset.stage1 if steps is None else dataclasses.replace(preset.stage1, steps=steps)
@@ -163,7 +164,7 @@ def train_stage1(model_config: config_lib.ModelConfig, preset: config_lib.Preset
   eval_fn = None
   if eval_split:
     eval_files = dataset.shard_files(data_dir, eval_split)
-    eval_fn = lambda: {"miou": protocol.quick_per_frame_miou(task.model, eval_files)}
+    eval_fn = lambda: {"miou": protocol.quick_per_frame_miou(task.twnet, eval_files)}
   runner = loop.Loop(strategy, directory, _distributed_step(strategy, task.train_step, xla, unpack=True),
                      task.checkpoint_items(), cfg.steps, preset.checkpoint_every, preset.eval_every, eval_fn,
                      progress, "stage 1", task.model)
@@ -171,7 +172,7 @@ def train_stage1(model_config: config_lib.ModelConfig, preset: config_lib.Preset
   model_dir_lib.save_weights(task.model, os.path.join(distribute.write_dir(directory, strategy),
                                                       model_dir_lib.STAGE1_WEIGHTS))
   distribute.barrier(strategy)  # stage 2 on every worker reads the chief's weights file
-  return history, task.model
+  return history, task.twnet
 
 
 def train_stage2(variant_name: str, preset: config_lib.Preset, data_dir: str, model_dir: str,
@@ -182,7 +183,7 @@ def train_stage2(variant_name: str, preset: config_lib.Preset, data_dir: str, mo
   """Trains (or resumes) one non-key-frame variant on top of the frozen stage-1 model.
 
   Writes `stage2/{variant}/nkfc.weights.h5`. Variants with nothing to train (warp only,
-  DFF-style warping) are saved as built. Returns (history, per_frame, nkfc).
+  DFF-style warping) are saved as built. Returns (history, the variant's TWNet).
   """
   strategy = strategy or tf.distribute.get_strategy()
   variant = config_lib.VARIANTS[variant_name]
@@ -200,23 +201,23 @@ def train_stage2(variant_name: str, preset: config_lib.Preset, data_dir: str, mo
   directory = model_dir_lib.stage2_dir(model_dir, variant_name)
   weights_path = os.path.join(distribute.write_dir(directory, strategy), model_dir_lib.STAGE2_WEIGHTS)
   with strategy.scope():
-    per_frame = model_dir_lib.load_per_frame(model_dir, model_config)
-    task = NonKeyFrameTask(per_frame, model_config, variant, cfg, strategy.num_replicas_in_sync)
+    base = model_dir_lib.load(model_dir, "per_frame")
+    task = NonKeyFrameTask(base, variant, cfg, strategy.num_replicas_in_sync)
   if not task.variables:
     os.makedirs(directory, exist_ok=True)
     model_dir_lib.save_weights(task.nkfc, weights_path)
-    return {"steps": 0, "note": f"{variant_name} has nothing to train"}, per_frame, task.nkfc
+    return {"steps": 0, "note": f"{variant_name} has nothing to train"}, task.twnet
   make_dataset = lambda start: strategy.distribute_datasets_from_function(
       lambda ctx: inputs.stage2_dataset(data_dir, split, cfg, seed, cache, ctx, inputs.resume_skip(start, cache)))
   eval_fn = None
   if eval_split:
     eval_files = dataset.shard_files(data_dir, eval_split)
-    eval_fn = lambda: {"miou_d": protocol.quick_nkfc_miou(per_frame, task.nkfc, variant, eval_files,
-                                                          distance=cfg.clip_length - 1, resize=cfg.resize)}
+    eval_fn = lambda: {"miou_d": protocol.quick_nkfc_miou(task.twnet, eval_files, distance=cfg.clip_length - 1,
+                                                          resize=cfg.resize)}
   runner = loop.Loop(strategy, directory, _distributed_step(strategy, task.train_step, xla, unpack=False),
                      task.checkpoint_items(), cfg.steps, preset.checkpoint_every, preset.eval_every, eval_fn,
                      progress, f"stage 2 {variant_name}", task.nkfc)
   history = runner.run(make_dataset)
   model_dir_lib.save_weights(task.nkfc, weights_path)
   distribute.barrier(strategy)
-  return history, per_frame, task.nkfc
+  return history, task.twnet
