@@ -3,7 +3,7 @@
     python benchmarks/model_cost.py --preset=paper --sizes=512x1024,1024x2048 --repeats=5
 
 GFLOPs are multiply-adds (the paper's convention; TF's profiler counts 2 per multiply-add,
-we halve it) at --flops_size. Forward time: batch 1, network only, as `tw_keras.timing`
+we halve it) at --flops_size. Forward time: batch 1, network only, as `tw_keras.evaluation.timing`
 documents (tf.function, 2 warm-up calls, median of --repeats, each synced by a host copy).
 Speed-ups are per-frame time / NKFC time, beside the paper's (1080 Ti): 1.74x / 2.39x / 3.37x.
 With --fold_batch_norms (default) every model is also timed as the inference copy that the

@@ -12,7 +12,7 @@ Datasets (`--dataset`):
                                   (or ..._gtFine_labelIds.png, converted to trainIds)
 
   Frames `--first_frame` .. `--first_frame + --num_frames - 1` of each snippet (default
-  8..19) are encoded as one GOP (REFERENCE.md); frame `--annotated_frame` (19) must have a
+  8..19) are encoded as one GOP (docs/CONVENTIONS.md); frame `--annotated_frame` (19) must have a
   label, other frames use theirs when present.
 * `video`: every file under `--input_dir` is a video in any codec FFmpeg reads;
   unlabelled; one record per GOP.
@@ -26,8 +26,10 @@ once, and written as one `tf.train.SequenceExample` per GOP. Features (keys in
              sequence/gop, motion/cell, residual/mode
   per frame: frame/index, frame/pict_type (I/P), image/encoded (PNG RGB),
              motion/encoded (zlib int16 quarter-pel (dx, dy) = dst - src per 8x8 block),
-             residual/encoded (zlib int16 [H, W, 3], I_t - I_{t-1}(p - mv)),
              label/encoded (PNG trainIds, or empty)
+
+The residual is not stored: readers, the segmenter and the SavedModel compute it from the
+previous frame and the block grid (docs/CONVENTIONS.md).
 
 Output: `OUTPUT_DIR/{split}-%05d-of-%05d.tfrecord`, sharded by sequence, plus
 `OUTPUT_DIR/dataset_info.json`. Rerunning skips finished shards (resumable).
@@ -37,7 +39,7 @@ Sample command::
   python -m data_prep.build_tfrecords --dataset=synthetic --output_dir=/tmp/tw_data
 
 Bad input (a non-video file, an empty or truncated video, zero frames, a missing label,
-frame/label size mismatch, an unwritable output directory) stops the job with one line
+frame and label size mismatch, an unwritable output directory) stops the job with one line
 `error: FILE: PROBLEM` and exit status 1; no partial shard is left behind.
 """
 

@@ -3,7 +3,7 @@ r"""Speed benchmark: FPS of every variant and GOP-average FPS, network and decod
   python -m experiments.benchmark_fps --preset=paper --size=1024x2048
   python -m experiments.benchmark_fps --model_dir=runs/cpu --size=256x512
 
-What is timed (see `tw_keras.timing`): one forward pass of the network, batch 1, on inputs
+What is timed (see `tw_keras.evaluation.timing`): one forward pass of the network, batch 1, on inputs
 already in memory; 2 warm-up calls; median of --repeats calls, each ended by copying the
 logits to the host (a device sync). Not timed: decoding, colourising, writing.
 

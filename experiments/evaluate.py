@@ -1,4 +1,4 @@
-r"""Evaluation by key-frame distance: every variant in one harness (REFERENCE.md protocol).
+r"""Evaluation by key-frame distance: every variant in one harness (docs/CONVENTIONS.md protocol).
 
   python -m experiments.evaluate --data_dir=tw_data --model_dir=runs/cpu --output_dir=runs/cpu/eval
 

@@ -1,6 +1,6 @@
 """Shared string keys: TFRecord features, and the keys of decoded clip dictionaries.
 
-The record builder (`tw_keras.records`), the parser, the tf.data reader and the tests all
+The record builder (`tw_keras.data.records`), the parser, the tf.data reader and the tests all
 import these; nothing else spells them.
 
 A record is one `tf.train.SequenceExample` per GOP of one source sequence, frames in

@@ -69,7 +69,7 @@ def find_cityscapes_sources(root: str, split: str, first_frame: int = 8, num_fra
                             annotated_frame: Optional[int] = 19) -> List[Source]:
   """Snippets of `root/leftImg8bit_sequence/{split}` with their `gtFine` labels.
 
-  Frames `first_frame .. first_frame + num_frames - 1` of each snippet (REFERENCE.md: 8..19,
+  Frames `first_frame .. first_frame + num_frames - 1` of each snippet (docs/CONVENTIONS.md: 8..19,
   one GOP); `num_frames=None` takes every frame from `first_frame` on. A frame's label is
   `gtFine/{split}/{city}/{stem}_gtFine_labelTrainIds.png`, else `..._labelIds.png`; the
   `annotated_frame` must have one (its absence is reported when the source is processed).

@@ -2,7 +2,7 @@
 
 `encode_frame` turns one `codec.CompressedFrame` (+ optional label) into the per-frame
 byte strings documented in `tw_keras.data.features`; `to_sequence_example` packs a GOP of them
-into a `tf.train.SequenceExample`. The matching TF parser lives in `tw_keras.dataset`.
+into a `tf.train.SequenceExample`. The matching TF parser lives in `tw_keras.data.dataset`.
 `decode_array` is the NumPy inverse of the array encoding, for tests and tools.
 
 Only `to_sequence_example` imports TensorFlow (lazily), so preparation workers that

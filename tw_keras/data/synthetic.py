@@ -10,8 +10,8 @@ Layout (the same as Cityscapes, so the same preparation path serves both)::
   ROOT/gtFine/{split}/{city}/{city}_{seq:06d}_{frame:06d}_gtFine_labelTrainIds.png
   ROOT/gtFine/{split}/{city}/{city}_{seq:06d}_{frame:06d}_gtFine_labelIds.png
 
-Content: a projective 3D street scene (`tw_keras.street_scene`, cast by
-`tw_keras.raycast`): a camera drives along a street with buildings, walls, fences, poles,
+Content: a projective 3D street scene (`tw_keras.scene.street_scene`, cast by
+`tw_keras.scene.raycast`): a camera drives along a street with buildings, walls, fences, poles,
 signs, traffic lights, trees and terrain, among parked, leading, oncoming and crossing
 vehicles, cyclists and articulated pedestrians. Image motion follows from geometry, at the
 canonical 17 fps; appearance (shared greys, per-instance colours, per-sequence light) does

@@ -16,7 +16,7 @@ The state a client carries from one frame to the next is (context, previous fram
 frame's (or the previous non-key frame's) context, and the previous decoded frame. `motion` is
 the codec's block grid as decoded (quarter pixels, (dx, dy) = dst - src, one vector per 8x8
 block of the 16-padded coded size; `codec.CompressedFrame.motion_grid`): a few kilobytes per
-frame. The dense motion and the residual (REFERENCE.md) are computed from it in the graph,
+frame. The dense motion and the residual (docs/CONVENTIONS.md) are computed from it in the graph,
 on the server's device (`twnet.TWNet.segment_non_key_frame`).
 """
 

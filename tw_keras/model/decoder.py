@@ -1,4 +1,4 @@
-"""Decoder layers of the per-frame CNN (paper section 4; REFERENCE.md "light FPN").
+"""Decoder layers of the per-frame CNN (paper section 4; docs/CONVENTIONS.md "light FPN").
 
 Pyramid pooling on the stride-32 map, then three lateral connections producing
 Layer1/2/3 (strides 16/8/4), then the classifier. Each lateral connection is split into

@@ -4,7 +4,7 @@
     output(p) = features(p - flow(p))
 
 `flow` is (dx, dy) in feature-map pixels: the displacement of content from the previous
-frame to the current one (REFERENCE.md: mv = dst - src). Bilinear sampling.
+frame to the current one (docs/CONVENTIONS.md: mv = dst - src). Bilinear sampling.
 
 Border rule: sample positions are clamped to the map, [0, w-1] x [0, h-1], before
 interpolation, so out-of-frame samples take the nearest edge value (edge replication).

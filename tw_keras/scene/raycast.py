@@ -1,6 +1,6 @@
 """An analytic ray-caster in NumPy: a pinhole camera, oriented boxes and ellipsoids, a z-buffer.
 
-Geometry only; what the surfaces look like is `tw_keras.street_scene`'s business.
+Geometry only; what the surfaces look like is `tw_keras.scene.street_scene`'s business.
 
 Conventions:
   * World: X right, Y up, Z forward (metres). Camera frame: x right, y down, z forward

@@ -1,7 +1,7 @@
 """A projective 3D street scene: world, movers, materials, camera path, and shading.
 
 `render_sequence(rng, height, width, num_frames)` yields ([H, W, 3] uint8 RGB,
-[H, W] uint8 trainIds) per frame. Every frame is cast by `tw_keras.raycast` from a camera
+[H, W] uint8 trainIds) per frame. Every frame is cast by `tw_keras.scene.raycast` from a camera
 that drives along a street, so image motion follows from geometry: near things move fast,
 far things slowly, with parallax, occlusion and disocclusion. Textures are fixed in object
 space (face coordinates in metres), so the codec sees consistent motion.

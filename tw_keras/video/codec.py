@@ -4,7 +4,7 @@ Two operations, both on PyAV over stock FFmpeg (no patched FFmpeg, no C loader):
 
 `transcode(source, output_path, options)` turns any video FFmpeg reads (H.264 with
 B-frames, odd sizes, variable frame rate) or an ordered list of image files into the
-canonical stream of the paper (section 4.4.1, REFERENCE.md):
+canonical stream of the paper (section 4.4.1, docs/CONVENTIONS.md):
 
   * MPEG-4 Part 2 Simple Profile (FFmpeg encoder `mpeg4`), no B-frames;
   * a strict GOP of `gop` frames (default 12 = I + 11 P): scene-change detection is
@@ -21,7 +21,7 @@ canonical stream of the paper (section 4.4.1, REFERENCE.md):
 `CompressedFrame` per frame with the picture type, the RGB frame, the motion field
 and the residual map. No GOP is ever decoded twice.
 
-Conventions (REFERENCE.md):
+Conventions (docs/CONVENTIONS.md):
   * motion field `mv(p) = dst - src` in pixels, the displacement of content from the
     previous frame to the current one, at the codec's precision (half-pel for MPEG-4 SP).
     I-frames and intra macroblocks get 0;

@@ -3,7 +3,7 @@
 The compact inputs of the compressed domain -- the decoded frame, the previous decoded frame
 and the int16 quarter-pel motion grid -- expand here, on whatever device runs the network,
 into the dense motion and residual that the non-key-frame CNN takes. It is the same rule as
-`codec.MotionCompensator` and `codec._compressed_frames` (REFERENCE.md), to the integer:
+`codec.MotionCompensator` and `codec._compressed_frames` (docs/CONVENTIONS.md), to the integer:
 
   motion:     mv(p) = grid[p // cell] / 4                      (dx, dy) = dst - src, pixels
   prediction: pred(p) = round(ref(clamp(p - mv(p))))           bilinear, edge replication
