@@ -14,7 +14,7 @@ def x(*shape, scale=1.0):
 
 CASES = [
     # (class, constructor arguments, inputs, output shape, has trainable weights[, harness options])
-    (decoder.ConvBNReLU, dict(filters=8, kernel_size=3, weight_decay=1e-4), x(2, 8, 8, 4), (2, 8, 8, 8), True),
+    (decoder.ConvBNReLU, dict(filters=8, kernel_size=3), x(2, 8, 8, 4), (2, 8, 8, 8), True),
     (decoder.PyramidPooling, dict(filters=8, bins=(1, 2), bin_filters=4, out_filters=6), x(2, 8, 8, 5),
      (2, 8, 8, 6), True),
     (decoder.UpsampleAddConv, dict(filters=8), [x(2, 4, 4, 6), x(2, 8, 8, 6)], (2, 8, 8, 8), True),
@@ -33,7 +33,17 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(CASES)])
+def _case_id(case):
+  """e.g. `ContextFeatureRectification(kernel_size=3)[warped,spatial,attention]`: the layer, its
+  arguments and, for several inputs, how many it gets (CFR with attention has three)."""
+  cls, kwargs, inputs = case[:3]
+  args = ",".join(f"{k}={v}" for k, v in kwargs.items())
+  names = {3: "[warped,spatial,attention]"} if cls is correction.ContextFeatureRectification else {}
+  n = len(inputs) if isinstance(inputs, list) else 1
+  return f"{cls.__name__}({args})" + names.get(n, f"[{n}_inputs]" if n > 1 else "")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])
 def test_layer(case):
   cls, kwargs, inputs, shape, trainable, *options = case
   run_layer_test(cls, kwargs, inputs, shape, expect_trainable=trainable, **(options[0] if options else {}))

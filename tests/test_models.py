@@ -252,3 +252,8 @@ def test_bfloat16_policy_builds_and_runs():
     assert o["logits"].dtype == tf.float32 and np.isfinite(o["logits"].numpy()).all()
   finally:
     keras.mixed_precision.set_dtype_policy("float32")
+
+
+def test_tail_layer_names_are_the_layers_the_tail_builds():
+  """The NKFC's copy check counts layers by `TAIL_LAYER_NAMES`: it must name what is built."""
+  assert tuple(models._tail_layers(TINY)) == models.TAIL_LAYER_NAMES  # pylint: disable=protected-access

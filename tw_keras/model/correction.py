@@ -25,20 +25,17 @@ class ContextFeatureRectification(keras.layers.Layer):
 
   Args:
     kernel_size: of the single conv layer (3).
-    weight_decay: L2 factor on the kernel.
   """
 
-  def __init__(self, kernel_size=3, weight_decay=0.0, **kwargs):
+  def __init__(self, kernel_size=3, **kwargs):
     super().__init__(**kwargs)
-    self.kernel_size, self.weight_decay = kernel_size, weight_decay
+    self.kernel_size = kernel_size
 
   def build(self, input_shape):
     channels = input_shape[0][-1]
     # Zero-initialised: a fresh CFR is the identity, so stage 2 starts from plain warping.
     self.conv = keras.layers.Conv2D(channels, self.kernel_size, padding="same", name="conv",
-                                    kernel_initializer="zeros",
-                                    kernel_regularizer=keras.regularizers.L2(self.weight_decay)
-                                    if self.weight_decay else None)
+                                    kernel_initializer="zeros")
     self.conv.build((*input_shape[0][:-1], channels + input_shape[1][-1]))
 
   def call(self, inputs):
@@ -52,7 +49,7 @@ class ContextFeatureRectification(keras.layers.Layer):
     return input_shape[0]
 
   def get_config(self):
-    return {**super().get_config(), "kernel_size": self.kernel_size, "weight_decay": self.weight_decay}
+    return {**super().get_config(), "kernel_size": self.kernel_size}
 
 
 @keras.saving.register_keras_serializable(package="tw_keras")

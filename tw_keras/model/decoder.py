@@ -23,17 +23,15 @@ class ConvBNReLU(keras.layers.Layer):
   Args:
     filters: output channels.
     kernel_size: square kernel size.
-    weight_decay: L2 factor on the kernel (0 = none).
+
+  Weight decay is the training loop's (`models.decayed_kernels`), not the layer's.
   """
 
-  def __init__(self, filters, kernel_size=1, weight_decay=0.0, **kwargs):
+  def __init__(self, filters, kernel_size=1, **kwargs):
     super().__init__(**kwargs)
     self.filters = filters
     self.kernel_size = kernel_size
-    self.weight_decay = weight_decay
-    self.conv = keras.layers.Conv2D(filters, kernel_size, padding="same", use_bias=False,
-                                    kernel_regularizer=keras.regularizers.L2(weight_decay) if weight_decay else None,
-                                    name="conv")
+    self.conv = keras.layers.Conv2D(filters, kernel_size, padding="same", use_bias=False, name="conv")
     self.bn = keras.layers.BatchNormalization(name="bn")
 
   def build(self, input_shape):
@@ -48,8 +46,7 @@ class ConvBNReLU(keras.layers.Layer):
     return (*input_shape[:-1], self.filters)
 
   def get_config(self):
-    return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-            "weight_decay": self.weight_decay}
+    return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size}
 
 
 @keras.saving.register_keras_serializable(package="tw_keras")
@@ -64,17 +61,16 @@ class PyramidPooling(keras.layers.Layer):
     out_filters: output channels (256).
   """
 
-  def __init__(self, filters=512, bins=(1, 2, 4, 8), bin_filters=128, out_filters=256, weight_decay=0.0,
-               **kwargs):
+  def __init__(self, filters=512, bins=(1, 2, 4, 8), bin_filters=128, out_filters=256, **kwargs):
     super().__init__(**kwargs)
     self.filters, self.bins, self.bin_filters = filters, tuple(bins), bin_filters
-    self.out_filters, self.weight_decay = out_filters, weight_decay
-    self.reduce = ConvBNReLU(filters, 1, weight_decay, name="reduce")
+    self.out_filters = out_filters
+    self.reduce = ConvBNReLU(filters, 1, name="reduce")
     # One attribute per branch, not a list: tf.train.Checkpoint does not see layers that a
     # Keras 3 layer holds in a Python list (their BatchNorm statistics would not be saved).
     for b in self.bins:
-      setattr(self, f"bin{b}", ConvBNReLU(bin_filters, 1, weight_decay, name=f"bin{b}"))
-    self.project = ConvBNReLU(out_filters, 1, weight_decay, name="project")
+      setattr(self, f"bin{b}", ConvBNReLU(bin_filters, 1, name=f"bin{b}"))
+    self.project = ConvBNReLU(out_filters, 1, name="project")
 
   @property
   def branches(self):
@@ -101,8 +97,7 @@ class PyramidPooling(keras.layers.Layer):
 
   def get_config(self):
     return {**super().get_config(), "filters": self.filters, "bins": list(self.bins),
-            "bin_filters": self.bin_filters, "out_filters": self.out_filters,
-            "weight_decay": self.weight_decay}
+            "bin_filters": self.bin_filters, "out_filters": self.out_filters}
 
 
 @keras.saving.register_keras_serializable(package="tw_keras")
@@ -113,10 +108,10 @@ class UpsampleAddConv(keras.layers.Layer):
   Inputs: (main [B, h, w, C], lateral [B, 2h, 2w, C]) -> [B, 2h, 2w, filters].
   """
 
-  def __init__(self, filters, weight_decay=0.0, **kwargs):
+  def __init__(self, filters, **kwargs):
     super().__init__(**kwargs)
-    self.filters, self.weight_decay = filters, weight_decay
-    self.fuse = ConvBNReLU(filters, 3, weight_decay, name="fuse")
+    self.filters = filters
+    self.fuse = ConvBNReLU(filters, 3, name="fuse")
 
   def build(self, input_shape):
     self.fuse.build(input_shape[1])
@@ -129,18 +124,17 @@ class UpsampleAddConv(keras.layers.Layer):
     return (*input_shape[1][:-1], self.filters)
 
   def get_config(self):
-    return {**super().get_config(), "filters": self.filters, "weight_decay": self.weight_decay}
+    return {**super().get_config(), "filters": self.filters}
 
 
 @keras.saving.register_keras_serializable(package="tw_keras")
 class Classifier(keras.layers.Layer):
   """3x3 conv to class scores. [B, h, w, C] -> [B, h, w, num_classes] float32 scores."""
 
-  def __init__(self, num_classes, weight_decay=0.0, **kwargs):
+  def __init__(self, num_classes, **kwargs):
     super().__init__(**kwargs)
-    self.num_classes, self.weight_decay = num_classes, weight_decay
-    self.conv = keras.layers.Conv2D(num_classes, 3, padding="same", name="conv",
-                                    kernel_regularizer=keras.regularizers.L2(weight_decay) if weight_decay else None)
+    self.num_classes = num_classes
+    self.conv = keras.layers.Conv2D(num_classes, 3, padding="same", name="conv")
 
   def build(self, input_shape):
     self.conv.build(input_shape)
@@ -152,7 +146,7 @@ class Classifier(keras.layers.Layer):
     return (*input_shape[:-1], self.num_classes)
 
   def get_config(self):
-    return {**super().get_config(), "num_classes": self.num_classes, "weight_decay": self.weight_decay}
+    return {**super().get_config(), "num_classes": self.num_classes}
 
 
 @keras.saving.register_keras_serializable(package="tw_keras")

@@ -44,21 +44,26 @@ def _preprocess(image):
   return L.Rescaling(1.0 / 127.5, offset=-1.0, name="preprocess")(image)
 
 
+# The decoder layers, by name: the per-frame CNN and every NKFC tail get their own set.
+TAIL_LAYER_NAMES = ("ppm", "lateral1_proj", "lateral1_fuse", "lateral2_proj", "lateral2_fuse", "lateral3_proj",
+                    "lateral3_fuse", "classifier")
+
+
 def _tail_layers(config: config_lib.ModelConfig) -> Dict[str, keras.layers.Layer]:
-  """Decoder layers by name; the per-frame CNN and every NKFC tail get their own set."""
-  wd = 0.0  # weight decay is applied by the training loop, to encoder and decoder alike
+  """A new set of the decoder layers (`TAIL_LAYER_NAMES`), by name."""
+  # Weight decay is the training loop's (`decayed_kernels`), to encoder and decoder alike.
   ppm_reduce, ppm_bin, ppm_out = config.ppm
   f1, f2, f3 = config.lateral_filters
   return {
-      "ppm": decoder.PyramidPooling(ppm_reduce, (1, 2, 4, 8), ppm_bin, ppm_out, wd, name="ppm"),
+      "ppm": decoder.PyramidPooling(ppm_reduce, (1, 2, 4, 8), ppm_bin, ppm_out, name="ppm"),
       # Lateral projections map encoder features to the main path's channels.
-      "lateral1_proj": decoder.ConvBNReLU(ppm_out, 1, wd, name="lateral1_proj"),
-      "lateral1_fuse": decoder.UpsampleAddConv(f1, wd, name="lateral1_fuse"),
-      "lateral2_proj": decoder.ConvBNReLU(f1, 1, wd, name="lateral2_proj"),
-      "lateral2_fuse": decoder.UpsampleAddConv(f2, wd, name="lateral2_fuse"),
-      "lateral3_proj": decoder.ConvBNReLU(f2, 1, wd, name="lateral3_proj"),
-      "lateral3_fuse": decoder.UpsampleAddConv(f3, wd, name="lateral3_fuse"),
-      "classifier": decoder.Classifier(config.num_classes, wd, name="classifier"),
+      "lateral1_proj": decoder.ConvBNReLU(ppm_out, 1, name="lateral1_proj"),
+      "lateral1_fuse": decoder.UpsampleAddConv(f1, name="lateral1_fuse"),
+      "lateral2_proj": decoder.ConvBNReLU(f1, 1, name="lateral2_proj"),
+      "lateral2_fuse": decoder.UpsampleAddConv(f2, name="lateral2_fuse"),
+      "lateral3_proj": decoder.ConvBNReLU(f2, 1, name="lateral3_proj"),
+      "lateral3_fuse": decoder.UpsampleAddConv(f3, name="lateral3_fuse"),
+      "classifier": decoder.Classifier(config.num_classes, name="classifier"),
   }
 
 
@@ -78,7 +83,7 @@ def build_per_frame(config: config_lib.ModelConfig) -> keras.Model:
     head = keras.Model(encoder.inputs, encoder.outputs[:2], name=encoder.name)  # strides 4, 8 only
     s4, s8 = head(_preprocess(image))
     # Stride-8 features stand where Layer2 (which needs the deep layers) would be.
-    main = decoder.ConvBNReLU(config.lateral_filters[1], 3, 0.0, name="s8_main")(s8)
+    main = decoder.ConvBNReLU(config.lateral_filters[1], 3, name="s8_main")(s8)
     layer3 = t["lateral3_fuse"]([main, t["lateral3_proj"](s4)])
     scores = t["classifier"](layer3)
     logits = decoder.BilinearUpsample(SCORES_STRIDE, name="upsample", dtype="float32")(scores)
@@ -175,7 +180,7 @@ def build_non_key_frame(per_frame: keras.Model, config: config_lib.ModelConfig,
   model = keras.Model([image, context, motion, residual], {"logits": logits, "scores": scores, "context": corrected},
                       name=variant.name)
   copied = copy_tail_weights(per_frame, model)
-  expected = sum(1 for l in model.layers if l.name in _tail_layers(config) and l.weights)
+  expected = sum(1 for l in model.layers if l.name in TAIL_LAYER_NAMES and l.weights)
   if copied != expected:  # a renamed tail layer would otherwise silently stay random
     raise ValueError(f"{variant.name}: copied {copied} of {expected} decoder tail layers from the per-frame CNN")
   return model

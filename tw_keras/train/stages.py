@@ -30,13 +30,6 @@ from tw_keras.model import models, twnet
 from tw_keras.train import distribute, inputs, loop, losses
 
 
-def apply_gradients(updates):
-  """Applies (optimizer, gradients, variables) updates in replica context, in order."""
-  for opt, grads, variables in updates:
-    if variables:
-      opt.apply_gradients(zip(grads, variables))
-
-
 class PerFrameTask:
   """Stage 1. Build inside the strategy's scope; `train_step` runs in replica context.
 
@@ -75,7 +68,7 @@ class PerFrameTask:
       loss = ce + losses.weight_decay_loss(self.decayed, self.cfg.weight_decay)
       scaled = loss / self.replicas
     grads = tape.gradient(scaled, dec + enc)
-    apply_gradients([(self.optimizers["decoder"], grads[:len(dec)], dec),
+    loop.apply_gradients([(self.optimizers["decoder"], grads[:len(dec)], dec),
                      (self.optimizers["encoder"], grads[len(dec):], enc)])
     return {"loss": loss, "cross_entropy": ce}
 
@@ -127,7 +120,7 @@ class NonKeyFrameTask:
       loss = ce + self.cfg.consistency_weight * cons + losses.weight_decay_loss(self.decayed,
                                                                                  self.cfg.weight_decay)
       scaled = loss / self.replicas
-    apply_gradients([(self.optimizer, tape.gradient(scaled, self.variables), self.variables)])
+    loop.apply_gradients([(self.optimizer, tape.gradient(scaled, self.variables), self.variables)])
     return {"loss": loss, "cross_entropy": ce, "consistency": cons}
 
 
