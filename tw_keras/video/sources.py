@@ -1,0 +1,104 @@
+"""Reading sources: video files, live inputs (pipes, FIFOs, URLs, devices) and ordered image lists
+as RGB frames, with one-line errors (`VideoError`) for everything unreadable."""
+
+import os
+from typing import Iterator, Optional, Sequence, Tuple, Union
+
+import av
+import cv2
+import numpy as np
+
+from tw_keras.video.errors import VideoError
+
+SIZE_TAG = "tw_keras_size="  # the original size `canonical.encode_frames` stores in the `comment` tag
+
+
+def is_image_list(source) -> bool:
+  return not isinstance(source, (str, os.PathLike))
+
+
+def read_image(path) -> np.ndarray:
+  """Reads an image file as [H, W, 3] uint8 RGB, or raises VideoError."""
+  if not os.path.exists(path):
+    raise VideoError(path, "file does not exist")
+  bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+  if bgr is None:
+    raise VideoError(path, "not a readable image")
+  return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def is_live(path) -> bool:
+  """A source that can be read only once, front to back: a URL FFmpeg opens (rtsp://,
+  http://, ...), a pipe or FIFO, a device. Never probed ahead; always streamed."""
+  path = str(path)
+  return "://" in path or path.startswith("pipe:") or (os.path.exists(path) and not os.path.isfile(path))
+
+
+def open_input(path):
+  """An open PyAV container of `path` with a video stream, or VideoError."""
+  if not is_live(path):
+    if not os.path.exists(path):
+      raise VideoError(path, "file does not exist")
+    if os.path.getsize(path) == 0:
+      raise VideoError(path, "empty file (0 bytes)")
+  try:
+    container = av.open(str(path))
+  except av.error.EOFError:
+    raise VideoError(path, "zero frames: the file ends before its first frame (empty or truncated)") from None
+  except av.error.FFmpegError as e:
+    raise VideoError(path, f"not a video FFmpeg can read ({e.__class__.__name__})") from None
+  if not container.streams.video:
+    container.close()
+    raise VideoError(path, "contains no video stream")
+  return container
+
+
+def iter_source_frames(source: Union[str, os.PathLike, Sequence[str]]) -> Iterator[np.ndarray]:
+  """Yields [H, W, 3] uint8 RGB frames from a video file or an ordered list of images.
+
+  Raises:
+    VideoError: unreadable, truncated or empty input, or frames of changing size.
+  """
+  if is_image_list(source):
+    if not source:
+      raise VideoError("<image list>", "zero frames")
+    size = None
+    for path in source:
+      img = read_image(path)
+      if size is not None and img.shape != size:
+        raise VideoError(path, f"frame size {img.shape[1]}x{img.shape[0]} differs from the "
+                         f"first frame's {size[1]}x{size[0]}")
+      size = img.shape
+      yield img
+    return
+  container = open_input(source)
+  count = 0
+  try:
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    h, w = stored_size(container) or (None, None)  # a stream we wrote: drop its codec padding
+    indexed = stream.frames  # frame count from the container's index; 0 when unknown
+    try:
+      for frame in container.decode(stream):
+        count += 1
+        yield np.ascontiguousarray(frame.to_ndarray(format="rgb24")[:h, :w])
+    except av.error.FFmpegError as e:
+      raise VideoError(source, f"truncated or corrupt video after {count} frames ({e})") from None
+  finally:
+    container.close()
+  if count == 0:
+    raise VideoError(source, "zero frames decoded (empty or truncated video)")
+  # A damaged file is rejected whole, never used up to the damage: with frame threading the
+  # decoder can stop early without an error (an MP4 whose index is at the front, cut short).
+  if indexed and count < indexed:
+    raise VideoError(source, f"truncated or corrupt video: its index lists {indexed} frames but only "
+                     f"{count} could be decoded")
+
+
+def stored_size(container) -> Optional[Tuple[int, int]]:
+  """(height, width) stored by `transcode` in the container's comment, if any."""
+  comment = container.metadata.get("comment", "")
+  if comment.startswith(SIZE_TAG):
+    w, h = comment[len(SIZE_TAG):].split("x")
+    return int(h), int(w)
+  return None
