@@ -3,10 +3,11 @@ import numpy as np
 import pytest
 
 from tw_keras import labels
-from tw_keras.scene import raycast, street_scene
+from tw_keras.scene import movers, raycast, street_scene, world
+from tw_keras.scene import street as street_lib
 
 W, H = 256, 128
-F = street_scene.FOCAL_OVER_WIDTH * W
+F = world.FOCAL_OVER_WIDTH * W
 
 
 def camera(z=0.0, height=1.4, yaw=0.0, pitch=0.0, x=0.0):
@@ -40,7 +41,7 @@ def test_positive_yaw_turns_right_and_positive_pitch_looks_down():
 
 
 def _street(**kw):
-  s = street_scene._make_street(np.random.default_rng(0))  # pylint: disable=protected-access
+  s = street_lib.make_street(np.random.default_rng(0))
   import dataclasses
   return dataclasses.replace(s, cross_z0=1e9, cross_z1=1e9, **kw)
 
@@ -50,7 +51,7 @@ def test_ground_depth_and_a_road_point_moving_as_the_camera_model_says():
   for z in (0.0, 0.6):  # the camera drives 0.6 m forward
     cam = camera(z=z)
     r = raycast.Raster(cam)
-    street_scene._cast_ground(r, street, 0)  # pylint: disable=protected-access
+    street_lib.cast_ground(r, street, 0)
     # Row v below the horizon sees the road plane at depth f * h / (v + 0.5 - cy).
     for v in (80, 100, 127):
       expected = F * 1.4 / (v + 0.5 - H / 2)
@@ -66,7 +67,7 @@ def test_curb_label_boundary_lands_where_the_geometry_puts_it():
   street = _street(lanes=1, lane=3.5, parking=0.0, sidewalk=4.0, curb=0.15)
   cam = camera()
   r = raycast.Raster(cam)
-  street_scene._cast_ground(r, street, 0)  # pylint: disable=protected-access
+  street_lib.cast_ground(r, street, 0)
   v = 110
   depth = F * 1.4 / (v + 0.5 - H / 2)  # where this row meets the road
   edge_x = W / 2 + F * street.road_half / depth  # the road edge (x = +3.5) on this row
@@ -110,20 +111,20 @@ def test_ellipsoid_depth_at_its_front():
 
 def test_vehicles_move_with_their_velocity():
   rng = np.random.default_rng(1)
-  car = street_scene._vehicle(rng, "car", 2.0, 20.0, (0, 0, 8.5))  # pylint: disable=protected-access
+  car = movers._vehicle(rng, "car", 2.0, 20.0, (0, 0, 8.5))  # pylint: disable=protected-access
   a = car.items(0.0)[0].primitive.center
   b = car.items(2.0)[0].primitive.center
-  np.testing.assert_allclose(b - a, [0, 0, 2 * 8.5 / street_scene.FPS])
+  np.testing.assert_allclose(b - a, [0, 0, 2 * 8.5 / world.FPS])
 
 
 def test_walkers_are_articulated_and_classes_do_not_own_a_colour():
   rng = np.random.default_rng(2)
-  p = street_scene._person(rng, (0, 0, 10), (0, 0, 1.4))  # pylint: disable=protected-access
+  p = movers._person(rng, (0, 0, 10), (0, 0, 1.4))  # pylint: disable=protected-access
   legs = [p.items(t)[0].primitive.axes for t in (0.0, 3.0)]
   assert not np.allclose(legs[0], legs[1])  # the thigh swings
   # Shared greys: road, building and car palettes overlap.
-  assert set(street_scene.GREYS) <= set(street_scene.FACADES)
-  assert set(street_scene.GREYS) <= set(street_scene.PAINTS)
+  assert set(world.GREYS) <= set(world.FACADES)
+  assert set(world.GREYS) <= set(world.PAINTS)
 
 
 def test_scene_labels_cover_categories_and_hood_is_ignored():
