@@ -53,7 +53,7 @@ def main(argv):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from tw_keras import config as config_lib  # pylint: disable=g-import-not-at-top
   from tw_keras.data import build  # pylint: disable=g-import-not-at-top
-  from tw_keras.evaluation import job, protocol  # pylint: disable=g-import-not-at-top
+  from tw_keras.evaluation import job, report as report_lib  # pylint: disable=g-import-not-at-top
   from tw_keras.inference import export, runner, segment  # pylint: disable=g-import-not-at-top
   from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
   from tw_keras.train import stages  # pylint: disable=g-import-not-at-top
@@ -101,9 +101,9 @@ def main(argv):
   local = net.per_frame(tf.cast(probe, tf.float32), training=False)["logits"].numpy()
   step("6. export SavedModel")
 
-  print("\n" + protocol.markdown_table(rep))
+  print("\n" + report_lib.markdown_table(rep))
   if "schedulers" in rep:
-    print("\n" + protocol.scheduler_table(rep["schedulers"]["results"], rep["schedulers"]["cost_unit"]))
+    print("\n" + report_lib.scheduler_table(rep["schedulers"]["results"], rep["schedulers"]["cost_unit"]))
   print(f"\nheld-out video: {stats.line()}")
   print(f"SavedModel check: max |served - in-memory| logits = {np.abs(served - local).max():.2e}")
   print("\nstep times (s): " + "; ".join(f"{k} {v}" for k, v in times.items()) + f"; total {time.time() - t0:.1f}")

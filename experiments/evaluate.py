@@ -47,13 +47,13 @@ def main(argv):
   from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
   model_dir_lib.load_model_config(FLAGS.model_dir)  # a model directory, before anything is made in it
   fileio.check_output_dir(out, "results directory")  # before any work
-  from tw_keras.evaluation import job, protocol  # pylint: disable=g-import-not-at-top
+  from tw_keras.evaluation import job, report  # pylint: disable=g-import-not-at-top
   rep = job.evaluate_model_dir(FLAGS.data_dir, FLAGS.model_dir, out, FLAGS.split, FLAGS.variants,
                                [int(d) for d in FLAGS.distances], FLAGS.max_sequences, FLAGS.write_pngs,
                                schedulers=FLAGS.schedulers, scheduler_variant=FLAGS.scheduler_variant)
-  print(protocol.markdown_table(rep))
+  print(report.markdown_table(rep))
   if "schedulers" in rep:
-    print("\n" + protocol.scheduler_table(rep["schedulers"]["results"], rep["schedulers"]["cost_unit"]))
+    print("\n" + report.scheduler_table(rep["schedulers"]["results"], rep["schedulers"]["cost_unit"]))
   print("\ncategory mIoU (pooled over d): " + ", ".join(
       f"{n}={v['pooled_over_d']['category_miou']}" for n, v in rep["variants"].items()))
   print(f"\nresults: {out}/results.json, {out}/results.md, plot: {out}/miou_vs_distance.png")

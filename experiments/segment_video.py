@@ -56,7 +56,7 @@ def build_segmenter(model_dir, variant_name, scheduler, xla=False, residual_on="
 
 def main(argv):
   del argv
-  from tw_keras.model import schedulers  # pylint: disable=g-import-not-at-top
+  from tw_keras.inference import schedulers  # pylint: disable=g-import-not-at-top
   from tw_keras.inference import segment  # pylint: disable=g-import-not-at-top
   schedulers.parse(FLAGS.scheduler)
   if not FLAGS.output and not FLAGS.label_dir:

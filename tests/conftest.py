@@ -34,3 +34,11 @@ def tiny_model_dir(tmp_path_factory):
   model_dir = str(tmp_path_factory.mktemp("tiny_model"))
   model_dir_lib.save(model_dir, twnet.build(config_lib.PRESETS["tiny"], "layer1_cfr_rga"))
   return model_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_models():
+  """A random (untrained) tiny TWNet of layer1_cfr_rga (shared: tests fold copies, never train it)."""
+  from tw_keras import config as config_lib
+  from tw_keras.model import twnet
+  return twnet.build(config_lib.PRESETS["tiny"], "layer1_cfr_rga")

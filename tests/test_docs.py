@@ -6,7 +6,6 @@ import glob
 import os
 import re
 
-import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Where names are cited: the library, its entry points, scripts, tests and every document.

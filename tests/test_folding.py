@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from tw_keras import config as config_lib
-from tw_keras.model import folding, models, twnet
+from tw_keras.model import folding, twnet
 
 H, W = 64, 96
 RNG = np.random.default_rng(0)

@@ -257,3 +257,10 @@ def test_bfloat16_policy_builds_and_runs():
 def test_tail_layer_names_are_the_layers_the_tail_builds():
   """The NKFC's copy check counts layers by `TAIL_LAYER_NAMES`: it must name what is built."""
   assert tuple(models._tail_layers(TINY)) == models.TAIL_LAYER_NAMES  # pylint: disable=protected-access
+
+
+def test_count_flops_of_one_convolution():
+  import keras
+  x = keras.Input((8, 8, 2))
+  model = keras.Model(x, {"logits": keras.layers.Conv2D(4, 3, padding="same", use_bias=False)(x)})
+  assert models.count_flops(model, [(1, 8, 8, 2)]) == 2 * 8 * 8 * 4 * 3 * 3 * 2  # 2 per multiply-add

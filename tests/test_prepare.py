@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from tw_keras.video import codec
-from tw_keras.data import features, synthetic
+from tw_keras import labels
+from tw_keras.data import features, prepare, synthetic
 from helpers import translated_clip
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -232,3 +233,17 @@ def test_array_encoding_is_the_documented_one():
   np.testing.assert_array_equal(np.frombuffer(zlib.decompress(data), "<i2").reshape(a.shape), a)
   np.testing.assert_array_equal(records.decode_array(data, a.shape), a)
   np.testing.assert_array_equal(dataset._decode_int16(data).numpy().reshape(a.shape), a)
+
+
+def test_read_label_converts_label_ids_and_checks_size(tmp):
+  ids = np.array([[7, 26, 0], [24, 8, 11]], np.uint8)  # road, car, unlabeled / person, sidewalk, building
+  path = os.path.join(tmp, "x_gtFine_labelIds.png")
+  cv2.imwrite(path, ids)
+  t = labels.TRAIN_ID
+  np.testing.assert_array_equal(prepare.read_label(path, (2, 3)),
+                                [[t["road"], t["car"], 255], [t["person"], t["sidewalk"], t["building"]]])
+  train_ids_path = os.path.join(tmp, "x_gtFine_labelTrainIds.png")
+  cv2.imwrite(train_ids_path, ids)
+  np.testing.assert_array_equal(prepare.read_label(train_ids_path, (2, 3)), ids)  # already trainIds
+  with pytest.raises(prepare.VideoError, match="does not match frame size 4x2"):
+    prepare.read_label(path, (2, 4))

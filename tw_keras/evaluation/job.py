@@ -21,7 +21,7 @@ import tqdm
 
 from tw_keras import fileio
 from tw_keras.data import dataset, features, label_png
-from tw_keras.evaluation import protocol, timing
+from tw_keras.evaluation import protocol, report, timing
 from tw_keras.model import model_dir as model_dir_lib
 from tw_keras.model import models
 
@@ -75,11 +75,14 @@ def evaluate_model_dir(data_dir, model_dir, output_dir, split="val", variants=No
     except tf.errors.OpError:
       dataset.raise_if_corrupt(files)  # names the bad shard
       raise
-  rep = protocol.report(result)
+  rep = report.report(result)
   rep["seconds"] = round(time.time() - t, 1)
   rep["model_dir"], rep["split"] = model_dir, split
   sched_md = ""
   if schedulers and scheduler_variant in nets:
+    # The one call from evaluation/ up into inference/: schedulers are scored on the deployed
+    # streaming segmenter (WORKSPACE.md, layout).
+    from tw_keras.inference import scheduling  # pylint: disable=g-import-not-at-top
     net = nets[scheduler_variant]
     first = next(iter(dataset.gop_dataset(files).take(1)))
     h, w = first[features.CLIP_IMAGES].shape[1:3]
@@ -88,12 +91,12 @@ def evaluate_model_dir(data_dir, model_dir, output_dir, split="val", variants=No
     key_cost = models.count_flops(net.per_frame, shapes(None)) / 2e9
     nk_cost = models.count_flops(net.nkfc, shapes(net.variant)) / 2e9
     rep["schedulers"] = {"variant": scheduler_variant, "cost_unit": f"GMACs at {w}x{h}",
-                         "results": protocol.evaluate_schedulers(net, gops, schedulers, key_cost, nk_cost)}
+                         "results": scheduling.evaluate_schedulers(net, gops, schedulers, key_cost, nk_cost)}
     sched_md = (f"\n\nKey-frame schedulers ({scheduler_variant} on non-key frames):\n\n" +
-                protocol.scheduler_table(rep["schedulers"]["results"], rep["schedulers"]["cost_unit"]))
+                report.scheduler_table(rep["schedulers"]["results"], rep["schedulers"]["cost_unit"]))
   fileio.write_json(os.path.join(output_dir, "results.json"), rep, indent=1)
-  table = protocol.markdown_table(rep)
+  table = report.markdown_table(rep)
   fileio.write_text(os.path.join(output_dir, "results.md"),
                     f"mIoU (%) by key-frame distance, {rep['sequences']} sequences of {split}\n\n{table}{sched_md}\n")
-  protocol.plot(rep, os.path.join(output_dir, "miou_vs_distance.png"))
+  report.plot(rep, os.path.join(output_dir, "miou_vs_distance.png"))
   return rep

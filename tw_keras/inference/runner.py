@@ -22,7 +22,8 @@ from typing import Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
-from tw_keras.model import schedulers, twnet
+from tw_keras.inference import schedulers
+from tw_keras.model import twnet
 from tw_keras.video import compensation, codec
 
 

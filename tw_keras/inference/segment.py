@@ -174,7 +174,7 @@ def tune_adaptive(video: str, segmenter: runner.StreamSegmenter, target_key_rate
   threshold that this fraction exceeds on `target_key_rate` of the frames. (Measured under
   the GOP schedule, so an approximation of the rate the adaptive clock will reach.)
   """
-  from tw_keras.model import schedulers  # pylint: disable=g-import-not-at-top
+  from tw_keras.inference import schedulers  # pylint: disable=g-import-not-at-top
   segmenter = segmenter.with_scheduler("gop")  # the caller's segmenter is left as it was
   changed = []
   frames, _ = compressed_frames(video, options, segmenter.host_residual)

