@@ -23,11 +23,9 @@ r"""Does the built-in benchmark measure up? Prints its three properties (issue: 
 import glob
 import os
 import sys
-import tempfile
 
 from absl import flags
 
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # runs from a clone without install
 
@@ -46,7 +44,6 @@ flags.DEFINE_string("val_root", None, "Rendered root whose val split scores the 
                     "(default --synthetic_root; the study: W/data_val24/synthetic_cityscapes).")
 flags.DEFINE_string("output", None, "Also write the figures to this JSON file.")
 
-REAL = {"p50": (0.7, 1.0), "p90": (10.6, 13.1), "p99": (21.5, 21.5), "zero": (0.41, 0.45)}
 
 
 def _snippet_frames():
@@ -67,57 +64,8 @@ def _snippet_frames():
     yield [rgb for rgb, _ in synthetic.render_snippet(config, split, seq)]
 
 
-def motion_statistics():
-  """{p50, p90, p99, zero, blocks, snippets}: |motion| per 8x8 block of P-frames, per mille of width."""
-  from tw_keras.video import codec  # pylint: disable=g-import-not-at-top
-  mags = []
-  n = 0
-  with tempfile.TemporaryDirectory() as tmp:
-    for frames in _snippet_frames():
-      path = os.path.join(tmp, "clip.mp4")
-      if isinstance(frames[0], str):
-        codec.transcode(frames, path)
-      else:
-        codec.encode_frames(frames, path)
-      for frame in codec.decode_compressed(path):
-        if frame.pict_type != "P":
-          continue
-        width = frame.rgb.shape[1]
-        grid = frame.motion_grid.astype(np.float32) / codec.MV_UNITS_PER_PIXEL
-        mags.append(np.hypot(grid[..., 0], grid[..., 1]).ravel() * 1000.0 / width)
-      n += 1
-  m = np.concatenate(mags)
-  p50, p90, p99 = np.percentile(m, [50, 90, 99])
-  return {"p50": float(p50), "p90": float(p90), "p99": float(p99), "zero": float((m == 0).mean()),
-          "blocks": int(m.size), "snippets": n}
-
-
 def _within(value, lo, hi, tolerance=0.3):
   return lo * (1 - tolerance) <= value <= hi * (1 + tolerance)
-
-
-COLOUR_BITS = 5      # the colour baseline's quantisation: 32 levels per channel
-COLOUR_FRAME_STEP = 3  # ... and every third labelled frame of every snippet
-
-
-def _colour_key(rgb):
-  q = (rgb >> (8 - COLOUR_BITS)).astype(np.int64)
-  return (q[..., 0] << (2 * COLOUR_BITS)) | (q[..., 1] << COLOUR_BITS) | q[..., 2]
-
-
-def colour_baseline(train_root, val_root):
-  """mIoU (percent) of local colour alone: quantised RGB -> the train split's most frequent class."""
-  from tw_keras import labels  # pylint: disable=g-import-not-at-top
-  from tw_keras.data import prepare  # pylint: disable=g-import-not-at-top
-  from tw_keras.evaluation import metrics  # pylint: disable=g-import-not-at-top
-  counts = np.zeros((1 << (3 * COLOUR_BITS), labels.NUM_CLASSES), np.int64)
-  for rgb, lab in prepare.labelled_frames(train_root, "train", COLOUR_FRAME_STEP):
-    valid = lab < labels.NUM_CLASSES
-    np.add.at(counts, (_colour_key(rgb)[valid], lab[valid]), 1)
-  lookup = counts.argmax(1)
-  conf = sum(metrics.confusion_matrix(lab, lookup[_colour_key(rgb)])
-             for rgb, lab in prepare.labelled_frames(val_root, "val", COLOUR_FRAME_STEP))
-  return float(metrics.mean_iou(conf) * 100)
 
 
 def model_scores():
@@ -140,9 +88,12 @@ def model_scores():
 def main(argv):
   del argv
   out = {}
-  stats = motion_statistics()
+  from tw_keras.evaluation import baselines  # pylint: disable=g-import-not-at-top
+  from tw_keras.video import motion_statistics as motion_lib  # pylint: disable=g-import-not-at-top
+  real = motion_lib.REAL_FOOTAGE
+  stats = motion_lib.motion_statistics(_snippet_frames())
   out["motion"] = stats
-  ok1 = _within(stats["p90"], *REAL["p90"]) and _within(stats["p99"], *REAL["p99"])
+  ok1 = _within(stats["p90"], *real["p90"]) and _within(stats["p99"], *real["p99"])
   print(f"1. motion (per mille of width, {stats['snippets']} snippets, {stats['blocks']} P-frame blocks): "
         f"p50 {stats['p50']:.2f}  p90 {stats['p90']:.2f}  p99 {stats['p99']:.2f}  zero-or-intra "
         f"{stats['zero']:.3f}")
@@ -167,7 +118,7 @@ def main(argv):
   if FLAGS.synthetic_root and not os.path.isdir(os.path.join(FLAGS.synthetic_root, "gtFine", "train")):
     print(f"3. local colour alone: skipped ({FLAGS.synthetic_root} has no labelled train split to fit it on)")
   elif FLAGS.synthetic_root:
-    out["colour_baseline_miou"] = colour_baseline(FLAGS.synthetic_root, FLAGS.val_root or FLAGS.synthetic_root)
+    out["colour_baseline_miou"] = baselines.colour_baseline(FLAGS.synthetic_root, FLAGS.val_root or FLAGS.synthetic_root)
     print(f"3. local colour alone (quantised RGB -> most frequent train class), val mIoU: "
           f"{out['colour_baseline_miou']:.1f}")
   if FLAGS.output:

@@ -1,4 +1,6 @@
 """Test helpers (plain functions, imported by tests): tiny synthetic clips with known motion."""
+import os
+
 import cv2
 import numpy as np
 
@@ -25,3 +27,14 @@ def translated_clip(h, w, n, dx, dy, seed=0):
     m = np.float32([[1, 0, dx * t - pad], [0, 1, dy * t - pad]])
     frames.append(cv2.warpAffine(base, m, (w, h), flags=cv2.INTER_LINEAR))
   return frames
+
+
+def write_labelled_root(root, split, frames):
+  """frames: [(rgb [H, W, 3], trainIds [H, W])] -> one snippet in Cityscapes layout."""
+  from tw_keras.data import synthetic
+  for i, (rgb, lab) in enumerate(frames):
+    image_path, label_path, _ = synthetic.snippet_paths(root, split, "city", 0, i)
+    for path, image in ((image_path, rgb[..., ::-1]), (label_path, lab)):
+      os.makedirs(os.path.dirname(path), exist_ok=True)
+      synthetic.write_png(path, image)
+

@@ -9,6 +9,8 @@ import sys
 import numpy as np
 import pytest
 
+from helpers import write_labelled_root
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -111,41 +113,11 @@ def test_benchmark_properties_motion_statistics_at_a_tiny_size(tmp):
   assert "p90" in stdout
 
 
-def _write_labelled_root(root, split, frames):
-  """frames: [(rgb [H, W, 3], trainIds [H, W])] -> one snippet in Cityscapes layout."""
-  from tw_keras.data import synthetic
-  for i, (rgb, lab) in enumerate(frames):
-    image_path, label_path, _ = synthetic.snippet_paths(root, split, "city", 0, i)
-    for path, image in ((image_path, rgb[..., ::-1]), (label_path, lab)):
-      os.makedirs(os.path.dirname(path), exist_ok=True)
-      synthetic.write_png(path, image)
-
-
-def test_colour_baseline_against_a_hand_computed_miou(tmp, monkeypatch):
-  monkeypatch.syspath_prepend(os.path.join(ROOT, "benchmarks"))
-  import benchmark_properties
-  red, green, grey = ([200, 10, 10], [10, 200, 10], [128, 128, 128])
-  lab = np.zeros((4, 8), np.uint8)
-  lab[:, 4:] = 1
-  def frame(left, right, labels=lab):
-    return np.concatenate([np.full((4, 4, 3), left, np.uint8), np.full((4, 4, 3), right, np.uint8)], 1), labels
-  # Colour gives the class away: a perfect score.
-  _write_labelled_root(f"{tmp}/a", "train", [frame(red, green)] * 3)
-  _write_labelled_root(f"{tmp}/a", "val", [frame(red, green)])
-  assert benchmark_properties.colour_baseline(f"{tmp}/a", f"{tmp}/a") == 100.0
-  # Both classes grey, class 0 three times as common in train: everything is called class 0,
-  # so class 0 has IoU 16 / 32 and class 1 IoU 0.
-  lab_mostly_0 = np.where(np.arange(8) < 6, 0, 1).astype(np.uint8)[None].repeat(4, 0)
-  _write_labelled_root(f"{tmp}/b", "train", [frame(grey, grey, lab_mostly_0)])
-  _write_labelled_root(f"{tmp}/b", "val", [frame(grey, grey)])
-  assert benchmark_properties.colour_baseline(f"{tmp}/b", f"{tmp}/b") == 25.0
-
-
 def test_context_use_script_scores_two_models_at_each_scale(tiny_model_dir, tmp):
   rng = np.random.RandomState(0)
   frames = [(rng.randint(0, 255, (64, 128, 3)).astype(np.uint8), rng.randint(0, 19, (64, 128)).astype(np.uint8))
             for _ in range(4)]
-  _write_labelled_root(f"{tmp}/root", "val", frames)
+  write_labelled_root(f"{tmp}/root", "val", frames)
   stdout = run("benchmarks/context_use.py", f"--model_dir={tiny_model_dir}", f"--other_dir={tiny_model_dir}",
                f"--val_root={tmp}/root", "--scales=0.75,1.5", "--frame_step=2", "--probe_frames=1",
                f"--output={tmp}/c.json")
@@ -164,8 +136,8 @@ def test_rescale_root_resizes_frames_and_labels_of_one_split(tmp):
   rng = np.random.RandomState(0)
   lab = np.zeros((32, 48), np.uint8)
   lab[:, 24:] = 13
-  _write_labelled_root(f"{tmp}/in", "val", [(rng.randint(0, 255, (32, 48, 3)).astype(np.uint8), lab)] * 2)
-  _write_labelled_root(f"{tmp}/in", "train", [(np.zeros((32, 48, 3), np.uint8), lab)])
+  write_labelled_root(f"{tmp}/in", "val", [(rng.randint(0, 255, (32, 48, 3)).astype(np.uint8), lab)] * 2)
+  write_labelled_root(f"{tmp}/in", "train", [(np.zeros((32, 48, 3), np.uint8), lab)])
   stdout = run("benchmarks/rescale_root.py", f"--input_root={tmp}/in", f"--output_root={tmp}/out", "--factor=1.5")
   assert "4 PNGs of val" in stdout
   out = cv2.imread(f"{tmp}/out/gtFine/val/city/city_000000_000001_gtFine_labelTrainIds.png", cv2.IMREAD_UNCHANGED)

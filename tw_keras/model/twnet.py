@@ -42,6 +42,7 @@ TWNet (per-frame forward: once per per-frame CNN) and reused, so repeated evalua
 each input signature once.
 """
 
+import functools
 from typing import Dict, Optional, Sequence
 
 import tensorflow as tf
@@ -167,12 +168,10 @@ class TWNet:
     """(segment_key_frame, segment_non_key_frame) as `tf.function`s (the second None without
     an nkfc); any frame size, traced once per size. By default labels and context only."""
     def make():
-      key = tf.function(lambda image: self.segment_key_frame(image, with_logits), jit_compile=xla,
-                        reduce_retracing=True)
+      key = _compile(functools.partial(self.segment_key_frame, with_logits=with_logits), xla)
       non_key = None
       if self.nkfc is not None:
-        non_key = tf.function(lambda image, previous, context, grid, residual=None: self.segment_non_key_frame(
-            image, previous, context, grid, with_logits, residual), jit_compile=xla, reduce_retracing=True)
+        non_key = _compile(functools.partial(_segment_non_key_frame, self, with_logits=with_logits), xla)
       return key, non_key
     return self._memo(("streaming", xla, with_logits), make)
 
@@ -180,21 +179,29 @@ class TWNet:
     """The per-frame CNN's forward (every output) as a `tf.function`, one per per-frame CNN:
     TWNets that share it share this too."""
     if self._shared.forward is None:
-      per_frame = self.per_frame
-      self._shared.forward = tf.function(lambda x: per_frame(x, training=False), reduce_retracing=True)
+      self._shared.forward = _compile(functools.partial(self.per_frame, training=False))
     return self._shared.forward
 
   def compiled(self, xla: bool = False):
     """(key_frame, non_key_frame) as `tf.function`s for inference (non_key_frame None
     without an nkfc); shapes may vary from call to call."""
     def make():
-      key = tf.function(lambda image: self.key_frame(image), jit_compile=xla, reduce_retracing=True)
-      non_key = None
-      if self.nkfc is not None:
-        non_key = tf.function(lambda image, context, motion, residual: self.non_key_frame(
-            image, context, motion, residual), jit_compile=xla, reduce_retracing=True)
+      key = _compile(functools.partial(self.key_frame), xla)
+      non_key = _compile(functools.partial(self.non_key_frame), xla) if self.nkfc is not None else None
       return key, non_key
     return self._memo(("inference", xla), make)
+
+
+def _segment_non_key_frame(net, image, previous, context, grid, residual=None, with_logits=True):
+  return net.segment_non_key_frame(image, previous, context, grid, with_logits, residual)
+
+
+def _compile(fn, xla: bool = False):
+  """`tf.function(fn)` with its own call statistics. TensorFlow counts the traces of every
+  function with the same code object together (to catch `tf.function` re-created in a loop),
+  so the one trace of each TWNet's step would add up to a false "retracing" warning; a
+  `functools.partial` has no code object of its own and is counted alone."""
+  return tf.function(fn, jit_compile=xla, reduce_retracing=True)
 
 
 def build(config: config_lib.ModelConfig, variant="per_frame", per_frame=None) -> TWNet:
