@@ -21,12 +21,12 @@ $PY -c "import tensorflow as tf; print('devices:', tf.config.list_logical_device
 for xla in false true; do
   for precision in none bfloat16; do
     echo "== network only, $SIZE, xla=$xla, mixed_precision=$precision"
-    $PY -m experiments.benchmark_fps $MODEL --size=$SIZE --variants=$VARIANTS --repeats=$REPEATS \
+    $PY benchmarks/fps.py $MODEL --size=$SIZE --variants=$VARIANTS --repeats=$REPEATS \
         --xla=$xla --mixed_precision=$precision --nodecode
   done
 done
 echo "== network only, $SIZE, xla=false, float32, batch norms not folded"
-$PY -m experiments.benchmark_fps $MODEL --size=$SIZE --variants=$VARIANTS --repeats=$REPEATS --nodecode \
+$PY benchmarks/fps.py $MODEL --size=$SIZE --variants=$VARIANTS --repeats=$REPEATS --nodecode \
     --nofold_batch_norms
 echo "== end to end (decode + transcode + network + overlay + write), $SIZE, $FRAMES frames"
 $PY benchmarks/end_to_end.py $MODEL --size=$SIZE --frames=$FRAMES --repeats=2 --variants=$E2E_VARIANTS \

@@ -95,6 +95,9 @@ def config_from_flags() -> build.BuildConfig:
 def main(argv):
   del argv
   config = config_from_flags()
+  if config.dataset != "synthetic" and not (config.input_dir or config.input_pattern or config.input_list):
+    raise ValueError(f"--dataset={config.dataset} needs --input_dir"
+                     + (" (or --input_pattern / --input_list)" if config.dataset == "video" else ""))
   if not FLAGS.runner:
     build.build(config)
     return

@@ -60,7 +60,7 @@ def test_export_cli_serves_the_key_frame_signature(tiny_model_dir, tmp):
 
 
 def test_benchmark_fps_cli_prints_every_variant(tiny_model_dir):
-  stdout = run("-m", "experiments.benchmark_fps", f"--model_dir={tiny_model_dir}", "--size=64x96", "--repeats=1",
+  stdout = run("benchmarks/fps.py", f"--model_dir={tiny_model_dir}", "--size=64x96", "--repeats=1",
                "--variants=layer1_ft,layer3", "--decode")
   rows = [l for l in stdout.splitlines() if l.startswith("| ") and "ms/frame" not in l]
   assert [r.split("|")[1].strip() for r in rows] == ["per_frame", "layer1_ft", "layer3"]

@@ -216,7 +216,7 @@ def test_train_refuses_a_model_dir_of_another_preset_before_writing(tmp_path, ti
   before = (model_dir / model_dir_lib.MODEL_CONFIG).read_bytes()
   r = cli("experiments.train", "--preset=tiny", f"--data_dir={tiny_records}", f"--model_dir={model_dir}",
           "--stages=1", "--stage1_steps=2", "--eval=false")
-  one_error_line(r, model_dir_lib.MODEL_CONFIG, "another configuration", "use a new --model_dir")
+  one_error_line(r, model_dir_lib.MODEL_CONFIG, "another configuration", "use a new model directory")
   assert (model_dir / model_dir_lib.MODEL_CONFIG).read_bytes() == before
   assert sorted(os.listdir(model_dir)) == [model_dir_lib.MODEL_CONFIG]
 

@@ -130,10 +130,13 @@ def _listed_inputs(config: BuildConfig) -> List[str]:
 def find_sources(config: BuildConfig, split: str) -> List[prepare.Source]:
   """The sequences of one split, in a stable order (the shard order)."""
   if config.dataset == "video" and (config.input_pattern or config.input_list):
-    return prepare.video_sources_from_paths(_listed_inputs(config))
+    paths = _listed_inputs(config)
+    if not paths:
+      raise codec.VideoError(config.input_pattern or config.input_list, "matched no video files")
+    return prepare.video_sources_from_paths(paths)
   root = config.source_root
   if root is None:
-    raise codec.VideoError("--input_dir", "required for this dataset")
+    raise ValueError(f"dataset {config.dataset!r} needs an input directory (BuildConfig.input_dir)")
   if config.dataset == "video":
     return prepare.find_video_sources(root)
   return prepare.find_cityscapes_sources(root, split, config.first_frame, config.num_frames or None,

@@ -118,7 +118,7 @@ def video_sources_from_paths(paths: Sequence[str]) -> List[Source]:
   lines), in sorted order; each sequence id is the path relative to their common directory."""
   paths = sorted(dict.fromkeys(p for p in paths if p))
   if not paths:
-    raise VideoError("--input_pattern/--input_list", "matched no video files")
+    raise ValueError("video_sources_from_paths: no video paths given")
   common = os.path.commonprefix([os.path.dirname(p) + "/" for p in paths])
   common = common[:common.rfind("/") + 1]
   return [Source(p[len(common):], video=p) for p in paths]

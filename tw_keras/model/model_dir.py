@@ -52,7 +52,7 @@ def save_model_config(model_dir: str, config: config_lib.ModelConfig):
       diff = ", ".join(f"{k}={getattr(old, k)!r} (asked {getattr(config, k)!r})"
                        for k in dataclasses.asdict(config) if getattr(old, k) != getattr(config, k))
       raise ValueError(f"{path}: this model directory holds a model of another configuration ({diff}); "
-                       "use a new --model_dir")
+                       "use a new model directory")
     return
   os.makedirs(model_dir, exist_ok=True)
   fileio.write_json(path, dataclasses.asdict(config))

@@ -1,7 +1,7 @@
 r"""Speed benchmark: FPS of every variant and GOP-average FPS, network and decode timed apart.
 
-  python -m experiments.benchmark_fps --preset=paper --size=1024x2048
-  python -m experiments.benchmark_fps --model_dir=runs/cpu --size=256x512
+  python benchmarks/fps.py --preset=paper --size=1024x2048
+  python benchmarks/fps.py --model_dir=runs/cpu --size=256x512
 
 What is timed (see `tw_keras.evaluation.timing`): one forward pass of the network, batch 1, on inputs
 already in memory; 2 warm-up calls; median of --repeats calls, each ended by copying the
@@ -12,16 +12,19 @@ CNN plus gop - 1 frames through the variant (TWNet's GOP-12 schedule).
 
 Decode is measured separately: `codec.decode_compressed` (frames + block motion grids, the
 compact inputs the segmenter and the records use; the residual is the network's) on a
-synthetic clip of the same size encoded to the canonical stream.
+synthetic clip of the same size encoded to the canonical stream (`benchmarks/clips.py`).
 """
 
 import os
+import sys
 import tempfile
 import time
 
 from absl import flags
 
-from tw_keras import cli
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # runs from a clone without install
+
+from tw_keras import cli  # pylint: disable=wrong-import-position
 
 
 FLAGS = flags.FLAGS
@@ -43,15 +46,11 @@ def define_flags():
 
 
 def decode_fps(h, w, frames=48):
-  import cv2  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
+  from clips import make_clip  # pylint: disable=g-import-not-at-top  (benchmarks/clips.py)
   from tw_keras.video import codec  # pylint: disable=g-import-not-at-top
-  rng = np.random.default_rng(0)
-  base = cv2.resize((rng.random((h // 8 + 8, w // 8 + 8, 3)) * 255).astype(np.uint8), None, fx=8, fy=8)
-  clip = (cv2.warpAffine(base, np.float32([[1, 0, -2 * t], [0, 1, -t]]), (w, h)) for t in range(frames))
   with tempfile.TemporaryDirectory() as d:
     path = os.path.join(d, "clip.mp4")
-    codec.encode_frames(clip, path)
+    make_clip(path, h, w, frames)
     t = time.perf_counter()
     n = sum(1 for _ in codec.decode_compressed(path, with_residual=False))
     return n / (time.perf_counter() - t)
