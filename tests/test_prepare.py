@@ -41,6 +41,14 @@ def test_cli_writes_sequence_shards_and_summary(synthetic_records):
   assert not glob.glob(os.path.join(out, "*.tmp")) and not glob.glob(os.path.join(out, ".spill_*"))
 
 
+def _dense(gop):
+  """(motion, residual) of every frame of a parsed GOP, by the model's one expansion."""
+  from tw_keras.video import compensation
+  motion, residual = compensation.dense_inputs(gop[features.CLIP_IMAGES], gop[features.CLIP_REFERENCES],
+                                               gop[features.CLIP_MOTION_GRID], int(gop[features.CLIP_MOTION_CELL]))
+  return motion.numpy(), residual.numpy()
+
+
 def test_reader_returns_gops_matching_the_source(synthetic_records):
   from tw_keras.data import dataset
   out, _ = synthetic_records
@@ -49,8 +57,8 @@ def test_reader_returns_gops_matching_the_source(synthetic_records):
       b"train/aachen_000000", b"train/bochum_000001", b"train/bremen_000002"]
   g = gops[1]
   assert g[features.CLIP_IMAGES].shape == (12, 64, 128, 3)
-  assert g[features.CLIP_MOTION].shape == (12, 64, 128, 2)
-  assert g[features.CLIP_RESIDUALS].shape == (12, 64, 128, 3)
+  assert g[features.CLIP_REFERENCES].shape == (12, 64, 128, 3) and int(g[features.CLIP_MOTION_CELL]) == 8
+  assert g[features.CLIP_MOTION_GRID].shape == (12, 8, 16, 2)
   assert [t.decode() for t in g[features.CLIP_PICT_TYPES].numpy()] == ["I"] + ["P"] * 11
   assert g[features.CLIP_FRAME_INDEX].numpy().tolist() == list(range(8, 20))
   assert g[features.CLIP_HAS_LABEL].numpy().all()
@@ -63,9 +71,12 @@ def test_reader_returns_gops_matching_the_source(synthetic_records):
   codec.transcode(images, stream)
   frames = list(codec.decode_compressed(stream))
   os.remove(stream)
-  # Records store no residual: the reader recomputes it, to the integer, for every frame.
-  np.testing.assert_array_equal(g[features.CLIP_MOTION].numpy(), np.stack([f.motion for f in frames]))
-  np.testing.assert_array_equal(g[features.CLIP_RESIDUALS].numpy(), np.stack([f.residual for f in frames]))
+  # Records store no residual: the model's one expansion of the compact inputs (the reader's
+  # frames, their references and grids) gives the decoder's motion and residual, to the integer.
+  motion, residual = _dense(g)
+  np.testing.assert_array_equal(motion, np.stack([f.motion for f in frames]))
+  np.testing.assert_array_equal(residual, np.stack([f.residual for f in frames]))
+  np.testing.assert_array_equal(g[features.CLIP_REFERENCES][1:].numpy(), g[features.CLIP_IMAGES][:-1].numpy())
   np.testing.assert_array_equal(g[features.CLIP_MOTION_GRID].numpy(), np.stack([f.motion_grid for f in frames]))
   np.testing.assert_array_equal(g[features.CLIP_IMAGES][5].numpy(), frames[5].rgb)
   clip = dataset.slice_clip(g, 4, 3)
@@ -217,10 +228,13 @@ def test_accumulate_mode_records_round_trip(tmp):
   canonical = os.path.join(tmp, "canonical.mp4")
   codec.transcode(path, canonical)  # what prepare does (the encoder is deterministic)
   expected = list(codec.decode_compressed(canonical, residual_mode="accumulate"))
-  np.testing.assert_array_equal(gop[features.CLIP_MOTION].numpy(), np.stack([f.motion for f in expected]))
-  # Recomputed by the reader against the I-frame, to the integer.
-  np.testing.assert_array_equal(gop[features.CLIP_RESIDUALS].numpy(), np.stack([f.residual for f in expected]))
-  inner = gop[features.CLIP_MOTION][5].numpy()[12:-12, 16:-16]
+  assert int(gop[features.CLIP_MOTION_CELL]) == 1
+  motion, residual = _dense(gop)
+  np.testing.assert_array_equal(motion, np.stack([f.motion for f in expected]))
+  # Expanded in the model against the I-frame (every frame's reference), to the integer.
+  np.testing.assert_array_equal(residual, np.stack([f.residual for f in expected]))
+  assert all((gop[features.CLIP_REFERENCES][t].numpy() == gop[features.CLIP_IMAGES][0].numpy()).all() for t in range(6))
+  inner = motion[5][12:-12, 16:-16]
   assert np.mean(np.all(inner == [10, 5], axis=-1)) > 0.8  # 5 steps of (2, 1)
 
 

@@ -167,7 +167,6 @@ class Stage2Config:
     clip_length: frames per training clip: the key frame and clip_length - 1 P-frames
       chained through the NKFC, each scored (CE where labelled, + consistency).
     consistency_weight: lambda of eq. 8 (10 was the paper's best of 0, 1, 10, 20).
-    resize: optional (h, w) to train at (the paper trains at full size); None = as stored.
   """
   steps: int = 20000
   batch_size: int = 4
@@ -176,7 +175,6 @@ class Stage2Config:
   power: float = 0.9
   clip_length: int = 4
   consistency_weight: float = 10.0
-  resize: Optional[Tuple[int, int]] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,6 +215,6 @@ TRAIN_PRESETS = {
     "tiny": Preset(PRESETS["tiny"],
                    Stage1Config(steps=2000, batch_size=4, learning_rate=3e-3, crop=(128, 256),
                                 scale_range=(0.75, 1.25)),
-                   Stage2Config(steps=150, batch_size=2, learning_rate=1e-3, clip_length=4, resize=(128, 256)),
+                   Stage2Config(steps=150, batch_size=2, learning_rate=1e-3, clip_length=4),
                    eval_every=500, checkpoint_every=250),
 }

@@ -1,19 +1,20 @@
 """tf.data reader: compressed-domain GOP records -> clips ready for training and evaluation.
 
-A *clip* is a key frame followed by the frames the non-key-frame CNN chains through,
-with their motion, residuals and labels (keys in `tw_keras.data.features`)::
+A *clip* is a key frame followed by the frames the non-key-frame CNN chains through, with
+the codec's compact inputs and the labels (keys in `tw_keras.data.features`)::
 
-  images     [T, H, W, 3] uint8      decoded frames
-  motion_grid [T, h', w', 2] int16   the records' quarter-pel grid (cells of `motion/cell`)
-  motion     [T, H, W, 2] float32    (dx, dy) = dst - src, pixels; 0 on I-frames
-  residuals  [T, H, W, 3] float32    I_t - I_{t-1}(p - mv), in [-255, 255], computed here from
-                                     the frames and the motion (`video.compensation`)
-  labels     [T, H, W]    int32      trainIds, 255 = ignore (and unlabelled frames)
-  has_label  [T]          bool
+  images      [T, H, W, 3] uint8     decoded frames
+  references  [T, H, W, 3] uint8     each frame's residual reference: the previous frame
+                                     ("step" records) or the record's I-frame ("accumulate")
+  motion_grid [T, h', w', 2] int16   the records' quarter-pel grid (cells of `motion_cell`)
+  motion_cell []           int32     8 (the codec's block grid) or 1 (per pixel)
+  labels      [T, H, W]    int32     trainIds, 255 = ignore (and unlabelled frames)
+  has_label   [T]          bool
   pict_types [T] string, frame_index [T] int64, sequence_id [] string
 
-The first frame of a clip is its key frame, whatever its picture type: its own motion and
-residual are unused (the network runs the per-frame CNN on it).
+This is the network's one input contract (`twnet.TWNet.non_key_frame_from_codec`): the
+dense motion and the residual are expanded inside the model, never here. The first frame of
+a clip is its key frame, whatever its picture type (the per-frame CNN runs on it).
 """
 
 from typing import Optional
@@ -23,7 +24,6 @@ import tensorflow as tf
 from tw_keras.data import features
 from tw_keras import labels
 from tw_keras.video import codec  # the stream's units: quarter-pel motion, 16-pixel macroblocks
-from tw_keras.video import compensation
 
 _CONTEXT = {
     features.SEQUENCE_ID: tf.io.FixedLenFeature([], tf.string),
@@ -75,25 +75,17 @@ def _motion_grid(data, width, cell):
   return tf.reshape(_decode_int16(data), [-1, grid_width, 2])
 
 
-def _residuals(images, grids, cell, pict_types, mode):
-  """[T, H, W, 3] residuals of a GOP record (codec rule): against the previous frame
-  ("step") or the record's first frame, its I-frame ("accumulate"); zero on I-frames."""
-  n = tf.shape(images)[0]
-  t = tf.range(n)
-  reference = tf.where(tf.equal(mode, b"accumulate"), tf.zeros_like(t), tf.maximum(t - 1, 0))
-
-  def one(i):
-    return compensation.residual(images[i][None], images[reference[i]][None], grids[i][None], cell)[0]
-
-  res = tf.map_fn(one, t, fn_output_signature=tf.float32)
-  key = tf.equal(t, 0) | tf.equal(pict_types, b"I")
-  return tf.where(key[:, None, None, None], 0.0, res)
+def _references(images, mode):
+  """[T, H, W, 3] uint8: each frame's residual reference in a GOP record -- the previous
+  frame ("step") or the record's first frame, its I-frame ("accumulate")."""
+  t = tf.range(tf.shape(images)[0])
+  return tf.gather(images, tf.where(tf.equal(mode, b"accumulate"), tf.zeros_like(t), tf.maximum(t - 1, 0)))
 
 
 def parse_gop(serialized, with_motion: bool = True):
   """One serialized GOP record -> clip dictionary over all its frames (see module doc).
 
-  With `with_motion=False` the motion and residual entries are left out (and not
+  With `with_motion=False` the motion grid and the references are left out (and not
   decoded): what per-frame training needs.
   """
   context, seq = tf.io.parse_single_sequence_example(serialized, _CONTEXT, _SEQUENCE)
@@ -113,9 +105,8 @@ def parse_gop(serialized, with_motion: bool = True):
   if with_motion:
     grids = tf.map_fn(lambda m: _motion_grid(m, w, cell), seq[features.MOTION], fn_output_signature=tf.int16)
     out[features.CLIP_MOTION_GRID] = grids
-    out[features.CLIP_MOTION] = compensation.expand_motion(grids, cell, h, w)
-    out[features.CLIP_RESIDUALS] = _residuals(images, grids, cell, seq[features.PICT_TYPE],
-                                              context[features.RESIDUAL_MODE])
+    out[features.CLIP_MOTION_CELL] = cell
+    out[features.CLIP_REFERENCES] = _references(images, context[features.RESIDUAL_MODE])
   return {
       **out,
       features.CLIP_HAS_LABEL: tf.strings.length(seq[features.LABEL]) > 0,
@@ -125,9 +116,20 @@ def parse_gop(serialized, with_motion: bool = True):
   }
 
 
+_PER_CLIP = (features.CLIP_SEQUENCE_ID, features.CLIP_MOTION_CELL)  # one value per clip, not per frame
+
+
 def slice_clip(gop, start, length):
   """Frames [start, start + length) of a parsed GOP (per-frame keys only are sliced)."""
-  return {k: (v if k == features.CLIP_SEQUENCE_ID else v[start:start + length]) for k, v in gop.items()}
+  return {k: (v if k in _PER_CLIP else v[start:start + length]) for k, v in gop.items()}
+
+
+def motion_cell(files) -> int:
+  """The motion grid's cell of a shard set's records (8 or 1), from its first record."""
+  for record in tf.data.TFRecordDataset(list(files)).take(1):
+    context, _ = tf.io.parse_single_sequence_example(record, _CONTEXT, {})
+    return int(context[features.MOTION_CELL])
+  raise ValueError(f"{files[0] if files else '(no shards)'}: no records")
 
 
 def sample_clip(gop, length: int, seed):
@@ -183,22 +185,3 @@ def gop_dataset(files, input_context: Optional[tf.distribute.InputContext] = Non
   if records:
     ds = ds.shard(*records)
   return ds.map(lambda r: parse_gop(r, with_motion), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-
-
-def resize_clip(clip, size):
-  """Resizes a clip's frames to `size` (h, w): images bilinear, labels nearest, motion
-  area-averaged and rescaled to the new pixel size, residuals area-averaged (the motion grid
-  is dropped)."""
-  h, w = size
-  shape = tf.shape(clip[features.CLIP_IMAGES])
-  sy = tf.cast(h, tf.float32) / tf.cast(shape[1], tf.float32)
-  sx = tf.cast(w, tf.float32) / tf.cast(shape[2], tf.float32)
-  out = dict(clip)
-  out.pop(features.CLIP_MOTION_GRID, None)  # the codec's grid does not survive resampling
-  out[features.CLIP_IMAGES] = tf.cast(tf.round(tf.image.resize(
-      tf.cast(clip[features.CLIP_IMAGES], tf.float32), size, method="bilinear")), tf.uint8)
-  out[features.CLIP_LABELS] = tf.image.resize(clip[features.CLIP_LABELS][..., None], size, method="nearest")[..., 0]
-  if features.CLIP_MOTION in clip:
-    out[features.CLIP_MOTION] = tf.image.resize(clip[features.CLIP_MOTION], size, method="area") * tf.stack([sx, sy])
-    out[features.CLIP_RESIDUALS] = tf.image.resize(clip[features.CLIP_RESIDUALS], size, method="area")
-  return out

@@ -38,8 +38,8 @@ LABEL = "label/encoded"
 # Keys of the decoded clip dictionaries that the tf.data reader yields.
 CLIP_IMAGES = "images"  # [T, H, W, 3] uint8
 CLIP_MOTION_GRID = "motion_grid"  # [T, h', w', 2] int16 quarter pixels, cells of `motion/cell`
-CLIP_MOTION = "motion"  # [T, H, W, 2] float32, pixels
-CLIP_RESIDUALS = "residuals"  # [T, H, W, 3] float32, [-255, 255]
+CLIP_REFERENCES = "references"  # [T, H, W, 3] uint8: each frame's residual reference (previous / I-frame)
+CLIP_MOTION_CELL = "motion_cell"  # [] int32: the grid's cell (8 = block grid, 1 = per pixel)
 CLIP_LABELS = "labels"  # [T, H, W] int32, 255 = ignore
 CLIP_HAS_LABEL = "has_label"  # [T] bool
 CLIP_PICT_TYPES = "pict_types"  # [T] string

@@ -40,10 +40,11 @@ def chain_predictions(net: twnet.TWNet, gop, key: int, target: int, key_out=None
   if key == target or not net.has_non_key_frames:
     return tf.argmax(key_out["logits"][0], -1, output_type=tf.int32)
   non_key_frame = net.compiled()[1]
+  cell = int(gop[features.CLIP_MOTION_CELL])
   context = net.context_of(key_out)
-  for t in range(key + 1, target + 1):
-    out = non_key_frame(tf.cast(images[t:t + 1], tf.float32), context, gop[features.CLIP_MOTION][t:t + 1],
-                        gop[features.CLIP_RESIDUALS][t:t + 1])
+  for t in range(key + 1, target + 1):  # the codec's compact inputs; the model expands them
+    out = non_key_frame(images[t:t + 1], gop[features.CLIP_REFERENCES][t:t + 1], context,
+                        gop[features.CLIP_MOTION_GRID][t:t + 1], cell=cell)
     context = out["context"]
   return tf.argmax(out["logits"][0], -1, output_type=tf.int32)
 

@@ -1,26 +1,23 @@
 """Quick validation during training: the mIoU of a TWNet on the first few GOPs of a split, by
 the same protocol as the full evaluation (`protocol.evaluate`), at one key-frame distance."""
 
-from tw_keras.data import dataset, features
+from tw_keras.data import dataset
 from tw_keras.evaluation import metrics, protocol
 from tw_keras.model import twnet
 
 
-def _take(files, n, with_motion=True, resize=None):
-  ds = dataset.gop_dataset(files, with_motion=with_motion).take(n)
-  if resize:
-    ds = ds.map(lambda g: {**dataset.resize_clip(g, resize), features.CLIP_SEQUENCE_ID: g[features.CLIP_SEQUENCE_ID]})
-  return ds
+def _take(files, n, with_motion=True):
+  return dataset.gop_dataset(files, with_motion=with_motion).take(n)
 
 
 def quick_per_frame_miou(net: twnet.TWNet, files, max_gops: int = 8) -> float:
   """mIoU (%) of the per-frame CNN on the last frame of the first `max_gops` GOPs."""
   net = net.with_variant("per_frame")
-  result = protocol.evaluate({net.name: net}, _take(files, max_gops), [0])
+  result = protocol.evaluate({net.name: net}, _take(files, max_gops, with_motion=False), [0])
   return float(metrics.mean_iou(result["confusion"][net.name][0]) * 100)
 
 
-def quick_nkfc_miou(net: twnet.TWNet, files, distance: int, max_gops: int = 8, resize=None) -> float:
+def quick_nkfc_miou(net: twnet.TWNet, files, distance: int, max_gops: int = 8) -> float:
   """mIoU (%) of one variant at one key-frame distance on the first `max_gops` GOPs."""
-  result = protocol.evaluate({net.name: net}, _take(files, max_gops, resize=resize), [distance])
+  result = protocol.evaluate({net.name: net}, _take(files, max_gops), [distance])
   return float(metrics.mean_iou(result["confusion"][net.name][0]) * 100)

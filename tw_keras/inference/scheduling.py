@@ -28,7 +28,8 @@ def evaluate_schedulers(net: twnet.TWNet, gops: Iterable[Dict], specs: Sequence[
   first = None  # one segmenter (networks folded and compiled once), re-scheduled per spec
   for spec in specs:
     if first is None:
-      seg = first = runner.StreamSegmenter(net, spec)
+      # The residual in the graph: the records hold the compact inputs only (`dataset`).
+      seg = first = runner.StreamSegmenter(net, spec, residual_on="graph")
     else:
       seg = first.with_scheduler(spec)
     k = net.config.num_classes
@@ -39,8 +40,7 @@ def evaluate_schedulers(net: twnet.TWNet, gops: Iterable[Dict], specs: Sequence[
       n = int(gop[features.CLIP_IMAGES].shape[0])
       types = [t.decode() for t in gop[features.CLIP_PICT_TYPES].numpy()]
       for t in range(n):
-        pred, _ = seg(gop[features.CLIP_IMAGES][t].numpy(), gop[features.CLIP_MOTION_GRID][t].numpy(), types[t], t,
-                      gop[features.CLIP_RESIDUALS][t].numpy())
+        pred, _ = seg(gop[features.CLIP_IMAGES][t].numpy(), gop[features.CLIP_MOTION_GRID][t].numpy(), types[t], t)
         if bool(gop[features.CLIP_HAS_LABEL][t]):
           conf += metrics.confusion_matrix(gop[features.CLIP_LABELS][t].numpy(), pred)
       frames += n

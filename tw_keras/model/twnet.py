@@ -17,12 +17,21 @@ variant's context, C its channels, K classes):
       -> {"logits": [B, H, W, K] float32, "scores": [B, H/4, W/4, K], "context": [B, H/s, W/s, C]}
   non_key_frame(image [B, H, W, 3], context [B, H/s, W/s, C], motion [B, H, W, 2] px,
                 residual [B, H, W, 3])
-      -> the same
+      -> the same (the dense step: what the Keras NKFC takes)
 
-The state between frames is the context alone; callers hold it (a training clip).
+ONE input contract: every caller gives the non-key-frame step the codec's compact inputs --
+the frame, its reference frame (the previous decoded frame) and the int16 block motion grid
+-- and the dense motion and residual are expanded once, inside the model
+(`codec_inputs`, i.e. `compensation.dense_inputs`):
 
-Streaming and serving take the codec's compact inputs instead, at any frame size, and return
-labels as well (padding, residual, crop and argmax all in the graph, on the network's device):
+  non_key_frame_from_codec(image [B, H, W, 3] uint8, reference [B, H, W, 3] uint8,
+                           context [B, H/s, W/s, C], motion_grid [B, h', w', 2] int16, cell)
+      -> the same (training's unrolled chain and evaluation; H, W multiples of 32)
+
+The state between frames is the context (and the previous frame); callers hold it.
+
+Streaming and serving take the same compact inputs at any frame size, and return labels as
+well (padding, residual, crop and argmax all in the graph, on the network's device):
 
   segment_key_frame(image [B, H, W, 3] uint8)
       -> {"logits": [B, H, W, K], "labels": [B, H, W] int32, "context": [B, h, w, C]}
@@ -129,11 +138,21 @@ class TWNet:
     out = self.nkfc([image, context, motion, residual], training=training)
     return {"logits": out["logits"], "scores": out["scores"], "context": out["context"]}
 
-  def codec_inputs(self, image, previous, motion_grid):
-    """(motion [B, H, W, 2] px, residual [B, H, W, 3]) from the compact inputs, in the graph."""
-    shape = tf.shape(image)
-    motion = compensation.expand_motion(motion_grid, codec.MV_CELL, shape[1], shape[2])
-    return motion, compensation.residual(image, previous, motion_grid, codec.MV_CELL)
+  def codec_inputs(self, image, reference, motion_grid, cell: int = codec.MV_CELL):
+    """(motion [B, H, W, 2] px, residual [B, H, W, 3]) from the compact inputs, in the graph
+    (`compensation.dense_inputs`; a zero residual for variants without RGA, which ignore it)."""
+    return compensation.dense_inputs(image, reference, motion_grid, cell, with_residual=self.variant.rga)
+
+  def non_key_frame_from_codec(self, image, reference, context, motion_grid, cell: int = codec.MV_CELL,
+                               training: bool = False) -> Dict[str, tf.Tensor]:
+    """THE non-key-frame step on the codec's compact inputs, as training and evaluation run it.
+
+    image [B, H, W, 3] uint8 (H, W multiples of `models.INPUT_MULTIPLE`), reference [B, H, W, 3]
+    uint8 (the previous decoded frame; the I-frame for "accumulate" records), context,
+    motion_grid [B, h', w', 2] int16 of `cell`-pixel cells -> the outputs of `non_key_frame`.
+    """
+    motion, residual = self.codec_inputs(image, reference, motion_grid, cell)
+    return self.non_key_frame(tf.cast(image, tf.float32), context, motion, residual, training=training)
 
   @staticmethod
   def _cropped(image, out, with_logits):
@@ -154,7 +173,7 @@ class TWNet:
     if residual is None:
       motion, residual = self.codec_inputs(image, previous, motion_grid)
     else:
-      motion = compensation.expand_motion(motion_grid, codec.MV_CELL, tf.shape(image)[1], tf.shape(image)[2])
+      motion, _ = compensation.dense_inputs(image, previous, motion_grid, codec.MV_CELL, with_residual=False)
     out = self.non_key_frame(pad_to_input(tf.cast(image, tf.float32)), context, pad_to_input(motion),
                              pad_to_input(residual))
     return self._cropped(image, out, with_logits)
@@ -183,11 +202,11 @@ class TWNet:
     return self._shared.forward
 
   def compiled(self, xla: bool = False):
-    """(key_frame, non_key_frame) as `tf.function`s for inference (non_key_frame None
+    """(key_frame, non_key_frame_from_codec) as `tf.function`s for inference (the second None
     without an nkfc); shapes may vary from call to call."""
     def make():
       key = _compile(functools.partial(self.key_frame), xla)
-      non_key = _compile(functools.partial(self.non_key_frame), xla) if self.nkfc is not None else None
+      non_key = _compile(functools.partial(self.non_key_frame_from_codec), xla) if self.nkfc is not None else None
       return key, non_key
     return self._memo(("inference", xla), make)
 

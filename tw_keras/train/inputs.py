@@ -1,7 +1,7 @@
 """The training input pipelines of both stages, per replica, resumable at any step.
 
 Stage 1: labelled frames -> seeded scale/flip/crop -> batches of (images, labels).
-Stage 2: GOPs -> (optionally resized) clips that end on a labelled frame -> batches.
+Stage 2: GOPs -> clips of the codec's compact inputs that end on a labelled frame -> batches.
 Every example gets a stateless seed from its position, so a resumed run that skips the
 consumed batches sees exactly the order and augmentation of the interrupted one.
 """
@@ -78,10 +78,9 @@ def stage2_dataset(data_dir: str, split: str, cfg: config_lib.Stage2Config, seed
   files = dataset.shard_files(data_dir, split)
   batch = input_context.get_per_replica_batch_size(cfg.batch_size) if input_context else cfg.batch_size
   ds = dataset.gop_dataset(files, input_context, shuffle_files=not cache, seed=seed)
-  keep = (features.CLIP_IMAGES, features.CLIP_MOTION, features.CLIP_RESIDUALS, features.CLIP_LABELS, features.CLIP_HAS_LABEL)
+  keep = (features.CLIP_IMAGES, features.CLIP_REFERENCES, features.CLIP_MOTION_GRID, features.CLIP_LABELS,
+          features.CLIP_HAS_LABEL)  # the compact inputs: the model expands them (`twnet`)
   ds = ds.map(lambda g: {k: g[k] for k in keep})
-  if cfg.resize:
-    ds = ds.map(lambda g: dataset.resize_clip(g, cfg.resize), num_parallel_calls=tf.data.AUTOTUNE)
   if cache:
     ds = ds.cache()
   ds = ds.shuffle(64, seed=seed).repeat()

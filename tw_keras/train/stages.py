@@ -28,6 +28,7 @@ from tw_keras.evaluation import quick
 from tw_keras.model import model_dir as model_dir_lib
 from tw_keras.model import models, twnet
 from tw_keras.train import distribute, inputs, loop, losses
+from tw_keras.video import codec
 
 
 class PerFrameTask:
@@ -82,8 +83,8 @@ class NonKeyFrameTask:
   """
 
   def __init__(self, base: twnet.TWNet, variant: config_lib.Variant, cfg: config_lib.Stage2Config,
-               replicas: int = 1):
-    self.cfg, self.variant, self.replicas = cfg, variant, replicas
+               replicas: int = 1, motion_cell: int = codec.MV_CELL):
+    self.cfg, self.variant, self.replicas, self.motion_cell = cfg, variant, replicas, motion_cell
     base.per_frame.trainable = False
     self.twnet = base.with_variant(variant)
     self.per_frame, self.nkfc = self.twnet.per_frame, self.twnet.nkfc
@@ -96,13 +97,15 @@ class NonKeyFrameTask:
     return {"model": self.nkfc, "optimizer": self.optimizer}
 
   def train_step(self, clip: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-    """One replica's step on a batch of clips (keys of `features`, [b, T, h, w, ...]).
+    """One replica's step on a batch of clips (keys of `features`, [b, T, h, w, ...]): the
+    codec's compact inputs (frames, their references, motion grids), expanded in the model.
 
     Frame 0 is the key frame; frames 1..T-1 are chained through the NKFC. Returns {"loss",
     "cross_entropy", "consistency"}, each averaged over the T-1 non-key frames.
     """
     length = self.cfg.clip_length
-    images = tf.cast(clip[features.CLIP_IMAGES], tf.float32)
+    frames = clip[features.CLIP_IMAGES]
+    images = tf.cast(frames, tf.float32)
     shape = tf.shape(images)
     flat = tf.reshape(images, tf.concat([[-1], shape[2:]], 0))
     targets = self.twnet.context_of(self.per_frame(flat, training=False))  # per-frame context of every frame
@@ -111,8 +114,9 @@ class NonKeyFrameTask:
       context = targets[:, 0]
       ce_sum, cons_sum = 0.0, 0.0
       for t in range(1, length):  # unrolled: key frame, then the chained P-frames
-        out = self.twnet.non_key_frame(images[:, t], context, clip[features.CLIP_MOTION][:, t],
-                                       clip[features.CLIP_RESIDUALS][:, t], training=True)
+        out = self.twnet.non_key_frame_from_codec(frames[:, t], clip[features.CLIP_REFERENCES][:, t], context,
+                                                  clip[features.CLIP_MOTION_GRID][:, t], self.motion_cell,
+                                                  training=True)
         ce_sum += losses.masked_cross_entropy(clip[features.CLIP_LABELS][:, t], out["logits"])
         cons_sum += losses.consistency_loss(out["context"], targets[:, t])
         context = out["context"]
@@ -185,7 +189,7 @@ def train_stage2(variant_name: str, preset: config_lib.Preset, data_dir: str, mo
     cfg = dataclasses.replace(cfg, steps=steps)
   if consistency_weight is not None:
     cfg = dataclasses.replace(cfg, consistency_weight=consistency_weight)
-  # Decoded clips (float motion and residuals) are ~10x the size of their records.
+  # Decoded clips (frames and their references, uint8) are several times their records' size.
   cache = inputs.fits_in_memory(data_dir, split, 128) if cache is None else cache
   loop.set_seed(seed)
   model_config = model_dir_lib.load_model_config(model_dir)
@@ -195,7 +199,8 @@ def train_stage2(variant_name: str, preset: config_lib.Preset, data_dir: str, mo
   weights_path = os.path.join(distribute.write_dir(directory, strategy), model_dir_lib.STAGE2_WEIGHTS)
   with strategy.scope():
     base = model_dir_lib.load(model_dir, "per_frame")
-    task = NonKeyFrameTask(base, variant, cfg, strategy.num_replicas_in_sync)
+    task = NonKeyFrameTask(base, variant, cfg, strategy.num_replicas_in_sync,
+                           dataset.motion_cell(dataset.shard_files(data_dir, split)))
   if not task.variables:
     os.makedirs(directory, exist_ok=True)
     model_dir_lib.save_weights(task.nkfc, weights_path)
@@ -205,8 +210,7 @@ def train_stage2(variant_name: str, preset: config_lib.Preset, data_dir: str, mo
   eval_fn = None
   if eval_split:
     eval_files = dataset.shard_files(data_dir, eval_split)
-    eval_fn = lambda: {"miou_d": quick.quick_nkfc_miou(task.twnet, eval_files, distance=cfg.clip_length - 1,
-                                                          resize=cfg.resize)}
+    eval_fn = lambda: {"miou_d": quick.quick_nkfc_miou(task.twnet, eval_files, distance=cfg.clip_length - 1)}
   runner = loop.Loop(strategy, directory, _distributed_step(strategy, task.train_step, xla, unpack=False),
                      task.checkpoint_items(), cfg.steps, preset.checkpoint_every, preset.eval_every, eval_fn,
                      progress, f"stage 2 {variant_name}", task.nkfc)

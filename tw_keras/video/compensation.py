@@ -18,6 +18,10 @@ Shapes (batch B, frame H x W, grid of `cell`-pixel cells covering at least the f
   expand_motion(grid int16 [B, h', w', 2], cell, height, width) -> [B, H, W, 2] float32
   compensate(reference [B, H, W, C] uint8, grid, cell) -> [B, H, W, C] int32
   residual(image [B, H, W, C], reference [B, H, W, C], grid, cell) -> [B, H, W, C] float32
+  dense_inputs(image, reference, grid, cell) -> (motion [B, H, W, 2], residual [B, H, W, 3])
+
+`dense_inputs` is THE expansion of the compact inputs into the network's dense ones, for
+training, evaluation and serving alike (`twnet.TWNet.codec_inputs`).
 """
 
 import tensorflow as tf
@@ -76,3 +80,24 @@ def compensate(reference, grid, cell):
 def residual(image, reference, grid, cell):
   """`image` minus its motion-compensated prediction from `reference`: float32 [B, H, W, C]."""
   return tf.cast(tf.cast(image, tf.int32) - compensate(reference, grid, cell), tf.float32)
+
+
+def dense_inputs(image, reference, grid, cell, with_residual: bool = True):
+  """The codec's compact inputs -> the non-key-frame CNN's dense ones.
+
+  Args:
+    image: [B, H, W, 3] the current frame (uint8, or float holding integers).
+    reference: [B, H, W, 3] uint8, the residual's reference: the previous decoded frame
+      ("step" records, streaming, serving) or the GOP's I-frame ("accumulate" records).
+    grid: [B, h', w', 2] int16 quarter-pel motion, one vector per `cell` x `cell` pixels.
+    cell: 8 (the codec's block grid) or 1 (per pixel); a Python int.
+    with_residual: False gives a zero residual (for variants without RGA, which ignore it).
+  Returns:
+    (motion [B, H, W, 2] float32 pixels, residual [B, H, W, 3] float32 in [-255, 255]).
+  """
+  shape = tf.shape(image)
+  motion = expand_motion(grid, cell, shape[1], shape[2])
+  if not with_residual:
+    return motion, tf.zeros(tf.concat([shape[:3], [3]], 0), tf.float32)
+  return motion, residual(image, reference, grid, cell)
+
