@@ -28,8 +28,8 @@ once, and written as one `tf.train.SequenceExample` per GOP. Features (keys in
              motion/encoded (zlib int16 quarter-pel (dx, dy) = dst - src per 8x8 block),
              label/encoded (PNG trainIds, or empty)
 
-The residual is not stored: readers, the segmenter and the SavedModel compute it from the
-previous frame and the block grid (docs/CONVENTIONS.md).
+The residual is not stored: the model computes it from the previous frame and the block grid,
+in training, evaluation and serving alike (docs/CONVENTIONS.md).
 
 Output: `OUTPUT_DIR/{split}-%05d-of-%05d.tfrecord`, sharded by sequence, plus
 `OUTPUT_DIR/dataset_info.json`. Rerunning skips finished shards (resumable).

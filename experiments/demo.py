@@ -58,7 +58,9 @@ def main(argv):
   from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
   from tw_keras.train import stages  # pylint: disable=g-import-not-at-top
 
+  from tw_keras import fileio  # pylint: disable=g-import-not-at-top
   out = os.path.abspath(FLAGS.output_dir)
+  fileio.check_output_dir(out, "demo output directory")  # before any work
   data_dir = os.path.join(out, "data")
   model_dir = os.path.join(out, "model")
   times = {}

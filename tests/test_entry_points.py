@@ -165,3 +165,10 @@ def test_prep_throughput_script_runs(tiny_records):
                "--full_size=64x128",
                timeout=900)
   assert "DirectRunner / local pool throughput" in stdout and "Cityscapes-scale estimate" in stdout, stdout
+
+
+def test_stage2_step_benchmark_times_both_input_paths():
+  stdout = run("benchmarks/stage2_step.py", "--size=64x96", "--repeats=1", "--variants=layer1_cfr_rga")
+  row = [l for l in stdout.splitlines() if l.startswith("| layer1_cfr_rga")]
+  assert len(row) == 1 and row[0].endswith("x |"), stdout
+

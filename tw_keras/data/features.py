@@ -11,10 +11,11 @@ decode order. Encodings:
     (dx, dy) = dst - src in quarter pixels; `cell` = 8 for the codec's block grid ("step"
     mode), 1 for a per-pixel accumulated field ("accumulate" mode). H' and W' are the
     coded (16-padded) size, so the grid may extend past the frame: crop after expanding.
-  * no residual: the reader recomputes it, exactly, from the decoded frames and the motion
-    (`tw_keras.video.compensation`; against the previous frame in "step" mode, against the
-    GOP's first frame, its I-frame, in "accumulate" mode). Records written before this
-    change carry a `residual/encoded` list, which the reader ignores.
+  * no residual: the model computes it, exactly, from each frame's reference and the motion
+    grid (`compensation.dense_inputs`; the reference is the previous frame in "step" mode,
+    the GOP's first frame, its I-frame, in "accumulate" mode; the reader gives each frame's
+    reference as `references`). Records written before this change carry a
+    `residual/encoded` list, which the reader ignores.
   * label: PNG, uint8 trainIds [H, W] (255 = ignore); an empty string when the frame has
     no label (real Cityscapes labels only frame 19).
 """

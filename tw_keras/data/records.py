@@ -44,7 +44,7 @@ def encode_frame(frame, label: Optional[np.ndarray], source_index: int) -> Dict[
 
   Args:
     frame: the decoded frame (rgb [H, W, 3], motion_grid). Its residual is not stored: the
-      reader recomputes it from the frames and the motion (`tw_keras.video.compensation`).
+      model computes it from the reference frame and the motion grid (`compensation.dense_inputs`).
     label: [H, W] uint8 trainIds, or None when the frame is unlabelled.
     source_index: index of the frame in its source sequence (e.g. 8..19 in Cityscapes).
   """
