@@ -221,11 +221,19 @@ def test_train_refuses_a_model_dir_of_another_preset_before_writing(tmp_path, ti
   assert sorted(os.listdir(model_dir)) == [model_dir_lib.MODEL_CONFIG]
 
 
+def _default_sigint():
+  """In the child, before exec: SIGINT's default disposition. A suite started in the background
+  by a non-interactive shell inherits SIGINT as ignored, and Python then never raises
+  KeyboardInterrupt: these tests must see the command as a user at a terminal does."""
+  signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_sigint_during_training_saves_a_checkpoint_and_exits_with_one_line(tmp_path, tiny_records):
   model_dir = tmp_path / "model"
   p = subprocess.Popen([sys.executable, "-m", "experiments.train", "--preset=tiny", f"--data_dir={tiny_records}",
                         f"--model_dir={model_dir}", "--stages=1", "--stage1_steps=100000", "--eval=false"],
-                       cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                       cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       preexec_fn=_default_sigint)
   events = model_dir / "stage1" / "train"
   deadline = time.time() + 300
   while not glob.glob(str(events / "events*")) and time.time() < deadline:
@@ -274,7 +282,7 @@ def test_sigint_during_preprocessing_exits_with_one_line_and_leaves_no_temporari
           "--synthetic_val=0", "--splits=train", "--sequences_per_shard=1"]
   p = subprocess.Popen([sys.executable, "-m", "data_prep.build_tfrecords", *args, f"--output_dir={out}",
                         "--workers=2"], cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE, text=True)
+                       stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
   pattern = str(out / ("synthetic_cityscapes/leftImg8bit_sequence/*/*/*.png" if phase == "render" else "train-*.tfrecord"))
   deadline = time.time() + 300
   while not glob.glob(pattern) and time.time() < deadline and p.poll() is None:
