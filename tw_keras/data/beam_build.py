@@ -282,7 +282,7 @@ def run(config: build.BuildConfig, runner: str, beam_args: Sequence[str] = (), l
   if fileio.is_remote(out):
     gfile.makedirs(out)
   else:
-    prepare.check_writable(out)
+    fileio.check_output_dir(out)
   # One job per local output directory (an OS lock); object stores have no such lock.
   with (contextlib.nullcontext() if fileio.is_remote(out) else fileio.DirectoryLock(out)):
     if config.dataset == "synthetic":

@@ -162,7 +162,7 @@ def build(config: BuildConfig, log=print) -> Dict[str, object]:
   start = time.time()
   report = {"dataset": config.dataset, "gop": config.gop, "qscale": config.qscale,
             "residual_mode": config.residual_mode, "splits": {}}
-  prepare.check_writable(config.output_dir)
+  fileio.check_output_dir(config.output_dir)
   with fileio.DirectoryLock(config.output_dir):  # one job per output directory, released even by kill -9
     if config.dataset == "synthetic":
       t = time.time()

@@ -221,11 +221,6 @@ def _worker(args):
     return None, (e.path, e.problem)
 
 
-def check_writable(output_dir: str):
-  """Creates `output_dir` and proves it writable, or raises `fileio.PathError` naming it."""
-  fileio.check_output_dir(output_dir)
-
-
 def shard_path(output_dir, split, index, count):
   return os.path.join(output_dir, features.SHARD_PATTERN.format(split=split, index=index, count=count))
 
@@ -244,7 +239,7 @@ def write_shards(sources: Sequence[Source], output_dir: str, split: str, num_sha
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
-  check_writable(output_dir)
+  fileio.check_output_dir(output_dir)
   num_shards = max(1, min(num_shards, len(sources)))
   removed = remove_stale(output_dir, split, num_shards)
   bounds = shard_bounds(len(sources), num_shards)

@@ -46,10 +46,6 @@ class ServingModule:
           tf.TensorSpec([None, None, None, channels], tf.float32, name="context"),
           tf.TensorSpec([None, None, None, 2], tf.int16, name="motion")]
 
-  @property
-  def signatures(self):
-    return ["key_frame"] + (["non_key_frame"] if self.non_key_frame_signature else [])
-
   @staticmethod
   def _outputs(out):
     if out["context"] is None:

@@ -110,7 +110,7 @@ class TWNet:
     """A TWNet of `variant` (a Variant or its name) on this one's per-frame CNN (shared, not
     copied), with a new non-key-frame model whose tail starts from the per-frame weights."""
     variant = config_lib.VARIANTS[variant] if isinstance(variant, str) else variant
-    if variant.name == self.variant.name and variant == self.variant:
+    if variant == self.variant:
       return self
     nkfc = None if variant.is_per_frame else models.build_non_key_frame(self.per_frame, self.config, variant)
     return TWNet(self.config, variant, self.per_frame, nkfc, self._shared)
@@ -173,7 +173,7 @@ class TWNet:
     if residual is None:
       motion, residual = self.codec_inputs(image, previous, motion_grid)
     else:
-      motion, _ = compensation.dense_inputs(image, previous, motion_grid, codec.MV_CELL, with_residual=False)
+      motion = compensation.expand_motion(motion_grid, codec.MV_CELL, tf.shape(image)[1], tf.shape(image)[2])
     out = self.non_key_frame(pad_to_input(tf.cast(image, tf.float32)), context, pad_to_input(motion),
                              pad_to_input(residual))
     return self._cropped(image, out, with_logits)
@@ -205,8 +205,8 @@ class TWNet:
     """(key_frame, non_key_frame_from_codec) as `tf.function`s for inference (the second None
     without an nkfc); shapes may vary from call to call."""
     def make():
-      key = _compile(functools.partial(self.key_frame), xla)
-      non_key = _compile(functools.partial(self.non_key_frame_from_codec), xla) if self.nkfc is not None else None
+      key = _compile(self.key_frame, xla)
+      non_key = _compile(self.non_key_frame_from_codec, xla) if self.nkfc is not None else None
       return key, non_key
     return self._memo(("inference", xla), make)
 
@@ -218,9 +218,9 @@ def _segment_non_key_frame(net, image, previous, context, grid, residual=None, w
 def _compile(fn, xla: bool = False):
   """`tf.function(fn)` with its own call statistics. TensorFlow counts the traces of every
   function with the same code object together (to catch `tf.function` re-created in a loop),
-  so the one trace of each TWNet's step would add up to a false "retracing" warning; a
-  `functools.partial` has no code object of its own and is counted alone."""
-  return tf.function(fn, jit_compile=xla, reduce_retracing=True)
+  so the one trace of each TWNet's step would add up to a false "retracing" warning; wrapped
+  in a `functools.partial`, which has no code object of its own, it is counted alone."""
+  return tf.function(functools.partial(fn), jit_compile=xla, reduce_retracing=True)
 
 
 def build(config: config_lib.ModelConfig, variant="per_frame", per_frame=None) -> TWNet:
