@@ -55,7 +55,7 @@ def _build(args, out):
 
 def _frames(out):
   import json  # pylint: disable=g-import-not-at-top
-  with open(os.path.join(out, "dataset_info.json")) as f:
+  with open(os.path.join(out, "build_report.json")) as f:
     info = json.load(f)
   splits = info["splits"].values()
   return sum(s["frames"] for s in splits), sum(s["bytes"] for s in splits)

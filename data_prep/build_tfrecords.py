@@ -14,8 +14,31 @@ Datasets (`--dataset`):
   Frames `--first_frame` .. `--first_frame + --num_frames - 1` of each snippet (default
   8..19) are encoded as one GOP (docs/CONVENTIONS.md); frame `--annotated_frame` (19) must have a
   label, other frames use theirs when present.
+* `camvid`: SegNet's CamVid split, paired with the 30 Hz recordings::
+
+    INPUT_DIR/{train,val,test}annot/{seq}_{n}.png   index labels 0..10, 11 = void
+    INPUT_DIR/videos/{seq}.{ext}                     the sequence's video
+
+  `n` (0001TP_006690, 0006R0_f00930, Seq05VD_f00000, 0016E5_00390) is the frame's number in
+  its video, plus the descriptor's `frame_offsets` for the sequence. Labels (480x360 in
+  SegNet's copy) are resized nearest-neighbour to the frames (960x720).
+* `labelled_video`: a user's own labelled videos::
+
+    INPUT_DIR/dataset.json                           the dataset descriptor (tw_keras/dataset_info.py)
+    INPUT_DIR/{split}/videos/{name}.{ext}            any container FFmpeg reads
+    INPUT_DIR/{split}/labels/{name}_{frame:06d}.png  frame = 0-based decoded frame of that video
+
+  For camvid and labelled_video each labelled frame becomes one GOP: the `--num_frames`
+  frames (default 12, at most `--gop`) ending at it, the last one labelled and scored. A
+  labelled frame with a shorter history is skipped; the count is printed.
 * `video`: every file under `--input_dir` is a video in any codec FFmpeg reads;
   unlabelled; one record per GOP.
+
+Labels are validated against the dataset descriptor (`--descriptor`: a built-in name --
+cityscapes, camvid, synthetic -- or a JSON file; default the layout's own): a value (or
+colour) that is neither a class nor ignore stops the job with the file, the values and their
+pixel counts. The descriptor is written as `OUTPUT_DIR/dataset.json`; training copies it into
+the model directory.
 
 Each source is transcoded to MPEG-4 Part 2 Simple Profile with a strict GOP (`--gop`,
 default 12 = I + 11 P, no B-frames, no scene-cut I-frames, constant `--qscale`), decoded
@@ -32,7 +55,7 @@ The residual is not stored: the model computes it from the previous frame and th
 in training, evaluation and serving alike (docs/CONVENTIONS.md).
 
 Output: `OUTPUT_DIR/{split}-%05d-of-%05d.tfrecord`, sharded by sequence, plus
-`OUTPUT_DIR/dataset_info.json`. Rerunning skips finished shards (resumable).
+`OUTPUT_DIR/dataset.json` (the descriptor) and `OUTPUT_DIR/build_report.json` (the counts). Rerunning skips finished shards (resumable).
 
 Sample command::
 
@@ -77,6 +100,8 @@ def define_flags():
   flags.DEFINE_integer("synthetic_train", _D.synthetic_train, "Synthetic training snippets.")
   flags.DEFINE_integer("synthetic_val", _D.synthetic_val, "Synthetic validation snippets.")
   flags.DEFINE_integer("seed", _D.seed, "Synthetic benchmark seed.")
+  flags.DEFINE_string("descriptor", None, "Dataset descriptor: a built-in name (cityscapes, camvid, synthetic) "
+                      "or a JSON file; default the layout's own (labelled_video: INPUT_DIR/dataset.json).")
   flags.DEFINE_string("input_pattern", None, "video: a file pattern instead of --input_dir (may be a "
                       "remote URI, e.g. gs://bucket/videos/*.mp4).")
   flags.DEFINE_string("input_list", None, "video: a text file naming one video (path or URI) per line.")

@@ -34,7 +34,8 @@ def define_flags():
   flags.DEFINE_integer("stage1_steps", None, "Override the preset's stage-1 steps.")
   flags.DEFINE_integer("stage2_steps", None, "Override the preset's stage-2 steps.")
   flags.DEFINE_float("consistency_weight", None, "Override lambda (default 10).")
-  flags.DEFINE_string("imagenet_weights", None, "Local ImageNet weights file for the encoder.")
+  flags.DEFINE_string("imagenet_weights", None, "ImageNet weights for the encoder: a local file, or "
+                      "\"imagenet\" (Keras' own file, from Keras' cache or downloaded into it once).")
   flags.DEFINE_string("backbone", None, "Override the preset's backbone.")
   flags.DEFINE_bool("deep_context", True, "False trains the no-context ablation (encoder to stride 8, "
                     "stride-8/4 tail, classifier; stage 1 only) instead of the per-frame CNN.")

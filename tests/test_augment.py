@@ -2,8 +2,10 @@
 import numpy as np
 import tensorflow as tf
 
-from tw_keras import labels
+from tw_keras import dataset_info
 from tw_keras.data import augment
+
+CS = dataset_info.CITYSCAPES
 
 RNG = np.random.default_rng(0)
 
@@ -32,5 +34,5 @@ def test_augment_pads_with_ignore_and_grey():
   image, label = _column_example(8, 12)
   img, lab = augment.scale_flip_crop(image, label, tf.constant([3, 4]), (16, 20), (1.0, 1.0), flip=False)
   lab, img = lab.numpy(), img.numpy()
-  assert (lab == labels.IGNORE_LABEL).sum() == 16 * 20 - 8 * 12
-  assert np.all(img[lab == labels.IGNORE_LABEL] == 127.5)
+  assert (lab == dataset_info.IGNORE_LABEL).sum() == 16 * 20 - 8 * 12
+  assert np.all(img[lab == dataset_info.IGNORE_LABEL] == 127.5)

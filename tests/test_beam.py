@@ -50,7 +50,7 @@ def test_beam_writes_the_same_records_and_shards_as_the_local_pool(local_and_bea
   for name in names:
     assert _records(f"{beam}/{name}") == _records(f"{local}/{name}")  # record for record, in order
     assert _sha(f"{beam}/{name}") == _sha(f"{local}/{name}")  # and byte for byte
-  info_local, info_beam = (json.load(open(f"{d}/dataset_info.json")) for d in (local, beam))
+  info_local, info_beam = (json.load(open(f"{d}/build_report.json")) for d in (local, beam))
   for split in ("train", "val"):
     for key in ("sequences", "gops", "frames", "bytes", "shards"):
       assert info_beam["splits"][split][key] == info_local["splits"][split][key], (split, key)
@@ -65,7 +65,7 @@ def test_beam_rerun_skips_finished_shards(local_and_beam, tiny_records):
   r = run_cli("--dataset=cityscapes", f"--input_dir={tiny_records}", f"--output_dir={beam}",
               "--sequences_per_shard=2", "--runner=DirectRunner")
   assert r.returncode == 0, r.stderr[-3000:]
-  info = json.load(open(f"{beam}/dataset_info.json"))
+  info = json.load(open(f"{beam}/build_report.json"))
   assert info["splits"]["train"]["shards_skipped"] == 2 and info["splits"]["train"]["frames"] == 36
   assert {p: _sha(p) for p in glob.glob(f"{beam}/*.tfrecord")} == before
 
@@ -86,7 +86,7 @@ def test_a_bad_file_goes_to_the_dead_letter_output_and_the_rest_is_written(tmp):
   assert f"rejected: {videos}/b.mp4: not a video FFmpeg can read" in r.stdout, r.stdout
   rejected = json.load(open(f"{out}/video-rejected.json"))
   assert [x["path"] for x in rejected] == [f"{videos}/b.mp4"]
-  info = json.load(open(f"{out}/dataset_info.json"))["splits"]["video"]
+  info = json.load(open(f"{out}/build_report.json"))["splits"]["video"]
   assert (info["sequences"], info["gops"], info["frames"], info["rejected"]) == (2, 3, 36, 1)
   # The set is complete (the rejected file's shard is empty) and readable.
   from tw_keras.data import dataset
@@ -98,7 +98,7 @@ def test_retried_work_rewrites_the_same_bytes(local_and_beam, tiny_records, tmp)
   """Beam may run a bundle twice: both DoFns write the same names with the same bytes."""
   from tw_keras.data import beam_build, build
   config = build.BuildConfig(dataset="cityscapes", input_dir=tiny_records, output_dir=tmp)
-  source = build.find_sources(config, "val")[0]
+  source = build.find_sources(config, "val")[0][0]
   encode = beam_build.EncodeSequence(config.prep_options)
   first = list(encode.process((7, 0, source, f"{tmp}/000000.tfrecord")))
   (key, part), = first
@@ -131,7 +131,7 @@ def test_a_write_step_that_never_ran_is_an_error_naming_the_shard(tiny_records, 
   with pytest.raises(codec.VideoError) as e:
     _run_val(tiny_records, tmp)
   assert e.value.path == f"{tmp}/val-00000-of-00002.tfrecord" and "never wrote this shard" in e.value.problem
-  assert not os.path.exists(f"{tmp}/dataset_info.json") and not os.path.exists(f"{tmp}/val-shards.json")
+  assert not os.path.exists(f"{tmp}/build_report.json") and not os.path.exists(f"{tmp}/val-shards.json")
 
 
 def test_a_short_shard_is_an_error_and_is_not_recorded_as_finished(tiny_records, tmp, monkeypatch):
@@ -154,7 +154,7 @@ def test_a_short_shard_is_an_error_and_is_not_recorded_as_finished(tiny_records,
     _run_val(tiny_records, tmp)
   assert e.value.path == f"{tmp}/val-00000-of-00002.tfrecord"
   assert "holds 0 records, the pipeline reported 1" in e.value.problem
-  assert not os.path.exists(f"{tmp}/dataset_info.json") and not os.path.exists(f"{tmp}/val-shards.json")
+  assert not os.path.exists(f"{tmp}/build_report.json") and not os.path.exists(f"{tmp}/val-shards.json")
   monkeypatch.undo()  # a rerun with a sound pipeline rewrites and records the set
   report = _run_val(tiny_records, tmp)
   assert report["splits"]["val"]["sequences_written"] == 2 and report["splits"]["val"]["gops"] == 2

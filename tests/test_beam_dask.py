@@ -1,7 +1,7 @@
 """The Beam build on a live Dask cluster: a `dask scheduler` and two `dask worker` processes
 on 127.0.0.1 (real processes over TCP, dashboards off), started and stopped by PID here.
 
-The records, `{split}-shards.json` and `dataset_info.json`'s counts must equal the local
+The records, `{split}-shards.json` and `build_report.json`'s counts must equal the local
 pool's byte for byte, both workers must have done work, and a corrupt file must land in the
 dead-letter list under its own name (the inputs live under the system temp directory, where
 the old launcher misnamed it)."""
@@ -94,7 +94,7 @@ def test_dask_cluster_writes_the_local_pools_bytes_with_both_workers(local_and_d
   assert names == sorted(os.path.basename(p) for p in glob.glob(f"{dask}/*.tfrecord")) and len(names) == 3
   for name in names:
     assert _sha(f"{dask}/{name}") == _sha(f"{local}/{name}"), name
-  info_local, info_dask = (json.load(open(f"{d}/dataset_info.json")) for d in (local, dask))
+  info_local, info_dask = (json.load(open(f"{d}/build_report.json")) for d in (local, dask))
   for split in ("train", "val"):
     assert open(f"{dask}/{split}-shards.json", "rb").read() == open(f"{local}/{split}-shards.json", "rb").read()
     for key in ("sequences", "gops", "frames", "bytes", "shards", "sequences_written"):
@@ -123,7 +123,7 @@ def test_a_corrupt_label_on_dask_is_dead_lettered_under_its_own_name(local_and_d
   assert len(errors) == 1 and "1 input file(s) rejected" in errors[0], r.stderr[-2000:]
   assert f"rejected: {bad}: not a single-channel label PNG" in r.stdout, r.stdout
   assert [x["path"] for x in json.load(open(f"{out}/val-rejected.json"))] == [bad]
-  info = json.load(open(f"{out}/dataset_info.json"))
+  info = json.load(open(f"{out}/build_report.json"))
   assert [x["path"] for x in info["rejected"]] == [bad]
   assert (info["splits"]["val"]["sequences"], info["splits"]["val"]["rejected"]) == (1, 1)
   # Train is untouched by the bad val label: the local pool's bytes; val keeps its good sequence.

@@ -93,10 +93,11 @@ def test_extraction_speed_script_runs():
 
 
 def test_study_report_script_reads_a_results_file(tmp):
-  from tw_keras import labels
+  from tw_keras import dataset_info
+  CS = dataset_info.CITYSCAPES
   d = list(range(12))
   variants = {name: {"mean_miou_over_d": m, "miou_per_distance": [m] * 12,
-                     "pooled_over_d": {"category_miou": m, "category_iou": {c: m for c in labels.CATEGORIES}}}
+                     "pooled_over_d": {"category_miou": m, "category_iou": {c: m for c in CS.categories}}}
               for name, m in [("per_frame", 50.0), ("layer1_cfr_rga", 48.0), ("layer1_cfr", 47.0), ("layer1_ft", 46.0),
                               ("layer1_warp", 40.0), ("layer2_cfr_rga", 45.0), ("layer3", 30.0)]}
   path = os.path.join(tmp, "results.json")

@@ -6,8 +6,10 @@ import os
 import numpy as np
 import pytest
 
-from tw_keras import labels
+from tw_keras import dataset_info
 from tw_keras.evaluation import metrics
+
+CS = dataset_info.CITYSCAPES
 
 
 def test_confusion_and_iou_by_hand():
@@ -24,18 +26,27 @@ def test_absent_classes_are_nan_but_false_positives_count():
   gt = np.zeros((4, 4), int)
   pred = np.zeros((4, 4), int)
   pred[0, 0] = 5  # class 5 never in the ground truth but predicted: IoU 0, counted
-  iou = metrics.iou_per_class(metrics.confusion_matrix(gt, pred))
+  iou = metrics.iou_per_class(metrics.confusion_matrix(gt, pred, 19))
   assert iou[0] == pytest.approx(15 / 16) and iou[5] == 0 and np.isnan(iou[3])
-  assert metrics.mean_iou(metrics.confusion_matrix(gt, pred)) == pytest.approx((15 / 16) / 2)
+  assert metrics.mean_iou(metrics.confusion_matrix(gt, pred, 19)) == pytest.approx((15 / 16) / 2)
 
 
 def test_category_confusion_merges_classes():
-  gt = np.array([labels.TRAIN_ID["road"], labels.TRAIN_ID["sidewalk"], labels.TRAIN_ID["car"]])
-  pred = np.array([labels.TRAIN_ID["sidewalk"], labels.TRAIN_ID["road"], labels.TRAIN_ID["bus"]])
-  cat = metrics.category_confusion(metrics.confusion_matrix(gt, pred))
+  gt = np.array([CS.train_id["road"], CS.train_id["sidewalk"], CS.train_id["car"]])
+  pred = np.array([CS.train_id["sidewalk"], CS.train_id["road"], CS.train_id["bus"]])
+  cat = metrics.category_confusion(metrics.confusion_matrix(gt, pred, 19), CS)
   iou = metrics.iou_per_class(cat)
-  assert iou[labels.CATEGORIES.index("flat")] == 1 and iou[labels.CATEGORIES.index("vehicle")] == 1
-  assert metrics.mean_iou(metrics.confusion_matrix(gt, pred)) == 0
+  assert iou[CS.categories.index("flat")] == 1 and iou[CS.categories.index("vehicle")] == 1
+  assert metrics.mean_iou(metrics.confusion_matrix(gt, pred, 19)) == 0
+
+
+def test_values_outside_the_class_table_are_errors_not_dropped():
+  gt = np.array([0, 1, 255])
+  with pytest.raises(ValueError, match="prediction value 19 is outside the 19 classes"):
+    metrics.confusion_matrix(gt, np.array([0, 19, 0]), 19)
+  with pytest.raises(ValueError, match="ground truth value 11 is outside the 11 classes"):
+    metrics.confusion_matrix(np.array([11, 0, 255]), np.array([0, 0, 0]), 11)
+  assert metrics.confusion_matrix(gt, np.array([0, 1, 18]), 19).sum() == 2  # ignore dropped
 
 
 @pytest.fixture(scope="module")

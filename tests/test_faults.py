@@ -129,7 +129,7 @@ def test_records_are_byte_reproducible_and_resume_after_kill_9(tmp_path):
   assert r.returncode == 0, r.stderr
   assert shard_hashes(str(b)) == reference
   assert not leftovers(str(b))
-  info = json.load(open(b / features.DATASET_INFO))["splits"]["train"]
+  info = json.load(open(b / features.BUILD_REPORT))["splits"]["train"]
   assert (info["sequences"], info["frames"]) == (4, 48)  # totals, not just the rerun's work
 
 

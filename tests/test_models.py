@@ -264,3 +264,36 @@ def test_count_flops_of_one_convolution():
   x = keras.Input((8, 8, 2))
   model = keras.Model(x, {"logits": keras.layers.Conv2D(4, 3, padding="same", use_bias=False)(x)})
   assert models.count_flops(model, [(1, 8, 8, 2)]) == 2 * 8 * 8 * 4 * 3 * 3 * 2  # 2 per multiply-add
+
+
+def test_imagenet_weights_come_from_keras_cache_or_fail_offline_in_one_line(tmp, monkeypatch):
+  """`imagenet_weights="imagenet"`: Keras' own file through `keras.utils.get_file` (stubbed:
+  this machine has no network), into Keras' cache; offline, one line naming what to fetch."""
+  import keras  # pylint: disable=g-import-not-at-top
+  enc = encoders.build_encoder("mobilenet_v1", 0.25)
+  path = f"{tmp}/cached.weights.h5"
+  enc.save_weights(path)
+  asked = []
+
+  def cached(fname, origin, cache_subdir):
+    asked.append((fname, origin, cache_subdir))
+    return path
+  monkeypatch.setattr(keras.utils, "get_file", cached)
+  per_frame = models.build_per_frame(config_lib.ModelConfig(width=0.25, decoder_width=0.125,
+                                                            imagenet_weights="imagenet"))
+  assert asked == [("mobilenet_2_5_224_tf_no_top.h5", "https://storage.googleapis.com/tensorflow/"
+                    "keras-applications/mobilenet/mobilenet_2_5_224_tf_no_top.h5", "models")]
+  for a, b in zip(models.encoder_of(per_frame).weights, enc.weights):
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+  def offline(fname, origin, cache_subdir):
+    raise Exception(f"URL fetch failure on {origin}: None -- [Errno -3] Temporary failure in name resolution")
+  monkeypatch.setattr(keras.utils, "get_file", offline)
+  monkeypatch.setenv("KERAS_HOME", f"{tmp}/keras")
+  with pytest.raises(ValueError, match=r"^\S+/keras/models/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_"
+                     r"no_top.h5: ImageNet weights not in Keras' cache and the download failed .*; fetch https://"
+                     r"\S+ into \S+/keras/models/ on a machine with a network, or pass --imagenet_weights=FILE$"):
+    models.build_per_frame(config_lib.ModelConfig(backbone="mobilenet_v2", width=1.0, decoder_width=0.125,
+                                                  imagenet_weights="imagenet"))
+  with pytest.raises(ValueError, match="Keras has no ImageNet weights for resnet18"):
+    models.build_per_frame(config_lib.ModelConfig(backbone="resnet18", width=0.25, imagenet_weights="imagenet"))

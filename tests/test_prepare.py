@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 
 from tw_keras.video import codec
-from tw_keras import labels
+from tw_keras import dataset_info
 from tw_keras.data import features, prepare, synthetic
 from helpers import translated_clip
+
+CS = dataset_info.CITYSCAPES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -37,7 +39,7 @@ def test_cli_writes_sequence_shards_and_summary(synthetic_records):
   assert sorted(os.path.basename(p) for p in glob.glob(os.path.join(out, "*.tfrecord"))) == [
       "train-00000-of-00002.tfrecord", "train-00001-of-00002.tfrecord", "val-00000-of-00001.tfrecord"]
   assert "train: 3 sequences, 3 GOPs, 36 frames" in r.stdout
-  assert os.path.exists(os.path.join(out, features.DATASET_INFO))
+  assert os.path.exists(os.path.join(out, features.BUILD_REPORT))
   assert not glob.glob(os.path.join(out, "*.tmp")) and not glob.glob(os.path.join(out, ".spill_*"))
 
 
@@ -253,11 +255,16 @@ def test_read_label_converts_label_ids_and_checks_size(tmp):
   ids = np.array([[7, 26, 0], [24, 8, 11]], np.uint8)  # road, car, unlabeled / person, sidewalk, building
   path = os.path.join(tmp, "x_gtFine_labelIds.png")
   cv2.imwrite(path, ids)
-  t = labels.TRAIN_ID
+  t = CS.train_id
   np.testing.assert_array_equal(prepare.read_label(path, (2, 3)),
                                 [[t["road"], t["car"], 255], [t["person"], t["sidewalk"], t["building"]]])
   train_ids_path = os.path.join(tmp, "x_gtFine_labelTrainIds.png")
-  cv2.imwrite(train_ids_path, ids)
-  np.testing.assert_array_equal(prepare.read_label(train_ids_path, (2, 3)), ids)  # already trainIds
+  train_ids = np.array([[0, 13, 255], [11, 1, 2]], np.uint8)
+  cv2.imwrite(train_ids_path, train_ids)
+  np.testing.assert_array_equal(prepare.read_label(train_ids_path, (2, 3)), train_ids)  # already trainIds
+  cv2.imwrite(train_ids_path, ids)  # labelIds saved under the trainIds name: 24 and 26 are no trainIds
+  with pytest.raises(prepare.VideoError, match=r"labelTrainIds.png: label value\(s\) not in the class table "
+                     r"of cityscapes: 24 x1, 26 x1 pixels"):
+    prepare.read_label(train_ids_path, (2, 3))
   with pytest.raises(prepare.VideoError, match="does not match frame size 4x2"):
     prepare.read_label(path, (2, 4))

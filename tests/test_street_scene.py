@@ -2,9 +2,11 @@
 import numpy as np
 import pytest
 
-from tw_keras import labels
+from tw_keras import dataset_info
 from tw_keras.scene import movers, raycast, street_scene, world
 from tw_keras.scene import street as street_lib
+
+CS = dataset_info.CITYSCAPES
 
 W, H = 256, 128
 F = world.FOCAL_OVER_WIDTH * W
@@ -134,7 +136,7 @@ def test_scene_labels_cover_categories_and_hood_is_ignored():
     img, lab = scene.render(0.0, W, H)
     assert img.shape == (H, W, 3) and lab.shape == (H, W)
     hood = scene.hood.mask(H, W)
-    assert (lab[hood] == labels.IGNORE_LABEL).all() and (lab[~hood] != labels.IGNORE_LABEL).all()
+    assert (lab[hood] == dataset_info.IGNORE_LABEL).all() and (lab[~hood] != dataset_info.IGNORE_LABEL).all()
     seen |= set(np.unique(lab[~hood]).tolist())
-  cats = {labels.CATEGORIES[labels.CATEGORY_OF_CLASS[c]] for c in seen}
-  assert cats == set(labels.CATEGORIES), cats
+  cats = {CS.categories[CS.category_of_class[c]] for c in seen}
+  assert cats == set(CS.categories), cats

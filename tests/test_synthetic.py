@@ -4,8 +4,10 @@ import os
 import cv2
 import numpy as np
 
-from tw_keras import labels
+from tw_keras import dataset_info
 from tw_keras.data import synthetic
+
+CS = dataset_info.CITYSCAPES
 
 SMALL = synthetic.SyntheticConfig(height=96, width=192, num_frames=6, sequences=(("train", 2), ("val", 1)))
 
@@ -26,16 +28,16 @@ def test_covers_15_classes_all_seven_categories_and_only_known_labels():
   for seq in range(6):
     for _, lab in synthetic.render_snippet(config, "train", seq):
       seen |= set(np.unique(lab).tolist())
-  assert seen <= set(range(labels.NUM_CLASSES)) | {labels.IGNORE_LABEL}  # 255: the ego bonnet
-  seen.discard(labels.IGNORE_LABEL)
+  assert seen <= set(range(CS.num_classes)) | {dataset_info.IGNORE_LABEL}  # 255: the ego bonnet
+  seen.discard(dataset_info.IGNORE_LABEL)
   assert len(seen) >= 15, sorted(seen)
-  assert {labels.CATEGORIES[labels.CATEGORY_OF_CLASS[c]] for c in seen} == set(labels.CATEGORIES)
+  assert {CS.categories[CS.category_of_class[c]] for c in seen} == set(CS.categories)
 
 
 def test_people_change_shape_not_just_position():
   config = synthetic.SyntheticConfig(height=128, width=256, num_frames=8)
   frames = [lab for _, lab in synthetic.render_snippet(config, "val", 0)]
-  person = labels.TRAIN_ID["person"]
+  person = CS.train_id["person"]
   areas = [int((lab == person).sum()) for lab in frames]
   assert min(areas) > 0
   # A rigid translation would keep the area nearly constant; articulation changes it.
@@ -45,7 +47,7 @@ def test_people_change_shape_not_just_position():
 def test_camera_moves_and_textures_are_not_flat():
   frames = [img for img, _ in synthetic.render_snippet(SMALL, "train", 0)]
   assert np.abs(frames[0].astype(int) - frames[-1]).mean() > 5
-  road = labels.TRAIN_ID["road"]
+  road = CS.train_id["road"]
   lab = next(synthetic.render_snippet(SMALL, "train", 0))[1]
   assert frames[0][lab == road].std() > 5
 

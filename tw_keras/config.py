@@ -18,8 +18,10 @@ class ModelConfig:
     width: encoder width multiplier (1.0 = paper; 0.25 for CPU-scale runs).
     decoder_width: multiplier on the decoder channels of docs/CONVENTIONS.md
       (PPM 512 / 4x128 / 256; laterals 128, 64, 64).
-    num_classes: 19 Cityscapes trainIds.
-    imagenet_weights: local file with ImageNet encoder weights, or None (random init).
+    num_classes: the logits' channels (19 for Cityscapes); training sets it from the
+      records' dataset descriptor (`tw_keras.dataset_info`).
+    imagenet_weights: a local file of ImageNet encoder weights, "imagenet" (Keras' own file,
+      from Keras' cache or downloaded into it once), or None (random init).
     deep_context: False builds the *no-context* ablation instead of the per-frame CNN: the
       encoder up to stride 8 and the decoder's stride-8/4 tail (lateral 3) and classifier,
       with no deeper layers (no PPM, no Layer1/Layer2). It checks that a benchmark cannot

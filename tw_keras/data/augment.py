@@ -6,7 +6,7 @@ stateless, keyed by a [2] int seed, so a run with the same seed sees the same cr
 
 import tensorflow as tf
 
-from tw_keras import labels
+from tw_keras import dataset_info
 
 # Image padding value: mid-grey, i.e. 0 after the models' [-1, 1] preprocessing.
 _PAD_VALUE = 127.5
@@ -31,7 +31,7 @@ def scale_flip_crop(image, label, seed, crop, scale_range=(0.5, 2.0), flip=True)
   ch, cw = crop
   ph, pw = tf.maximum(ch - size[0], 0), tf.maximum(cw - size[1], 0)
   image = tf.pad(image - _PAD_VALUE, [[0, ph], [0, pw], [0, 0]]) + _PAD_VALUE
-  label = tf.pad(label - labels.IGNORE_LABEL, [[0, ph], [0, pw], [0, 0]]) + labels.IGNORE_LABEL
+  label = tf.pad(label - dataset_info.IGNORE_LABEL, [[0, ph], [0, pw], [0, 0]]) + dataset_info.IGNORE_LABEL
   both = tf.concat([image, tf.cast(label, tf.float32)], axis=-1)
   both = tf.image.stateless_random_crop(both, [ch, cw, 4], seeds[1])
   if flip:

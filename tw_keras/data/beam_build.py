@@ -34,9 +34,9 @@ lists the sources, removes stale shard sets, skips shards an earlier run finishe
 the pipeline, and then trusts nothing it did not see: every shard of the plan must have been
 reported by the pipeline, exist, and hold exactly the records reported for it (counted from
 the file's framing, `records.count_records`); a missing, empty or short shard is a one-line
-error naming it (exit 1), and `{split}-shards.json` and `dataset_info.json` are written only
+error naming it (exit 1), and `{split}-shards.json` and `build_report.json` are written only
 from what was verified. Rejected files are listed with their problem in
-`OUT/{split}-rejected.json` and `dataset_info.json`, printed as `rejected: FILE: PROBLEM`
+`OUT/{split}-rejected.json` and `build_report.json`, printed as `rejected: FILE: PROBLEM`
 lines, and the job then fails with one line (exit 1): at the scale Beam is for, one unreadable
 clip must not throw away an overnight job, and must not pass unnoticed. (The local path
 instead stops at the first bad file.) Input and output may be local paths or URIs that
@@ -48,6 +48,7 @@ through `beam_args` (without one it starts a local Dask cluster). Unless the arg
 a partitioning, each sequence is its own Dask partition, so the work spreads over the workers.
 """
 
+import dataclasses
 import contextlib
 import json
 import os
@@ -60,7 +61,7 @@ from typing import Dict, List, Sequence
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from tw_keras import fileio
+from tw_keras import dataset_info, fileio
 from tw_keras.data import build, features, prepare, records
 from tw_keras.video import codec
 
@@ -109,8 +110,7 @@ def _localized(source: prepare.Source, tmp: str):
   video = local(source.video, 0)
   images = tuple(local(p, i) for i, p in enumerate(source.images))
   labels = tuple(local(p, 100000 + i) for i, p in enumerate(source.labels))
-  return prepare.Source(source.sequence_id, video=video, images=images, labels=labels,
-                        first_index=source.first_index), originals
+  return dataclasses.replace(source, video=video, images=images, labels=labels), originals
 
 
 def original_path(error_path: str, originals: Dict[str, str], tmp: str, source: prepare.Source) -> str:
@@ -213,7 +213,7 @@ def _plan(config: build.BuildConfig, out: str, split: str, first_key: int) -> Di
   """What the pipeline must do for one split: its shard set, the shards still to write
   (keyed from `first_key` on), and one job per source of those shards."""
   gfile = _gfile()
-  sources = build.find_sources(config, split)
+  sources, skipped = build.find_sources(config, split)
   num_shards = max(1, min(build.num_shards(config, len(sources)), len(sources)))
   removed = _remove_stale(out, split, num_shards)  # also every `.spill_*` directory, locally
   spill_dir = _join(out, SPILL_DIR.format(split=split))
@@ -227,7 +227,7 @@ def _plan(config: build.BuildConfig, out: str, split: str, first_key: int) -> Di
   keys = {first_key + n: (out, split, s, num_shards, spill_dir) for n, s in enumerate(todo)}
   jobs = [(key, i, sources[i], _join(spill_dir, f"{i:06d}.tfrecord"))
           for key, (_, _, s, _, _) in keys.items() for i in range(bounds[s], bounds[s + 1])]
-  return dict(split=split, num_shards=num_shards, removed=removed, spill_dir=spill_dir, stats_path=stats_path,
+  return dict(split=split, num_shards=num_shards, removed=removed, skipped=skipped, spill_dir=spill_dir, stats_path=stats_path,
               stats={k: v for k, v in stats.items() if k not in {name(s) for s in todo}}, todo=todo,
               keys=keys, jobs=jobs, name=name)
 
@@ -291,9 +291,17 @@ def run(config: build.BuildConfig, runner: str, beam_args: Sequence[str] = (), l
       report["synthetic_render_seconds"] = round(time.time() - t, 2)
       report["synthetic_root"] = config.source_root
 
+    if fileio.is_remote(out):
+      if config.info is not None:
+        fileio.write_json(_join(out, dataset_info.DESCRIPTOR), config.info.to_json())
+    else:
+      build.write_descriptor(config, out)
     plans, shards, jobs = [], {}, []
     for split in config.output_splits:
       plan = _plan(config, out, split, first_key=len(shards))
+      if plan["skipped"]:
+        log(build.skipped_line(split, plan["skipped"], config.num_frames))
+        report.setdefault("skipped_labelled_frames", {})[split] = plan["skipped"]
       plans.append(plan)
       shards.update(plan["keys"])
       jobs += plan["jobs"]
@@ -333,11 +341,11 @@ def run(config: build.BuildConfig, runner: str, beam_args: Sequence[str] = (), l
     report["seconds"] = round(time.time() - start, 2)
     report["rejected"] = rejected_all
     report["workers"] = sorted(workers_all)
-    fileio.write_json(_join(out, features.DATASET_INFO), report)
+    fileio.write_json(_join(out, features.BUILD_REPORT), report)
   if rejected_all:
     raise codec.VideoError(_join(out, REJECTED.format(split="*")),
                            f"{len(rejected_all)} input file(s) rejected (listed there, with reasons); "
                            "the shards hold every other sequence")
   log(f"done in {report['seconds']} s ({runner}, {len(workers_all)} worker process(es)); "
-      f"shards and dataset_info.json in {out}")
+      f"shards and build_report.json in {out}")
   return report

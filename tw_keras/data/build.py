@@ -2,7 +2,8 @@
 
 `BuildConfig` is every setting of the job (its defaults are the CLI's defaults);
 `build(config)` runs it with the local process pool (`prepare.write_shards`), under a lock
-on the output directory, and writes `dataset_info.json`. `data_prep/build_tfrecords.py`
+on the output directory, and writes the dataset descriptor (`dataset.json`, `tw_keras.dataset_info`)
+and `build_report.json`. `data_prep/build_tfrecords.py`
 turns flags into a `BuildConfig`; the demo builds one directly.
 """
 
@@ -14,19 +15,26 @@ from typing import Dict, List, Optional, Tuple
 
 import tqdm
 
-from tw_keras import fileio
+from tw_keras import dataset_info, fileio
 from tw_keras.data import features, prepare, synthetic
 from tw_keras.video import codec
 
-DATASETS = ("synthetic", "cityscapes", "video")
+DATASETS = ("synthetic", "cityscapes", "camvid", "labelled_video", "video")
+WINDOWED = ("camvid", "labelled_video")  # a window of num_frames frames ending at each labelled frame
+# Each layout's descriptor unless --descriptor names another; None: unlabelled.
+DEFAULT_DESCRIPTOR = {"synthetic": "synthetic", "cityscapes": "cityscapes", "camvid": "camvid",
+                      "labelled_video": None, "video": None}
 
 
 @dataclasses.dataclass(frozen=True)
 class BuildConfig:
   """Attributes:
-    dataset: "synthetic" (render the built-in benchmark, then convert it as cityscapes),
-      "cityscapes" (a Cityscapes-layout tree) or "video" (every video file under input_dir).
-    output_dir: where shards and dataset_info.json go.
+    dataset: the layout (`data_prep/build_tfrecords.py` documents each): "synthetic" (render
+      the built-in benchmark, then convert it as cityscapes), "cityscapes", "camvid",
+      "labelled_video" (a user's own), or "video" (every video file under input_dir, unlabelled).
+    descriptor: the dataset descriptor: a built-in name or a JSON file (default: the layout's own;
+      labelled_video: INPUT_DIR/dataset.json).
+    output_dir: where shards and build_report.json go.
     input_dir: dataset root; for synthetic, where it is rendered (default
       OUTPUT_DIR/synthetic_cityscapes).
     splits: splits to convert; for video, the single split name used in shard names
@@ -36,7 +44,8 @@ class BuildConfig:
     gop, qscale, fps: the canonical MPEG-4 Part 2 stream (1 I + gop-1 P, constant quantiser).
     residual_mode: "step" (previous frame, TWNet) or "accumulate" (the GOP's I-frame).
     first_frame, num_frames, annotated_frame: which snippet frames are encoded (8..19) and
-      which must be labelled (19; -1 = none). num_frames 0 = all from first_frame.
+      which must be labelled (19; -1 = none). num_frames 0 = all from first_frame. For
+      camvid and labelled_video, num_frames (1..gop) frames end at each labelled frame.
     synthetic_*: size and snippet counts of the built-in benchmark; seed: its seed.
     input_pattern, input_list: video only, instead of input_dir: a file pattern (glob; may
       be a remote URI such as gs://bucket/videos/*.mp4) or a text file (local or remote)
@@ -62,15 +71,31 @@ class BuildConfig:
   seed: int = 0
   input_pattern: Optional[str] = None
   input_list: Optional[str] = None
+  descriptor: Optional[str] = None
 
   def __post_init__(self):
     if self.dataset not in DATASETS:
       raise ValueError(f"unknown dataset {self.dataset!r}: use one of {', '.join(DATASETS)}")
+    if self.dataset in WINDOWED and not 1 <= self.num_frames <= self.gop:
+      raise ValueError(f"--dataset={self.dataset}: --num_frames must be 1..{self.gop} (the GOP), "
+                       f"got {self.num_frames}")
     object.__setattr__(self, "splits", tuple(self.splits))
 
   @property
+  def info(self) -> Optional[dataset_info.DatasetInfo]:
+    """The dataset descriptor the labels are read with (None: unlabelled video)."""
+    name = self.descriptor or DEFAULT_DESCRIPTOR[self.dataset]
+    if name is None and self.dataset == "labelled_video":
+      name = os.path.join(self.input_dir or "", dataset_info.DESCRIPTOR)
+      if not os.path.exists(name):
+        raise codec.VideoError(name, "missing: a labelled_video tree carries its dataset descriptor "
+                               "(or give --descriptor)")
+    return dataset_info.load(name) if name else None
+
+  @property
   def prep_options(self) -> prepare.PrepOptions:
-    return prepare.PrepOptions(codec.EncodeOptions(self.gop, self.qscale, self.fps), self.residual_mode)
+    return prepare.PrepOptions(codec.EncodeOptions(self.gop, self.qscale, self.fps), self.residual_mode,
+                               self.info or dataset_info.CITYSCAPES)
 
   @property
   def synthetic_config(self) -> synthetic.SyntheticConfig:
@@ -127,20 +152,37 @@ def _listed_inputs(config: BuildConfig) -> List[str]:
   return paths
 
 
-def find_sources(config: BuildConfig, split: str) -> List[prepare.Source]:
-  """The sequences of one split, in a stable order (the shard order)."""
+def find_sources(config: BuildConfig, split: str) -> Tuple[List[prepare.Source], int]:
+  """(the sequences of one split, in a stable order (the shard order), labelled frames
+  skipped for too short a history (camvid, labelled_video))."""
   if config.dataset == "video" and (config.input_pattern or config.input_list):
     paths = _listed_inputs(config)
     if not paths:
       raise codec.VideoError(config.input_pattern or config.input_list, "matched no video files")
-    return prepare.video_sources_from_paths(paths)
+    return prepare.video_sources_from_paths(paths), 0
   root = config.source_root
   if root is None:
     raise ValueError(f"dataset {config.dataset!r} needs an input directory (BuildConfig.input_dir)")
   if config.dataset == "video":
-    return prepare.find_video_sources(root)
+    return prepare.find_video_sources(root), 0
+  if config.dataset == "camvid":
+    return prepare.find_camvid_sources(root, split, config.info, config.num_frames)
+  if config.dataset == "labelled_video":
+    return prepare.find_labelled_video_sources(root, split, config.info, config.num_frames)
   return prepare.find_cityscapes_sources(root, split, config.first_frame, config.num_frames or None,
-                                         config.annotated_frame if config.annotated_frame >= 0 else None)
+                                         config.annotated_frame if config.annotated_frame >= 0 else None), 0
+
+
+def skipped_line(split: str, skipped: int, num_frames: int) -> str:
+  return (f"{split}: {skipped} labelled frame(s) skipped: fewer than {num_frames - 1} frames before them "
+          "in their video")
+
+
+def write_descriptor(config: BuildConfig, output_dir: str):
+  """`output_dir/dataset.json`, before any shard; refuses records of another class table."""
+  info = config.info
+  if info is not None:
+    dataset_info.write_to_directory(output_dir, info, "records directory")
 
 
 def num_shards(config: BuildConfig, num_sources: int) -> int:
@@ -169,14 +211,18 @@ def build(config: BuildConfig, log=print) -> Dict[str, object]:
       render_synthetic(config.source_root, config.synthetic_config, config.workers)
       report["synthetic_render_seconds"] = round(time.time() - t, 2)
       report["synthetic_root"] = config.source_root
+    write_descriptor(config, config.output_dir)
     for split in config.output_splits:
-      sources = find_sources(config, split)
+      sources, skipped = find_sources(config, split)
+      if skipped:
+        log(skipped_line(split, skipped, config.num_frames))
+        report.setdefault("skipped_labelled_frames", {})[split] = skipped
       with tqdm.tqdm(total=len(sources), desc=f"{split} -> tfrecords", unit="seq", disable=None) as bar:
         summary = prepare.write_shards(sources, config.output_dir, split, num_shards(config, len(sources)),
                                        config.prep_options, config.workers, progress=bar.update)
       report["splits"][split] = summary
       log(split_line(split, summary))
     report["seconds"] = round(time.time() - start, 2)
-    fileio.write_json(os.path.join(config.output_dir, features.DATASET_INFO), report)
-  log(f"done in {report['seconds']} s; shards and dataset_info.json in {config.output_dir}")
+    fileio.write_json(os.path.join(config.output_dir, features.BUILD_REPORT), report)
+  log(f"done in {report['seconds']} s; shards and build_report.json in {config.output_dir}")
   return report

@@ -22,7 +22,7 @@ from typing import Optional
 import tensorflow as tf
 
 from tw_keras.data import features
-from tw_keras import labels
+from tw_keras import dataset_info
 from tw_keras.video import codec  # the stream's units: quarter-pel motion, 16-pixel macroblocks
 
 _CONTEXT = {
@@ -41,6 +41,12 @@ _SEQUENCE = {
     features.MOTION: tf.io.FixedLenSequenceFeature([], tf.string),
     features.LABEL: tf.io.FixedLenSequenceFeature([], tf.string),
 }
+
+
+def dataset_info_of(data_dir: str) -> dataset_info.DatasetInfo:
+  """The records' dataset descriptor (`data_dir/dataset.json`, written by data_prep); records
+  made before descriptors existed are Cityscapes'."""
+  return dataset_info.in_directory(data_dir, dataset_info.CITYSCAPES)
 
 
 def shard_files(data_dir: str, split: str):
@@ -96,7 +102,7 @@ def parse_gop(serialized, with_motion: bool = True):
   def decode_label(label):
     return tf.cond(tf.strings.length(label) > 0,
                    lambda: tf.cast(tf.reshape(tf.io.decode_png(label, channels=1), [h, w]), tf.int32),
-                   lambda: tf.fill([h, w], labels.IGNORE_LABEL))
+                   lambda: tf.fill([h, w], dataset_info.IGNORE_LABEL))
 
   images = tf.map_fn(lambda im: tf.reshape(tf.io.decode_png(im, channels=3), [h, w, 3]), seq[features.IMAGE],
                      fn_output_signature=tf.uint8)

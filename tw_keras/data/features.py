@@ -50,7 +50,7 @@ CLIP_SEQUENCE_ID = "sequence_id"  # [] string
 SHARD_PATTERN = "{split}-{index:05d}-of-{count:05d}.tfrecord"
 SHARD_RE = r"^(?P<split>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.tfrecord$"
 SHARD_STATS = "{split}-shards.json"  # per-shard counts, updated as each shard completes
-DATASET_INFO = "dataset_info.json"
+BUILD_REPORT = "build_report.json"
 
 
 def shard_sets(data_dir: str, split: str, glob_fn=None):

@@ -3,7 +3,8 @@
 Plain arguments only; flags live in `data_prep/build_tfrecords.py`.
 
 A *source* is one sequence: a Cityscapes-layout snippet (an ordered list of image files,
-optionally with label files) or a video file. Each source is transcoded to the canonical
+optionally with label files), a video file, or a labelled video's windows (CamVid, a user's
+`labelled_video`: the `num_frames` frames ending at each labelled frame, one GOP each). Each source is transcoded to the canonical
 stream (`codec.transcode`), decoded once (`codec.decode_compressed`), and written as one
 `tf.train.SequenceExample` per GOP (`tw_keras.data.features` documents every feature).
 
@@ -33,7 +34,7 @@ import numpy as np
 
 from tw_keras.video import codec
 from tw_keras.data import features, records
-from tw_keras import fileio, labels
+from tw_keras import dataset_info, fileio
 
 VideoError = codec.VideoError
 
@@ -48,21 +49,31 @@ class Source:
     sequence_id: stable name, e.g. "val/frankfurt_000003" or a video's relative path.
     video: path of a video file, or None for an image sequence.
     images: ordered image paths (image sequences).
-    labels: per-image label path or None; a given path must exist. Paths ending in
-      `labelIds.png` are converted to trainIds.
-    first_index: source frame index of the first image (e.g. 8 for Cityscapes GOPs).
+    labels: per-frame label path or None (indexed by decoded frame: image, or video frame);
+      a given path must exist. Cityscapes' `*labelIds.png` hold source ids and
+      `*labelTrainIds.png` train ids; other files are in the descriptor's encoding.
+    first_index: the record frame index of decoded frame 0 (e.g. 8 for Cityscapes GOPs; minus
+      the sequence's frame offset for a labelled video, so records count as its labels do).
+    windows: labelled videos only: (first, last) decoded frame indices, inclusive, of each GOP
+      to encode; the video is decoded once and each window becomes one record.
+    resize_labels: labels of another size but the frame's aspect ratio are resized to the
+      frame (nearest neighbour), as SegNet's half-size CamVid labels need.
   """
   sequence_id: str
   video: Optional[str] = None
   images: Tuple[str, ...] = ()
   labels: Tuple[Optional[str], ...] = ()
   first_index: int = 0
+  windows: Tuple[Tuple[int, int], ...] = ()
+  resize_labels: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
 class PrepOptions:
+  """How sources are encoded. `dataset`: the descriptor their labels are read with."""
   encode: codec.EncodeOptions = codec.EncodeOptions()
   residual_mode: str = "step"
+  dataset: dataset_info.DatasetInfo = dataset_info.CITYSCAPES
 
 
 def find_cityscapes_sources(root: str, split: str, first_frame: int = 8, num_frames: Optional[int] = 12,
@@ -102,6 +113,90 @@ def find_cityscapes_sources(root: str, split: str, first_frame: int = 8, num_fra
   return sources
 
 
+_LABEL_RE = re.compile(r"^(?P<seq>.+?)_f?(?P<n>\d+)\.png$")  # CamVid: 0001TP_006690, Seq05VD_f00000
+
+
+def find_camvid_sources(root: str, split: str, info: dataset_info.DatasetInfo, num_frames: int = 12
+                        ) -> Tuple[List[Source], int]:
+  """SegNet's CamVid layout, paired with the 30 Hz recordings::
+
+    ROOT/{split}annot/{seq}_{n}.png    index labels (0..10, 11 = void); n = the frame's number
+    ROOT/videos/{seq}.{ext}            the sequence's video (any container FFmpeg reads)
+
+  Frame n of a label is frame n + `info.frame_offset(seq)` of the video. Each labelled frame
+  becomes one window: the `num_frames` frames ending at it. Labels (480x360 in SegNet's
+  copy) are resized nearest-neighbour to the video's frames (960x720). Returns (sources,
+  labelled frames skipped for too short a history).
+  """
+  label_dir = os.path.join(root, f"{split}annot")
+  if not os.path.isdir(label_dir):
+    raise VideoError(label_dir, "no such directory (expected CamVid's {split}annot/ layout)")
+  labels_by_seq = collections.defaultdict(dict)
+  for path in sorted(glob.glob(os.path.join(label_dir, "*.png"))):
+    m = _LABEL_RE.match(os.path.basename(path))
+    if not m:
+      raise VideoError(path, "label name is not {sequence}_{frame number}.png")
+    labels_by_seq[m["seq"]][int(m["n"])] = path
+  if not labels_by_seq:
+    raise VideoError(label_dir, "no label PNGs found")
+  videos = {seq: _video_of(os.path.join(root, "videos"), seq) for seq in labels_by_seq}
+  return _windowed_sources(split, videos, labels_by_seq, info, num_frames)
+
+
+def find_labelled_video_sources(root: str, split: str, info: dataset_info.DatasetInfo, num_frames: int = 12
+                                ) -> Tuple[List[Source], int]:
+  """A user's own labelled videos::
+
+    ROOT/{split}/videos/{name}.{ext}               any container FFmpeg reads
+    ROOT/{split}/labels/{name}_{frame:06d}.png     frame = 0-based decoded frame of that video
+
+  Labels are in the descriptor's encoding; each labelled frame becomes one window (as
+  CamVid's). Returns (sources, labelled frames skipped for too short a history).
+  """
+  video_dir, label_dir = os.path.join(root, split, "videos"), os.path.join(root, split, "labels")
+  for d in (video_dir, label_dir):
+    if not os.path.isdir(d):
+      raise VideoError(d, "no such directory (expected the labelled_video layout: {split}/videos, {split}/labels)")
+  videos = {os.path.splitext(os.path.basename(p))[0]: p for p in sorted(glob.glob(os.path.join(video_dir, "*")))
+            if os.path.isfile(p) and not os.path.basename(p).startswith(".")}
+  labels_by_seq = collections.defaultdict(dict)
+  for path in sorted(glob.glob(os.path.join(label_dir, "*.png"))):
+    m = re.match(r"^(?P<seq>.+)_(?P<n>\d{6})\.png$", os.path.basename(path))
+    if not m:
+      raise VideoError(path, "label name is not {video name}_{frame:06d}.png")
+    if m["seq"] not in videos:
+      raise VideoError(path, f"no video {m['seq']}.* in {video_dir} for this label")
+    labels_by_seq[m["seq"]][int(m["n"])] = path
+  if not labels_by_seq:
+    raise VideoError(label_dir, "no label PNGs found")
+  return _windowed_sources(split, videos, labels_by_seq, info, num_frames)
+
+
+def _video_of(video_dir: str, sequence: str) -> str:
+  found = sorted(p for p in glob.glob(os.path.join(video_dir, glob.escape(sequence) + ".*")) if os.path.isfile(p))
+  if not found:
+    raise VideoError(os.path.join(video_dir, sequence + ".*"), f"no video for sequence {sequence}")
+  return found[0]
+
+
+def _windowed_sources(split, videos, labels_by_seq, info, num_frames):
+  """One Source per video: a window of `num_frames` frames ending at each labelled frame."""
+  out, skipped = [], 0
+  for seq in sorted(labels_by_seq):
+    offset = info.frame_offset(seq)
+    indexed = {n + offset: path for n, path in labels_by_seq[seq].items()}
+    usable = sorted(i for i in indexed if i >= num_frames - 1)
+    skipped += len(indexed) - len(usable)
+    if not usable:
+      continue
+    labels = [None] * (usable[-1] + 1)
+    for i in usable:
+      labels[i] = indexed[i]
+    out.append(Source(f"{split}/{seq}", video=videos[seq], labels=tuple(labels), first_index=-offset,
+                      windows=tuple((i - num_frames + 1, i) for i in usable), resize_labels=True))
+  return out, skipped
+
+
 def find_video_sources(input_dir: str) -> List[Source]:
   """Every (non-hidden) file under `input_dir`, recursively, as an unlabelled video source."""
   if not os.path.isdir(input_dir):
@@ -124,21 +219,42 @@ def video_sources_from_paths(paths: Sequence[str]) -> List[Source]:
   return [Source(p[len(common):], video=p) for p in paths]
 
 
-def read_label(path: str, size: Tuple[int, int]) -> np.ndarray:
-  """Label PNG -> [H, W] uint8 trainIds; checks that it exists and matches `size` (h, w)."""
+def read_label(path: str, size: Tuple[int, int], info: dataset_info.DatasetInfo = dataset_info.CITYSCAPES,
+               resize: bool = False) -> np.ndarray:
+  """Label PNG -> [H, W] uint8 train ids (255 = ignore), validated against `info`.
+
+  Cityscapes' `*_labelTrainIds.png` are train ids and `*_labelIds.png` source ids; any other
+  file is in `info.label_encoding`. The label must be the frame's `size` (h, w), or, with
+  `resize`, have its aspect ratio (then it is resized nearest-neighbour to it).
+  Raises VideoError naming the file: missing, unreadable, wrong size, or values (colours)
+  outside the class table, with their pixel counts.
+  """
   if not os.path.exists(path):
     raise VideoError(path, "missing label file")
-  lab = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-  if lab is None or lab.ndim != 2:
-    raise VideoError(path, "not a single-channel label PNG")
-  if lab.shape != tuple(size):
-    raise VideoError(path, f"label size {lab.shape[1]}x{lab.shape[0]} does not match frame size "
-                     f"{size[1]}x{size[0]}")
-  return labels.label_ids_to_train_ids(lab) if path.endswith("labelIds.png") and \
-      not path.endswith("labelTrainIds.png") else lab.astype(np.uint8)
+  name = os.path.basename(path)
+  encoding = ("train_ids" if name.endswith("labelTrainIds.png") else
+              "source_ids" if name.endswith("labelIds.png") else info.label_encoding)
+  lab = cv2.imread(path, cv2.IMREAD_COLOR if encoding == "colour" else cv2.IMREAD_UNCHANGED)
+  if lab is None:
+    raise VideoError(path, "not a readable label PNG")
+  if encoding == "colour":
+    lab = lab[..., ::-1]
+  elif lab.ndim != 2:
+    raise VideoError(path, f"not a single-channel label PNG (an index PNG of {info.name}'s "
+                     f"{info.label_encoding.replace('_', ' ')}; colour labels need label_encoding colour)")
+  if lab.shape[:2] != tuple(size):
+    h, w = lab.shape[:2]
+    if not (resize and h * size[1] == w * size[0]):
+      raise VideoError(path, f"label size {w}x{h} does not match frame size {size[1]}x{size[0]}")
+    lab = cv2.resize(np.ascontiguousarray(lab), (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+  try:
+    return info.encode_label(lab, path, encoding)
+  except dataset_info.LabelError as e:
+    raise VideoError(e.path, e.problem) from None
 
 
-def labelled_frames(root: str, split: str, step: int = 1) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+def labelled_frames(root: str, split: str, step: int = 1, info: dataset_info.DatasetInfo = dataset_info.SYNTHETIC
+                    ) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
   """([H, W, 3] RGB uint8, [H, W] trainIds uint8) of every `step`-th frame of each snippet of a
   Cityscapes-layout root's `split` that has a label (frames without one are skipped)."""
   for source in find_cityscapes_sources(root, split, first_frame=0, num_frames=None, annotated_frame=None):
@@ -147,7 +263,7 @@ def labelled_frames(root: str, split: str, step: int = 1) -> Iterator[Tuple[np.n
         bgr = cv2.imread(image, cv2.IMREAD_COLOR)
         if bgr is None:
           raise VideoError(image, "not a readable image")
-        yield bgr[..., ::-1], read_label(label, bgr.shape[:2])
+        yield bgr[..., ::-1], read_label(label, bgr.shape[:2], info)
 
 
 def _check_labels_exist(source: Source):
@@ -168,27 +284,57 @@ def sequence_gops(source: Source, options: PrepOptions, work_dir: Optional[str] 
   _check_labels_exist(source)  # fail before the (slow) transcode
   with tempfile.TemporaryDirectory(prefix="transcode_", dir=work_dir) as tmp:
     stream = os.path.join(tmp, "canonical.mp4")
-    codec.transcode(source.video or list(source.images), stream, options.encode)
-    gop: List[Dict[str, object]] = []
-    size = cell = None
-    gop_index = 0
+    if not source.windows:
+      codec.transcode(source.video or list(source.images), stream, options.encode)
+      yield from _stream_gops(source, options, stream, 0, 0)
+      return
+    for gop_index, (first, frames) in enumerate(_windows(source)):
+      codec.encode_frames(frames, stream, options.encode, source_name=source.video)
+      yield from _stream_gops(source, options, stream, first, gop_index)
 
-    def context():
-      return {features.SEQUENCE_ID: source.sequence_id, features.SEQUENCE_GOP_INDEX: gop_index,
-              features.HEIGHT: size[0], features.WIDTH: size[1], features.GOP: options.encode.gop,
-              features.MOTION_CELL: cell, features.RESIDUAL_MODE: options.residual_mode}
 
-    for frame in codec.decode_compressed(stream, residual_mode=options.residual_mode, with_residual=False):
-      if frame.pict_type == "I" and gop:
-        yield context(), gop
-        gop, gop_index = [], gop_index + 1
-      size, cell = frame.rgb.shape[:2], frame.motion_cell
-      i = frame.index
-      label_path = source.labels[i] if i < len(source.labels) else None
-      label = read_label(label_path, size) if label_path else None
-      gop.append(records.encode_frame(frame, label, source.first_index + i))
-    if gop:
+def _stream_gops(source: Source, options: PrepOptions, stream: str, first: int, gop_index: int):
+  """(context, frames) of each GOP of the canonical `stream`, whose frame 0 is the source's
+  decoded frame `first`; GOPs are numbered from `gop_index`."""
+  gop: List[Dict[str, object]] = []
+  size = cell = None
+
+  def context():
+    return {features.SEQUENCE_ID: source.sequence_id, features.SEQUENCE_GOP_INDEX: gop_index,
+            features.HEIGHT: size[0], features.WIDTH: size[1], features.GOP: options.encode.gop,
+            features.MOTION_CELL: cell, features.RESIDUAL_MODE: options.residual_mode}
+
+  for frame in codec.decode_compressed(stream, residual_mode=options.residual_mode, with_residual=False):
+    if frame.pict_type == "I" and gop:
       yield context(), gop
+      gop, gop_index = [], gop_index + 1
+    size, cell = frame.rgb.shape[:2], frame.motion_cell
+    i = first + frame.index
+    label_path = source.labels[i] if i < len(source.labels) else None
+    label = read_label(label_path, size, options.dataset, source.resize_labels) if label_path else None
+    gop.append(records.encode_frame(frame, label, source.first_index + i))
+  if gop:
+    yield context(), gop
+
+
+def _windows(source: Source) -> Iterator[Tuple[int, List[np.ndarray]]]:
+  """(first, [frames first..last]) of each of the source's windows, in order, decoding its
+  video once and holding only the longest window's frames."""
+  longest = max(last - first + 1 for first, last in source.windows)
+  held = collections.deque(maxlen=longest)
+  todo = sorted(source.windows, key=lambda w: w[1])
+  count = 0
+  for index, rgb in enumerate(codec.iter_source_frames(source.video)):
+    held.append(rgb)
+    count = index + 1
+    while todo and todo[0][1] == index:
+      first, last = todo.pop(0)
+      yield first, list(held)[len(held) - (last - first + 1):]
+    if not todo:
+      return
+  last = todo[0][1]
+  raise VideoError(source.video, f"has {count} frames, but a label names its frame {last}"
+                   + (f" ({source.labels[last]})" if last < len(source.labels) and source.labels[last] else ""))
 
 
 def encode_source(source: Source, options: PrepOptions, spill_path: str) -> Dict[str, int]:

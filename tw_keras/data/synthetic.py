@@ -26,7 +26,7 @@ from typing import Iterator, List, Tuple
 import cv2
 import numpy as np
 
-from tw_keras import fileio, labels
+from tw_keras import dataset_info, fileio
 from tw_keras.scene import street_scene
 
 FRAMES_PER_SNIPPET = 30
@@ -94,5 +94,5 @@ def write_snippet(config: SyntheticConfig, root: str, split: str, city: str, seq
   for (img_path, train_path, id_path), (img, lab) in zip(paths, render_snippet(config, split, sequence)):
     write_png(img_path, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
     write_png(train_path, lab)
-    write_png(id_path, labels.train_ids_to_label_ids(lab))
+    write_png(id_path, dataset_info.SYNTHETIC.label_png_ids(lab))
   return True

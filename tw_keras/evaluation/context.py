@@ -21,7 +21,7 @@ def miou_at_scale(model, pairs, scale: float) -> float:
     size = [max(SIZE_MULTIPLE, int(round(v * scale / SIZE_MULTIPLE)) * SIZE_MULTIPLE) for v in (w, h)]
     x = cv2.resize(rgb, tuple(size), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     logits = tf.image.resize(logits_of(tf.constant(x[None], tf.float32)), (h, w), method="bilinear")
-    conf = conf + metrics.confusion_matrix(lab, tf.argmax(logits[0], -1).numpy())
+    conf = conf + metrics.confusion_matrix(lab, tf.argmax(logits[0], -1).numpy(), logits.shape[-1])
   return float(metrics.mean_iou(conf) * 100)
 
 

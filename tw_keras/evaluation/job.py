@@ -8,9 +8,10 @@ optionally compares key-frame schedulers, and writes to its output directory::
   results.md              the per-distance table (+ the scheduler table)
   miou_vs_distance.png    the plot
   labelids/gt/*_gtFine_labelIds.png and labelids/{variant}/*_leftImg8bit.png
-                          official labelId PNGs of frame 19, predictions at TapLab's drawn d,
-                          for the `cityscapesscripts` evaluator (written to a temporary
-                          directory that replaces `labelids/` only when all is done)
+                          label PNGs of frame 19, predictions at TapLab's drawn d, in the
+                          dataset's encoding (`DatasetInfo.label_png_ids`: official labelIds
+                          for the `cityscapesscripts` evaluator on Cityscapes; written to a
+                          temporary directory that replaces `labelids/` only when all is done)
 """
 
 import os
@@ -19,7 +20,7 @@ import time
 import tensorflow as tf
 import tqdm
 
-from tw_keras import fileio
+from tw_keras import dataset_info, fileio
 from tw_keras.data import dataset, features, label_png
 from tw_keras.evaluation import protocol, report, timing
 from tw_keras.model import model_dir as model_dir_lib
@@ -45,6 +46,9 @@ def evaluate_model_dir(data_dir, model_dir, output_dir, split="val", variants=No
   variants = variants or model_dir_lib.available_variants(model_dir)
   nets = model_dir_lib.load_all(model_dir, variants)
   files = dataset.shard_files(data_dir, split)
+  info = next(iter(nets.values())).dataset
+  dataset_info.check_same_classes(info, f"the model directory {model_dir}", dataset.dataset_info_of(data_dir),
+                                  f"the records in {data_dir}")
   gops = dataset.gop_dataset(files)
   if max_sequences:
     gops = gops.take(max_sequences)
@@ -57,10 +61,10 @@ def evaluate_model_dir(data_dir, model_dir, output_dir, split="val", variants=No
     if not drawn:
       return
     stem = label_png.label_png_name(gop, -1)
-    label_png.write_label_png(os.path.join(png_dir, name), stem, pred, "_leftImg8bit.png")
+    label_png.write_label_png(os.path.join(png_dir, name), stem, pred, "_leftImg8bit.png", info)
     if stem not in written:
       label_png.write_label_png(os.path.join(png_dir, "gt"), stem, gop[features.CLIP_LABELS][-1].numpy(),
-                                 "_gtFine_labelIds.png")
+                                 "_gtFine_labelIds.png", info)
       written.add(stem)
 
   t = time.time()

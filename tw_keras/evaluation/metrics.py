@@ -1,30 +1,39 @@
-"""Segmentation metrics: confusion matrix, per-class IoU, mIoU and Cityscapes category IoU.
+"""Segmentation metrics: confusion matrix, per-class IoU, mIoU and category IoU.
 
 IoU follows the official `cityscapesscripts` evaluator: for class c, TP / (TP + FP + FN),
 where pixels whose ground truth is ignore (255) are dropped; a class with TP + FP + FN = 0
 (absent from the ground truth and never predicted) is NaN and left out of the mean.
-Category IoU merges classes into the 7 Cityscapes categories before taking IoU.
+Category IoU merges classes into their dataset's categories (`DatasetInfo.categories`; the 7
+of Cityscapes) before taking IoU.
 """
 
 from typing import Dict
 
 import numpy as np
 
-from tw_keras import labels
+from tw_keras import dataset_info
 
 
-def confusion_matrix(gt, pred, num_classes: int = labels.NUM_CLASSES) -> np.ndarray:
-  """[K, K] int64 counts, rows = ground truth, columns = prediction; gt 255 ignored.
+def confusion_matrix(gt, pred, num_classes: int) -> np.ndarray:
+  """[K, K] int64 counts, rows = ground truth, columns = prediction; gt IGNORE_LABEL dropped.
 
   Args:
-    gt, pred: integer arrays of the same shape (trainIds).
+    gt, pred: integer arrays of the same shape (train ids).
+  Raises:
+    ValueError: a prediction outside 0..K-1, or ground truth that is neither a class nor
+      ignore (a model and data of different class tables), instead of dropping them.
   """
   gt = np.asarray(gt).reshape(-1).astype(np.int64)
   pred = np.asarray(pred).reshape(-1).astype(np.int64)
   if gt.shape != pred.shape:
     raise ValueError(f"shape mismatch: gt {gt.shape} vs pred {pred.shape}")
-  keep = (gt >= 0) & (gt < num_classes) & (pred >= 0) & (pred < num_classes)
-  return np.bincount(gt[keep] * num_classes + pred[keep], minlength=num_classes ** 2).reshape(
+  keep = gt != dataset_info.IGNORE_LABEL
+  for name, values in (("ground truth", gt[keep]), ("prediction", pred)):
+    if values.size and (values.min() < 0 or values.max() >= num_classes):
+      raise ValueError(f"{name} value {values.min() if values.min() < 0 else values.max()} is outside "
+                       f"the {num_classes} classes")
+  gt, pred = gt[keep], pred[keep]
+  return np.bincount(gt * num_classes + pred, minlength=num_classes ** 2).reshape(
       num_classes, num_classes)
 
 
@@ -42,20 +51,21 @@ def mean_iou(conf: np.ndarray) -> float:
   return float(np.nanmean(ious)) if np.isfinite(ious).any() else float("nan")
 
 
-def category_confusion(conf: np.ndarray) -> np.ndarray:
-  """[19, 19] class confusion -> [7, 7] category confusion."""
-  onehot = np.eye(len(labels.CATEGORIES), dtype=np.int64)[labels.CATEGORY_OF_CLASS]  # [19, 7]
+def category_confusion(conf: np.ndarray, info: dataset_info.DatasetInfo) -> np.ndarray:
+  """[K, K] class confusion -> [C, C] category confusion (C = len(info.categories))."""
+  onehot = np.eye(len(info.categories), dtype=np.int64)[info.category_of_class]  # [K, C]
   return onehot.T @ np.asarray(conf, np.int64) @ onehot
 
 
-def summarize(conf: np.ndarray) -> Dict[str, object]:
-  """mIoU, per-class IoU and category IoU (in percent; NaN -> None) of a confusion matrix."""
+def summarize(conf: np.ndarray, info: dataset_info.DatasetInfo) -> Dict[str, object]:
+  """mIoU, per-class IoU and category IoU (in percent; NaN -> None) of a [K, K] confusion
+  matrix, named by `info`'s classes and categories."""
   pct = lambda v: None if not np.isfinite(v) else round(100.0 * float(v), 2)
   ious = iou_per_class(conf)
-  cat = iou_per_class(category_confusion(conf))
+  cat = iou_per_class(category_confusion(conf, info))
   return {
       "miou": pct(mean_iou(conf)),
-      "class_iou": {n: pct(v) for n, v in zip(labels.CLASS_NAMES, ious)},
+      "class_iou": {n: pct(v) for n, v in zip(info.class_names, ious)},
       "category_miou": pct(np.nanmean(cat)) if np.isfinite(cat).any() else None,
-      "category_iou": {n: pct(v) for n, v in zip(labels.CATEGORIES, cat)},
+      "category_iou": {n: pct(v) for n, v in zip(info.categories, cat)},
   }

@@ -62,12 +62,15 @@ def evaluate(nets: Dict[str, twnet.TWNet], gops: Iterable[Dict], distances: Sequ
     progress: optional callable() after each GOP.
   Returns:
     {"confusion": {name: [D, K, K]}, "taplab": {name: [K, K]}, "distances": [...],
-     "sequences": n, "taplab_draws": [...]}.
+     "sequences": n, "taplab_draws": [...], "dataset": the nets' DatasetInfo}.
   """
   names = list(nets)
   if not names:
     raise ValueError("evaluate: no variants given")
-  k = next(iter(nets.values())).config.num_classes
+  info = next(iter(nets.values())).dataset
+  if any(not n.dataset.same_classes(info) for n in nets.values()):
+    raise ValueError("evaluate: the variants were trained on different class tables")
+  k = info.num_classes
   conf = {n: np.zeros((len(distances), k, k), np.int64) for n in names}
   taplab = {n: np.zeros((k, k), np.int64) for n in names}
   rng = np.random.default_rng(TAPLAB_SEED)
@@ -97,7 +100,7 @@ def evaluate(nets: Dict[str, twnet.TWNet], gops: Iterable[Dict], distances: Sequ
         net = nets[name]
         frame = key if net.has_non_key_frames else target  # the per-frame CNN always sees the scored frame
         pred = chain_predictions(net, gop, frame, target, per_frame_out(net, frame)).numpy()
-        c = metrics.confusion_matrix(gt, pred)
+        c = metrics.confusion_matrix(gt, pred, k)
         conf[name][di] += c
         if d == draw:
           taplab[name] += c
@@ -107,4 +110,4 @@ def evaluate(nets: Dict[str, twnet.TWNet], gops: Iterable[Dict], distances: Sequ
     if progress:
       progress()
   return {"confusion": conf, "taplab": taplab, "distances": list(distances), "sequences": count,
-          "taplab_draws": draws}
+          "taplab_draws": draws, "dataset": info}

@@ -12,9 +12,11 @@ from tw_keras.evaluation import metrics
 
 def report(result: Dict[str, object]) -> Dict[str, object]:
   """Turns `evaluate`'s confusion matrices into the results JSON structure (percent)."""
-  out = {"distances": result["distances"], "sequences": result["sequences"], "variants": {}}
+  info = result["dataset"]
+  out = {"dataset": info.name, "classes": list(info.class_names), "distances": result["distances"],
+         "sequences": result["sequences"], "variants": {}}
   for name, conf in result["confusion"].items():
-    per_d = [metrics.summarize(c) for c in conf]
+    per_d = [metrics.summarize(c, info) for c in conf]
     mious = [s["miou"] for s in per_d if s["miou"] is not None]
     cats = [s["category_miou"] for s in per_d if s["category_miou"] is not None]
     out["variants"][name] = {
@@ -22,8 +24,8 @@ def report(result: Dict[str, object]) -> Dict[str, object]:
         "mean_miou_over_d": round(float(np.mean(mious)), 2) if mious else None,
         "category_miou_per_distance": [s["category_miou"] for s in per_d],
         "mean_category_miou_over_d": round(float(np.mean(cats)), 2) if cats else None,
-        "pooled_over_d": metrics.summarize(conf.sum(0)),
-        "taplab_uniform_draw": metrics.summarize(result["taplab"][name]),
+        "pooled_over_d": metrics.summarize(conf.sum(0), info),
+        "taplab_uniform_draw": metrics.summarize(result["taplab"][name], info),
     }
   return out
 

@@ -9,6 +9,9 @@ graph edge-pads internally and crops the outputs):
                 context float32 [B, h, w, C], motion int16 [B, ceil(Hc/8), ceil(Wc/8), 2])
       -> logits, labels, context (as above)
 
+`assets/dataset.json` is the model's dataset descriptor (`tw_keras.dataset_info`): the class
+names and colours of the K logits channels, in train-id order, for a serving client to read.
+
 A model directory trained for stage 1 only (a per-frame TWNet) exports the per-frame CNN
 alone: `key_frame` only, returning logits and labels (there is no context to carry).
 
@@ -25,7 +28,7 @@ import os
 import keras
 import tensorflow as tf
 
-from tw_keras import fileio
+from tw_keras import dataset_info, fileio
 from tw_keras.model import twnet
 
 
@@ -96,4 +99,5 @@ def export(net: twnet.TWNet, export_dir: str, fold_batch_norms: bool = True) -> 
   export_dir = export_dir.rstrip("/")
   with fileio.atomic_path(export_dir) as tmp:
     archive.write_out(tmp, verbose=False)
+    dataset_info.save(os.path.join(tmp, "assets", dataset_info.DESCRIPTOR), net.dataset)
   return export_dir

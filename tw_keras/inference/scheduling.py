@@ -42,11 +42,11 @@ def evaluate_schedulers(net: twnet.TWNet, gops: Iterable[Dict], specs: Sequence[
       for t in range(n):
         pred, _ = seg(gop[features.CLIP_IMAGES][t].numpy(), gop[features.CLIP_MOTION_GRID][t].numpy(), types[t], t)
         if bool(gop[features.CLIP_HAS_LABEL][t]):
-          conf += metrics.confusion_matrix(gop[features.CLIP_LABELS][t].numpy(), pred)
+          conf += metrics.confusion_matrix(gop[features.CLIP_LABELS][t].numpy(), pred, k)
       frames += n
       keys += seg.key_frames
       non_keys += seg.non_key_frames
-    s = metrics.summarize(conf)
+    s = metrics.summarize(conf, net.dataset)
     out[spec] = {"miou": s["miou"], "category_miou": s["category_miou"], "frames": frames,
                  "key_frame_rate": round(keys / max(frames, 1), 3),
                  "cost_per_frame": round((keys * key_cost + non_keys * non_key_cost) / max(frames, 1), 4)}

@@ -18,7 +18,7 @@ from typing import Optional
 
 import numpy as np
 
-from tw_keras import fileio, labels
+from tw_keras import dataset_info, fileio
 from tw_keras.data import label_png
 from tw_keras.inference import runner
 from tw_keras.video import codec
@@ -48,15 +48,16 @@ class SegmentStats:
             + f", {self.write_seconds:.1f} s for writing")
 
 
-def overlay(rgb: np.ndarray, train_ids: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-  """Blends the Cityscapes colours of [H, W] trainIds over [H, W, 3] uint8 RGB.
+def overlay(rgb: np.ndarray, train_ids: np.ndarray, alpha: float = 0.5,
+            info: dataset_info.DatasetInfo = dataset_info.CITYSCAPES) -> np.ndarray:
+  """Blends `info`'s class colours of [H, W] train ids over [H, W, 3] uint8 RGB.
 
   Fixed-point (alpha in 1/256 steps, uint16): 3x faster than float32 at 2048x1024, and equal
   to floor((1 - alpha) * rgb + alpha * colour) for alpha = 0.5.
   """
   a = int(round(alpha * 256))
   out = rgb.astype(np.uint16) * np.uint16(256 - a)
-  out += labels.colorize(train_ids) * np.uint16(a)
+  out += info.colorize(train_ids) * np.uint16(a)
   out >>= 8
   return out.astype(np.uint8)
 
@@ -72,10 +73,11 @@ def compressed_frames(video: str, options: codec.EncodeOptions = codec.EncodeOpt
 
 
 class _Writer:
-  """The output stage on its own thread: overlay video and/or labelId PNGs, in frame order."""
+  """The output stage on its own thread: overlay video and/or label PNGs, in frame order, in
+  the colours and label encoding of `info` (the model's dataset)."""
 
-  def __init__(self, output: Optional[str], label_dir: Optional[str], fps: int):
-    self.output, self.label_dir, self.fps = output, label_dir, fps
+  def __init__(self, output: Optional[str], label_dir: Optional[str], fps: int, info: dataset_info.DatasetInfo):
+    self.output, self.label_dir, self.fps, self.info = output, label_dir, fps, info
     self.queue = queue.Queue(QUEUE_DEPTH)
     self.error = None
     self.video = None
@@ -94,9 +96,9 @@ class _Writer:
         if self.output:
           if self.video is None:
             self.video = VideoWriter(self.output, self.fps, rgb.shape[1], rgb.shape[0])
-          self.video.write(overlay(rgb, pred))
+          self.video.write(overlay(rgb, pred, info=self.info))
         if self.label_dir:
-          label_png.write_label_png(self.label_dir, f"frame_{index:06d}", pred, "_labelIds.png")
+          label_png.write_label_png(self.label_dir, f"frame_{index:06d}", pred, "_labelIds.png", self.info)
       except Exception as e:  # pylint: disable=broad-except
         self.error = e
 
@@ -143,7 +145,7 @@ def segment_video(video: str, segmenter: runner.StreamSegmenter, output: Optiona
   start = time.perf_counter()
   segmenter.reset()
   frames, transcoded = compressed_frames(video, options, segmenter.host_residual)
-  writer = _Writer(output, label_dir, options.fps)
+  writer = _Writer(output, label_dir, options.fps, segmenter.twnet.dataset)
   decode_seconds = write_seconds = 0.0
   n = 0
   ok = False

@@ -65,16 +65,55 @@ def build_encoder(backbone: str = "mobilenet_v1", width: float = 1.0) -> keras.M
   return keras.Model(inputs, outputs, name=f"{backbone}{ENCODER_SUFFIX}")
 
 
-def load_imagenet_weights(encoder: keras.Model, path: str) -> None:
-  """Loads ImageNet weights from a local file (no network) into `encoder`.
+IMAGENET = "imagenet"  # `imagenet_weights=IMAGENET`: Keras' own file, fetched into Keras' cache once
+_KERAS_WEIGHTS = "https://storage.googleapis.com/tensorflow/keras-applications/"
+
+
+def imagenet_file(backbone: str, width: float):
+  """(file name, URL) of Keras' ImageNet weights without the top for `backbone` at `width`
+  (the 224-pixel files; the encoder is fully convolutional, so any input size loads them)."""
+  if backbone == "mobilenet_v1" and width in (1.0, 0.75, 0.5, 0.25):
+    name = "mobilenet_%s_224_tf_no_top.h5" % {1.0: "1_0", 0.75: "7_5", 0.5: "5_0", 0.25: "2_5"}[width]
+    return name, _KERAS_WEIGHTS + "mobilenet/" + name
+  if backbone == "mobilenet_v2" and width in (0.35, 0.5, 0.75, 1.0, 1.3, 1.4):
+    name = f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{width}_224_no_top.h5"
+    return name, _KERAS_WEIGHTS + "mobilenet_v2/" + name
+  raise ValueError(f"--imagenet_weights={IMAGENET}: Keras has no ImageNet weights for {backbone} at width "
+                   f"{width}; give a local weights file instead")
+
+
+def fetch_imagenet_weights(backbone: str, width: float) -> str:
+  """The local path of Keras' ImageNet weights for the encoder: from Keras' cache
+  (`$KERAS_HOME/models`, default ~/.keras/models), downloaded there the first time.
+
+  Raises:
+    ValueError: offline (or any failed download): one line naming the file to fetch and
+      where to put it.
+  """
+  name, url = imagenet_file(backbone, width)
+  cache = os.path.join(os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras")), "models")
+  try:
+    return keras.utils.get_file(name, url, cache_subdir="models")
+  except Exception as e:  # pylint: disable=broad-except  (Keras raises Exception on a failed fetch)
+    raise ValueError(f"{os.path.join(cache, name)}: ImageNet weights not in Keras' cache and the download failed "
+                     f"({str(e).splitlines()[0][:120]}); fetch {url} into {cache}/ on a machine with a "
+                     "network, or pass --imagenet_weights=FILE") from None
+
+
+def load_imagenet_weights(encoder: keras.Model, path: str, backbone: str = "", width: float = 1.0) -> None:
+  """Loads ImageNet weights into `encoder`: `path` is a local file, or `IMAGENET` for Keras'
+  own file of `backbone` at `width` (`fetch_imagenet_weights`: Keras' cache, else a download).
 
   Accepts a Keras weights file of the matching `keras.applications` model without its top
   (legacy `.h5` or `.weights.h5`), or one saved from a tw_keras encoder.
 
   Raises:
     FileNotFoundError: the file does not exist.
-    ValueError: the file does not match this encoder (backbone or width).
+    ValueError: the file does not match this encoder (backbone or width), or it could not
+      be fetched.
   """
+  if path == IMAGENET:
+    path = fetch_imagenet_weights(backbone, width)
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path}: ImageNet weights file not found")
   try:

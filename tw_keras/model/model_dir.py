@@ -5,6 +5,8 @@ Training writes it; evaluation, segmentation, export and the benchmarks read it 
 `save` writes a whole TWNet. Layout::
 
   model_config.json                 the ModelConfig (THE description of the architecture)
+  dataset.json                      the dataset descriptor (`tw_keras.dataset_info`): the classes
+                                    (a directory without one: `dataset_info.default_for`)
   stage1/ckpt-N, stage1/per_frame.weights.h5, stage1/train/ (TensorBoard)
   stage2/{variant}/ckpt-N, stage2/{variant}/nkfc.weights.h5, stage2/{variant}/train/
 
@@ -16,7 +18,7 @@ import json
 import os
 from typing import Dict, Optional, Sequence
 
-from tw_keras import config as config_lib, fileio
+from tw_keras import config as config_lib, dataset_info, fileio
 from tw_keras.model import models, twnet
 
 STAGE1_WEIGHTS = "per_frame.weights.h5"
@@ -69,6 +71,22 @@ def load_model_config(model_dir: str) -> config_lib.ModelConfig:
     raise ValueError(f"{path}: not a valid model config ({e})") from None
 
 
+def load_dataset_info(model_dir: str, model_config: Optional[config_lib.ModelConfig] = None
+                      ) -> dataset_info.DatasetInfo:
+  """The model's dataset descriptor; a one-line error when it does not fit the model config."""
+  model_config = model_config or load_model_config(model_dir)
+  info = dataset_info.in_directory(model_dir, dataset_info.default_for(model_config.num_classes))
+  if info.num_classes != model_config.num_classes:
+    raise ValueError(f"{os.path.join(model_dir, dataset_info.DESCRIPTOR)}: describes {info.describe()}, but "
+                     f"{os.path.join(model_dir, MODEL_CONFIG)} has num_classes={model_config.num_classes}")
+  return info
+
+
+def save_dataset_info(model_dir: str, info: dataset_info.DatasetInfo):
+  """Writes the model's `dataset.json`; refuses a directory of another class table."""
+  dataset_info.write_to_directory(model_dir, info, "model directory")
+
+
 def save_weights(model, path: str):
   """`model.save_weights` through a temporary file: a kill never leaves a broken .h5."""
   os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -102,7 +120,8 @@ def load_all(model_dir: str, variant_names: Sequence[str], strict: bool = True) 
   from the per-frame weights (warp only) and reported as untrained.
   """
   model_config = load_model_config(model_dir)
-  base = twnet.TWNet(model_config, config_lib.VARIANTS["per_frame"], load_per_frame(model_dir, model_config))
+  base = twnet.TWNet(model_config, config_lib.VARIANTS["per_frame"], load_per_frame(model_dir, model_config),
+                     dataset=load_dataset_info(model_dir, model_config))
   out = {}
   for name in variant_names:
     if name not in config_lib.VARIANTS:
@@ -124,9 +143,10 @@ def load(model_dir: str, variant_name: str = "per_frame", strict: bool = True) -
 
 
 def save(model_dir: str, net: twnet.TWNet):
-  """Writes a whole TWNet: `model_config.json` (refusing another configuration), the
-  per-frame weights, and the non-key-frame weights of its variant."""
+  """Writes a whole TWNet: `model_config.json` (refusing another configuration), its
+  `dataset.json`, the per-frame weights, and the non-key-frame weights of its variant."""
   save_model_config(model_dir, net.config)
+  save_dataset_info(model_dir, net.dataset)
   save_weights(net.per_frame, per_frame_weights(model_dir))
   if net.nkfc is not None:
     save_weights(net.nkfc, nkfc_weights(model_dir, net.name))

@@ -76,7 +76,7 @@ def build_per_frame(config: config_lib.ModelConfig) -> keras.Model:
   """
   encoder = encoders.build_encoder(config.backbone, config.width)
   if config.imagenet_weights:
-    encoders.load_imagenet_weights(encoder, config.imagenet_weights)
+    encoders.load_imagenet_weights(encoder, config.imagenet_weights, config.backbone, config.width)
   t = _tail_layers(config)
   image = keras.Input((None, None, 3), name="image")
   if not config.deep_context:

@@ -3,8 +3,9 @@ non-key-frame model, the variant and the configuration they were built from, and
 inference steps -- the key-frame step, the non-key-frame step, and which per-frame output is
 the context that one hands to the other.
 
-`build(config, variant)` is the one function that makes a TWNet from a `ModelConfig` and a
-`Variant` (or its name); `model_dir.load` makes one from a model directory. Several TWNets
+`build(config, variant, dataset)` is the one function that makes a TWNet from a `ModelConfig`,
+a `Variant` (or its name) and a dataset descriptor (`tw_keras.dataset_info`: the classes,
+whose count sets the logits' channels K); `model_dir.load` makes one from a model directory. Several TWNets
 may share one per-frame CNN (`TWNet.with_variant`): evaluation scores {name: TWNet} of one
 model directory, stage 2 trains `with_variant(v)` of the frozen stage-1 model. Training
 (stage 2's unrolled chain), evaluation (`protocol.chain_predictions`), the streaming runner
@@ -54,9 +55,11 @@ each input signature once.
 import functools
 from typing import Dict, Optional, Sequence
 
+import dataclasses
+
 import tensorflow as tf
 
-from tw_keras import config as config_lib
+from tw_keras import config as config_lib, dataset_info
 from tw_keras.model import folding, models, resize, warp
 from tw_keras.video import codec, compensation
 
@@ -82,13 +85,18 @@ class TWNet:
     variant: its `config.Variant` (`config.VARIANTS["per_frame"]` for the per-frame CNN alone).
     per_frame: the per-frame (key-frame) CNN.
     nkfc: the non-key-frame model, None for the per-frame variant.
+    dataset: the `dataset_info.DatasetInfo` of its classes (config.num_classes of them).
   """
 
   def __init__(self, config: config_lib.ModelConfig, variant: config_lib.Variant, per_frame, nkfc=None,
-               _shared: Optional[_Shared] = None):
+               dataset: Optional[dataset_info.DatasetInfo] = None, _shared: Optional[_Shared] = None):
     if (nkfc is None) != variant.is_per_frame:
       raise ValueError(f"TWNet {variant.name}: a non-key-frame model goes with a non-per-frame variant")
-    self.config, self.variant, self.nkfc = config, variant, nkfc
+    dataset = dataset or dataset_info.default_for(config.num_classes)
+    if dataset.num_classes != config.num_classes:
+      raise ValueError(f"TWNet: the dataset {dataset.describe()} does not fit a model of "
+                       f"{config.num_classes} classes")
+    self.config, self.variant, self.nkfc, self.dataset = config, variant, nkfc, dataset
     self._shared = _shared if _shared is not None else _Shared(per_frame)
     if self._shared.per_frame is not per_frame:
       raise ValueError("TWNet: _shared belongs to another per-frame CNN")
@@ -113,7 +121,7 @@ class TWNet:
     if variant == self.variant:
       return self
     nkfc = None if variant.is_per_frame else models.build_non_key_frame(self.per_frame, self.config, variant)
-    return TWNet(self.config, variant, self.per_frame, nkfc, self._shared)
+    return TWNet(self.config, variant, self.per_frame, nkfc, self.dataset, self._shared)
 
   def checkpoint_items(self) -> Dict[str, object]:
     """The networks a checkpoint of this model holds, by name."""
@@ -124,7 +132,8 @@ class TWNet:
     the same outputs to float32 rounding, two passes fewer over each activation.
     Fold after loading weights; not for training."""
     fold = folding.fold_batch_norms
-    return TWNet(self.config, self.variant, fold(self.per_frame), fold(self.nkfc) if self.nkfc is not None else None)
+    return TWNet(self.config, self.variant, fold(self.per_frame), fold(self.nkfc) if self.nkfc is not None else None,
+                 self.dataset)
 
   def context_of(self, per_frame_outputs: Dict[str, tf.Tensor]) -> Optional[tf.Tensor]:
     """The per-frame CNN output that this variant carries to the next frame."""
@@ -223,18 +232,25 @@ def _compile(fn, xla: bool = False):
   return tf.function(functools.partial(fn), jit_compile=xla, reduce_retracing=True)
 
 
-def build(config: config_lib.ModelConfig, variant="per_frame", per_frame=None) -> TWNet:
+def build(config: config_lib.ModelConfig, variant="per_frame", per_frame=None,
+          dataset: Optional[dataset_info.DatasetInfo] = None) -> TWNet:
   """THE way from configuration to model: a TWNet of `variant` (a `Variant` or its name),
   its per-frame CNN built from `config` (loading `config.imagenet_weights` if set) unless
-  `per_frame` is given, and its non-key-frame model built on that per-frame CNN."""
+  `per_frame` is given, and its non-key-frame model built on that per-frame CNN.
+
+  `dataset` (a `DatasetInfo`) sets the class count (config.num_classes follows it); without
+  one, the descriptor is `dataset_info.default_for(config.num_classes)`."""
   variant = config_lib.VARIANTS[variant] if isinstance(variant, str) else variant
+  if dataset is not None and dataset.num_classes != config.num_classes:
+    config = dataclasses.replace(config, num_classes=dataset.num_classes)
   per_frame = per_frame if per_frame is not None else models.build_per_frame(config)
   nkfc = None if variant.is_per_frame else models.build_non_key_frame(per_frame, config, variant)
-  return TWNet(config, variant, per_frame, nkfc)
+  return TWNet(config, variant, per_frame, nkfc, dataset)
 
 
-def build_all(config: config_lib.ModelConfig, variants: Sequence, per_frame=None) -> Dict[str, TWNet]:
+def build_all(config: config_lib.ModelConfig, variants: Sequence, per_frame=None,
+              dataset: Optional[dataset_info.DatasetInfo] = None) -> Dict[str, TWNet]:
   """{name: TWNet} of several variants on one shared per-frame CNN (`build`)."""
   names = [v if isinstance(v, str) else v.name for v in variants]
-  base = build(config, "per_frame", per_frame)
+  base = build(config, "per_frame", per_frame, dataset)
   return {name: base.with_variant(name) for name in names}

@@ -30,7 +30,7 @@ from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from tw_keras import labels
+from tw_keras import dataset_info
 from tw_keras.scene.raycast import Camera, Raster
 from tw_keras.scene.world import MAX_DEPTH, T, Item
 from tw_keras.scene.camera_path import CameraPath, make_camera_path
@@ -87,7 +87,7 @@ def render_frame(camera: Camera, street: Street, items: List[Item], lighting: Li
     yy, xx = np.nonzero(m)
     shade = 0.55 + 0.35 * (yy - yy.min(initial=0)) / max(1, h * hood.height)  # a smooth reflection
     image[m] = np.asarray(hood.colour, np.float32) * shade[:, None].astype(np.float32) * lighting.ambient * 1.4
-    label[m] = labels.IGNORE_LABEL
+    label[m] = dataset_info.IGNORE_LABEL
   image = np.clip(image * lighting.exposure.astype(np.float32), 0, 255)
   return (image + 0.5).astype(np.uint8), label
 

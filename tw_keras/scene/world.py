@@ -7,14 +7,14 @@ from typing import Tuple
 
 import numpy as np
 
-from tw_keras import labels
+from tw_keras import dataset_info
 from tw_keras.scene.raycast import Box
 
 
 FPS = 17.0  # the canonical stream's rate: one frame = 1/17 s of world time
 FOCAL_OVER_WIDTH = 1.104  # Cityscapes: fx 2262 px at 2048 px width
 MAX_DEPTH = 260.0
-T = labels.TRAIN_ID
+T = dataset_info.SYNTHETIC.train_id  # the benchmark's classes: Cityscapes' 19
 
 # Shared palettes: greys appear in road, sidewalk, wall, building, pole and vehicle alike.
 GREYS = [(70, 70, 72), (95, 95, 98), (120, 118, 115), (145, 143, 140), (170, 168, 165), (195, 193, 190)]

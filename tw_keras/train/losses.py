@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from tw_keras import labels
+from tw_keras import dataset_info
 
 
 def masked_cross_entropy(gt, logits):
@@ -15,7 +15,7 @@ def masked_cross_entropy(gt, logits):
     Scalar float32; 0 when no pixel is labelled.
   """
   gt = tf.cast(gt, tf.int32)
-  valid = tf.not_equal(gt, labels.IGNORE_LABEL)
+  valid = tf.not_equal(gt, dataset_info.IGNORE_LABEL)
   safe = tf.where(valid, gt, tf.zeros_like(gt))
   ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=safe, logits=tf.cast(logits, tf.float32))
   ce = tf.where(valid, ce, 0.0)

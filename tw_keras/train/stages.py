@@ -22,7 +22,7 @@ from typing import Dict, Optional
 import keras
 import tensorflow as tf
 
-from tw_keras import config as config_lib
+from tw_keras import config as config_lib, dataset_info
 from tw_keras.data import dataset, features
 from tw_keras.evaluation import quick
 from tw_keras.model import model_dir as model_dir_lib
@@ -38,9 +38,10 @@ class PerFrameTask:
   encoder's at `encoder_lr_multiplier` when starting from ImageNet weights).
   """
 
-  def __init__(self, model_config: config_lib.ModelConfig, cfg: config_lib.Stage1Config, replicas: int = 1):
+  def __init__(self, model_config: config_lib.ModelConfig, cfg: config_lib.Stage1Config, replicas: int = 1,
+               dataset: Optional[dataset_info.DatasetInfo] = None):
     self.cfg, self.replicas = cfg, replicas
-    self.twnet = twnet.build(model_config, "per_frame")
+    self.twnet = twnet.build(model_config, "per_frame", dataset=dataset)
     self.model = self.twnet.per_frame
     encoder_vars = {id(v) for v in models.encoder_of(self.model).trainable_weights}
     self.encoder_vars = [v for v in self.model.trainable_weights if id(v) in encoder_vars]
@@ -145,17 +146,22 @@ def train_stage1(model_config: config_lib.ModelConfig, preset: config_lib.Preset
                  steps: Optional[int] = None, split: str = "train", eval_split: Optional[str] = "val"):
   """Trains (or resumes) the per-frame CNN; writes `stage1/per_frame.weights.h5`.
 
-  Returns (history, the per-frame TWNet).
+  The classes come from the records' descriptor (`data_dir/dataset.json`; Cityscapes' when
+  the records carry none): `model_config.num_classes` follows it, and it is written into
+  the model directory beside `model_config.json`. Returns (history, the per-frame TWNet).
   """
   strategy = strategy or tf.distribute.get_strategy()
   cfg = preset.stage1 if steps is None else dataclasses.replace(preset.stage1, steps=steps)
   cache = inputs.fits_in_memory(data_dir, split, 512) if cache is None else cache
   loop.set_seed(seed)
   directory = model_dir_lib.stage1_dir(model_dir)
+  info = dataset.dataset_info_of(data_dir)
+  model_config = dataclasses.replace(model_config, num_classes=info.num_classes)
   if distribute.is_chief(strategy):
+    model_dir_lib.save_dataset_info(model_dir, info)
     model_dir_lib.save_model_config(model_dir, model_config)
   with strategy.scope():
-    task = PerFrameTask(model_config, cfg, strategy.num_replicas_in_sync)
+    task = PerFrameTask(model_config, cfg, strategy.num_replicas_in_sync, info)
   make_dataset = lambda start: strategy.distribute_datasets_from_function(
       lambda ctx: inputs.stage1_dataset(data_dir, split, cfg, seed, cache, ctx, inputs.resume_skip(start, cache)))
   eval_fn = None
@@ -199,6 +205,9 @@ def train_stage2(variant_name: str, preset: config_lib.Preset, data_dir: str, mo
   weights_path = os.path.join(distribute.write_dir(directory, strategy), model_dir_lib.STAGE2_WEIGHTS)
   with strategy.scope():
     base = model_dir_lib.load(model_dir, "per_frame")
+  dataset_info.check_same_classes(base.dataset, f"the model directory {model_dir}",
+                                  dataset.dataset_info_of(data_dir), f"the records in {data_dir}")
+  with strategy.scope():
     task = NonKeyFrameTask(base, variant, cfg, strategy.num_replicas_in_sync,
                            dataset.motion_cell(dataset.shard_files(data_dir, split)))
   if not task.variables:

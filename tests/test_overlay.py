@@ -1,18 +1,20 @@
-"""labels: the palette's colourisation and the overlay against their float formulas."""
+"""The overlay: the palette's colourisation and the blend against their float formulas."""
 import numpy as np
 
-from tw_keras import labels
+from tw_keras import dataset_info
+
+CS = dataset_info.CITYSCAPES
 
 
 def test_colorize_and_overlay_match_the_float_formulas():
   from tw_keras.inference import segment  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(0)
-  ids = rng.integers(0, labels.NUM_CLASSES, (37, 53)).astype(np.int32)
+  ids = rng.integers(0, CS.num_classes, (37, 53)).astype(np.int32)
   ids[0, :5] = 255  # ignore -> black
   expected = np.zeros((37, 53, 3), np.uint8)
-  for c in range(labels.NUM_CLASSES):
-    expected[ids == c] = labels.PALETTE[c]
-  colour = labels.colorize(ids)
+  for c in range(CS.num_classes):
+    expected[ids == c] = CS.palette[c]
+  colour = CS.colorize(ids)
   np.testing.assert_array_equal(colour, expected)
   assert colour.flags.c_contiguous and colour.dtype == np.uint8
   rgb = rng.integers(0, 256, (37, 53, 3)).astype(np.uint8)
