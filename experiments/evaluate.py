@@ -34,7 +34,7 @@ def define_flags():
   flags.DEFINE_list("variants", None, "Variants (default: per_frame + all available).")
   flags.DEFINE_list("distances", [str(d) for d in range(12)], "Key-frame distances.")
   flags.DEFINE_integer("max_sequences", 0, "Evaluate at most this many GOPs (0 = all).")
-  flags.DEFINE_bool("write_pngs", True, "Write labelId PNGs for the official evaluator.")
+  flags.DEFINE_bool("write_pngs", True, "Write label PNGs of the scored frames (Cityscapes: labelIds for the official evaluator).")
   flags.DEFINE_list("schedulers", ["gop", "fixed:4", "adaptive:score=0.3", "every"],
                     "Key-frame schedulers to compare (mIoU against cost per frame); empty = skip.")
   flags.DEFINE_string("scheduler_variant", "layer1_cfr_rga", "Non-key-frame model used by the schedulers.")

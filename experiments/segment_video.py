@@ -1,4 +1,4 @@
-r"""Segment a video: any codec in, colourised overlay video and/or labelId PNGs out.
+r"""Segment a video: any codec in, colourised overlay video and/or label PNGs out (in the model's classes).
 
   python -m experiments.segment_video --video=clip.mp4 --checkpoint=runs/cpu --output=out.mp4
   python -m experiments.segment_video --video=rtsp://camera/stream --checkpoint=runs/cpu --label_dir=labels
@@ -30,7 +30,7 @@ def define_flags():
   flags.DEFINE_string("variant", "layer1_cfr_rga", "Non-key-frame variant; 'per_frame' for none.")
   flags.DEFINE_string("scheduler", "gop", "gop | every | fixed:K | adaptive[:score=S][,residual=R]; "
                       "with --variant=per_frame only gop (the default) or every, both meaning every frame.")
-  flags.DEFINE_string("label_dir", None, "Also write labelId PNGs per frame here.")
+  flags.DEFINE_string("label_dir", None, "Also write label PNGs per frame here (the model dataset's encoding: Cityscapes labelIds, else train ids).")
   flags.DEFINE_integer("max_frames", 0, "Stop after this many frames (0 = all).")
   flags.DEFINE_bool("xla", False, "jit_compile the networks.")
   flags.DEFINE_enum("residual_on", "auto", ["auto", "graph", "host"], "Where RGA's residual is computed: "
@@ -60,7 +60,7 @@ def main(argv):
   from tw_keras.inference import segment  # pylint: disable=g-import-not-at-top
   schedulers.parse(FLAGS.scheduler)
   if not FLAGS.output and not FLAGS.label_dir:
-    raise ValueError("give --output (an overlay video), --label_dir (labelId PNGs), or both")
+    raise ValueError("give --output (an overlay video), --label_dir (label PNGs), or both")
   segment.check_outputs(FLAGS.output, FLAGS.label_dir)  # before the model loads
   segmenter = build_segmenter(FLAGS.checkpoint, FLAGS.variant, FLAGS.scheduler, FLAGS.xla, FLAGS.residual_on,
                               FLAGS.fold_batch_norms)
@@ -76,7 +76,7 @@ def main(argv):
   if FLAGS.output:
     print(f"overlay video: {os.path.abspath(FLAGS.output)}")
   if FLAGS.label_dir:
-    print(f"labelId PNGs: {os.path.abspath(FLAGS.label_dir)}")
+    print(f"label PNGs: {os.path.abspath(FLAGS.label_dir)}")
 
 
 if __name__ == "__main__":

@@ -121,7 +121,7 @@ def test_a_corrupt_label_on_dask_is_dead_lettered_under_its_own_name(local_and_d
   assert r.returncode == 1
   errors = [l for l in r.stderr.splitlines() if l.startswith("error:")]
   assert len(errors) == 1 and "1 input file(s) rejected" in errors[0], r.stderr[-2000:]
-  assert f"rejected: {bad}: not a single-channel label PNG" in r.stdout, r.stdout
+  assert f"rejected: {bad}: not a readable label PNG" in r.stdout, r.stdout
   assert [x["path"] for x in json.load(open(f"{out}/val-rejected.json"))] == [bad]
   info = json.load(open(f"{out}/build_report.json"))
   assert [x["path"] for x in info["rejected"]] == [bad]

@@ -325,7 +325,8 @@ _CITYSCAPES_IGNORED = (0, 1, 2, 3, 4, 5, 6, 9, 10, 14, 15, 16, 18, 29, 30, 255)
 CITYSCAPES = DatasetInfo("cityscapes", _CITYSCAPES_CLASSES, "source_ids", _CITYSCAPES_IGNORED)
 # The built-in benchmark renders Cityscapes' classes, in Cityscapes' layout.
 SYNTHETIC = DatasetInfo("synthetic", _CITYSCAPES_CLASSES, "source_ids", _CITYSCAPES_IGNORED)
-# SegNet's CamVid: 11 classes, index PNGs, 11 = void (../README "CamVid").
+# SegNet's CamVid: 11 classes, index PNGs, 11 = void (README, "CamVid"); its colours as SegNet and
+# mmsegmentation use them.
 CAMVID = DatasetInfo("camvid", _classes([
     ("sky", (128, 128, 128), "sky"), ("building", (128, 0, 0), "construction"),
     ("pole", (192, 192, 128), "object"), ("road", (128, 64, 128), "flat"),

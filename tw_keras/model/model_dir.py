@@ -145,7 +145,7 @@ def load(model_dir: str, variant_name: str = "per_frame", strict: bool = True) -
 def save(model_dir: str, net: twnet.TWNet):
   """Writes a whole TWNet: `model_config.json` (refusing another configuration), its
   `dataset.json`, the per-frame weights, and the non-key-frame weights of its variant."""
-  save_model_config(model_dir, net.config)
+  save_model_config(model_dir, net.config)  # refuses another configuration before anything is written
   save_dataset_info(model_dir, net.dataset)
   save_weights(net.per_frame, per_frame_weights(model_dir))
   if net.nkfc is not None:

@@ -158,8 +158,8 @@ def train_stage1(model_config: config_lib.ModelConfig, preset: config_lib.Preset
   info = dataset.dataset_info_of(data_dir)
   model_config = dataclasses.replace(model_config, num_classes=info.num_classes)
   if distribute.is_chief(strategy):
+    model_dir_lib.save_model_config(model_dir, model_config)  # refuses another configuration first
     model_dir_lib.save_dataset_info(model_dir, info)
-    model_dir_lib.save_model_config(model_dir, model_config)
   with strategy.scope():
     task = PerFrameTask(model_config, cfg, strategy.num_replicas_in_sync, info)
   make_dataset = lambda start: strategy.distribute_datasets_from_function(

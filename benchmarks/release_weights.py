@@ -1,0 +1,101 @@
+r"""Packs a trained model directory as released weights, with a manifest.
+
+  python benchmarks/release_weights.py --model_dir=runs/release/model --data_dir=runs/release/data \
+      --output_dir=weights/benchmark --command="bash docs/release_weights.sh runs/release"
+
+Copies the ordinary model-directory files that inference needs (`model_config.json`,
+`dataset.json`, `stage1/per_frame.weights.h5`, `stage2/{variant}/nkfc.weights.h5`; no
+optimizer checkpoints, no TensorBoard logs) and writes `manifest.json`:
+
+  command, commit      what made them (`--commit`, default this checkout's, "+dirty" if modified)
+  data                 the records they were trained and scored on
+  files                sha256 of every file
+  val_miou             mean mIoU over d = 0..11 of every variant on the val split
+  check                the same on the first `--check_sequences` val GOPs: what
+                       tests/test_released_weights.py reproduces from the benchmark's seed
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+from absl import flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tw_keras import cli  # pylint: disable=g-import-not-at-top
+
+FLAGS = flags.FLAGS
+MANIFEST = "manifest.json"
+
+
+def define_flags():
+  flags.DEFINE_string("model_dir", None, "The trained model directory.", required=True)
+  flags.DEFINE_string("data_dir", None, "Its records (the val split is scored).", required=True)
+  flags.DEFINE_string("output_dir", "weights/benchmark", "Where the released model directory goes.")
+  flags.DEFINE_string("command", "", "The command that trained the model (recorded in the manifest).")
+  flags.DEFINE_string("commit", None, "The commit that trained them (default: this checkout's).")
+  flags.DEFINE_integer("check_sequences", 2, "Val GOPs the reproducibility test scores.")
+
+
+def sha256(path):
+  h = hashlib.sha256()
+  with open(path, "rb") as f:
+    for block in iter(lambda: f.read(1 << 20), b""):
+      h.update(block)
+  return h.hexdigest()
+
+
+def commit():
+  here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  run = lambda *a: subprocess.run(["git", *a], cwd=here, capture_output=True, text=True).stdout.strip()
+  return run("rev-parse", "HEAD") + ("+dirty" if run("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def main(argv):
+  del argv
+  from tw_keras import fileio  # pylint: disable=g-import-not-at-top
+  from tw_keras.evaluation import job  # pylint: disable=g-import-not-at-top
+  from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
+  src, out = FLAGS.model_dir, FLAGS.output_dir
+  model_dir_lib.load_model_config(src)  # a model directory, before anything is written
+  fileio.check_output_dir(out, "release directory")
+  variants = model_dir_lib.available_variants(src)
+  files = [model_dir_lib.MODEL_CONFIG, "dataset.json",
+           os.path.relpath(model_dir_lib.per_frame_weights(src), src)]
+  files += [os.path.relpath(model_dir_lib.nkfc_weights(src, v), src) for v in variants
+            if os.path.exists(model_dir_lib.nkfc_weights(src, v))]
+  for rel in files:
+    if not os.path.exists(os.path.join(src, rel)):
+      raise FileNotFoundError(f"{os.path.join(src, rel)}: missing from the model directory")
+    os.makedirs(os.path.dirname(os.path.join(out, rel)) or out, exist_ok=True)
+    with fileio.atomic_path(os.path.join(out, rel)) as tmp:
+      shutil.copyfile(os.path.join(src, rel), tmp)
+  scratch = os.path.join(src, "release_eval")
+  full = job.evaluate_model_dir(FLAGS.data_dir, out, os.path.join(scratch, "val"), variants=variants,
+                                write_pngs=False, quiet=True)
+  check = job.evaluate_model_dir(FLAGS.data_dir, out, os.path.join(scratch, "check"), variants=variants,
+                                 max_sequences=FLAGS.check_sequences, write_pngs=False, quiet=True)
+  with open(os.path.join(FLAGS.data_dir, "build_report.json")) as f:
+    build_report = json.load(f)
+  manifest = {
+      "command": FLAGS.command, "commit": FLAGS.commit or commit(),
+      "data": {"dataset": build_report.get("dataset"), "val_sequences": full["sequences"],
+               "render": "python -m data_prep.build_tfrecords --dataset=synthetic (256x512, seed 0)"},
+      "files": {rel: sha256(os.path.join(out, rel)) for rel in files},
+      "val_miou": {v: full["variants"][v]["mean_miou_over_d"] for v in variants},
+      "check": {"val_sequences": check["sequences"],
+                "miou": {v: check["variants"][v]["mean_miou_over_d"] for v in variants}},
+  }
+  fileio.write_json(os.path.join(out, MANIFEST), manifest)
+  size = sum(os.path.getsize(os.path.join(out, rel)) for rel in files)
+  print(json.dumps(manifest["val_miou"], indent=1))
+  print(f"{len(files)} files, {size / 2**20:.2f} MiB, manifest: {os.path.join(out, MANIFEST)}")
+
+
+if __name__ == "__main__":
+  define_flags()
+  cli.run(main)

@@ -1,0 +1,118 @@
+"""Other labelled datasets, end to end on built-in data: the benchmark written in CamVid's layout
+(11 classes, per-sequence videos, half-size labels) and in the labelled_video layout (a custom
+5-class table of colour labels) goes records -> 2 training steps per stage -> evaluation with
+its own class table -> segmentation -> a SavedModel with its number of logits; and the
+errors that keep class tables apart."""
+import glob
+import json
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from tw_keras import config as config_lib, dataset_info
+from tw_keras.data import build, dataset, synthetic_layouts
+
+TINY = config_lib.TRAIN_PRESETS["tiny"]
+PRESET = config_lib.Preset(TINY.model, TINY.stage1, TINY.stage2, eval_every=10**9, checkpoint_every=10**9)
+
+
+def _whole_path(tmp, layout, root, info, height, width):
+  """records -> stage 1 and stage 2 (2 steps each) -> evaluate -> segment -> export."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tw_keras.evaluation import job  # pylint: disable=g-import-not-at-top
+  from tw_keras.inference import export, runner, segment  # pylint: disable=g-import-not-at-top
+  from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
+  from tw_keras.train import stages  # pylint: disable=g-import-not-at-top
+  data = os.path.join(tmp, "data")
+  lines = []
+  report = build.build(build.BuildConfig(dataset=layout, input_dir=root, output_dir=data, workers=1), log=lines.append)
+  # Labels at frames 5, 11 and 23 of 24-frame videos: frame 5 has too short a history for 12 frames.
+  assert report["skipped_labelled_frames"] == {"train": 2, "val": 1}
+  assert "train: 2 labelled frame(s) skipped: fewer than 11 frames before them in their video" in lines
+  assert report["splits"]["train"]["gops"] == 4 and report["splits"]["val"]["gops"] == 2
+  assert dataset.dataset_info_of(data) == info
+  gop = next(iter(dataset.gop_dataset(dataset.shard_files(data, "val"))))
+  assert gop[dataset.features.CLIP_IMAGES].shape == (12, height, width, 3)
+  assert list(gop[dataset.features.CLIP_FRAME_INDEX].numpy()) == list(range(0, 12))
+  assert [bool(v) for v in gop[dataset.features.CLIP_HAS_LABEL].numpy()] == [False] * 11 + [True]
+  seen = set(np.unique(gop[dataset.features.CLIP_LABELS][-1].numpy()))
+  assert seen <= set(range(info.num_classes)) | {255} and len(seen - {255}) >= 3
+
+  model = os.path.join(tmp, "model")
+  stages.train_stage1(PRESET.model, PRESET, data, model, steps=2, progress=False, eval_split=None)
+  stages.train_stage2("layer1_cfr_rga", PRESET, data, model, steps=2, progress=False, eval_split=None)
+  assert model_dir_lib.load_model_config(model).num_classes == info.num_classes
+  assert dataset_info.in_directory(model) == info
+
+  rep = job.evaluate_model_dir(data, model, os.path.join(tmp, "eval"), variants=["per_frame", "layer1_cfr_rga"],
+                               quiet=True)
+  assert rep["dataset"] == info.name and rep["classes"] == list(info.class_names)
+  pooled = rep["variants"]["layer1_cfr_rga"]["pooled_over_d"]
+  assert set(pooled["class_iou"]) == set(info.class_names)
+  assert set(pooled["category_iou"]) == set(info.categories)
+  pngs = sorted(glob.glob(os.path.join(tmp, "eval", "labelids", "gt", "*.png")))
+  assert len(pngs) == 2
+  gt_png = cv2.imread(pngs[0], cv2.IMREAD_UNCHANGED)
+  assert set(np.unique(gt_png)) <= set(range(info.num_classes)) | {info.ignore_ids[0]}
+
+  net = model_dir_lib.load(model, "layer1_cfr_rga")
+  video = sorted(glob.glob(os.path.join(root, "**", "*.mp4"), recursive=True))[0]
+  out, labels_dir = os.path.join(tmp, "seg.mp4"), os.path.join(tmp, "labels")
+  stats = segment.segment_video(video, runner.StreamSegmenter(net, "gop"), out, labels_dir, max_frames=14)
+  assert stats.frames == 14 and stats.key_frames == 2 and os.path.getsize(out) > 0
+  assert len(os.listdir(labels_dir)) == 14
+
+  path = export.export(net, os.path.join(tmp, "export"))
+  with open(os.path.join(path, "assets", dataset_info.DESCRIPTOR)) as f:
+    assert dataset_info.DatasetInfo.from_json(json.load(f)) == info
+  served = tf.saved_model.load(path).signatures["key_frame"](image=tf.zeros([1, height, width, 3], tf.uint8))
+  assert served["logits"].shape == (1, height, width, info.num_classes)
+  return data, model
+
+
+def test_camvid_layout_end_to_end(tmp):
+  root = os.path.join(tmp, "camvid")
+  synthetic_layouts.write_camvid(root, height=64, width=96)
+  assert cv2.imread(glob.glob(os.path.join(root, "trainannot", "*.png"))[0], -1).shape == (32, 48)  # half size
+  data, model = _whole_path(tmp, "camvid", root, dataset_info.CAMVID, 64, 96)
+
+  # A 19-class model and 11-class records do not mix, in either direction.
+  from tw_keras.evaluation import job  # pylint: disable=g-import-not-at-top
+  from tw_keras.model import model_dir as model_dir_lib, twnet  # pylint: disable=g-import-not-at-top
+  other = os.path.join(tmp, "cityscapes_model")
+  model_dir_lib.save(other, twnet.build(config_lib.PRESETS["tiny"], "per_frame"))
+  with pytest.raises(ValueError, match=r"the classes differ: the model directory \S+cityscapes_model has "
+                     r"cityscapes \(19 classes\), the records in \S+data has camvid \(11 classes\)"):
+    job.evaluate_model_dir(data, other, os.path.join(tmp, "eval2"), variants=["per_frame"], quiet=True)
+  with pytest.raises(ValueError, match=r"dataset.json: this records directory holds camvid \(11 classes\), not "
+                     r"cityscapes \(19 classes\)"):
+    build.build(build.BuildConfig(dataset="cityscapes", input_dir=root, output_dir=data, workers=1))
+
+
+def test_labelled_video_layout_with_its_own_classes_end_to_end(tmp):
+  root = os.path.join(tmp, "mine")
+  synthetic_layouts.write_labelled_video(root, height=64, width=128)
+  _whole_path(tmp, "labelled_video", root, synthetic_layouts.FIVE, 64, 128)
+
+
+def test_a_bad_label_names_the_file_values_and_pixels_and_writes_nothing(tmp):
+  root = os.path.join(tmp, "mine")
+  synthetic_layouts.write_labelled_video(root, height=64, width=128, sequences=(("train", 1),), labelled=(11,))
+  label = glob.glob(os.path.join(root, "train", "labels", "*.png"))[0]
+  rgb = cv2.imread(label)
+  rgb[:2, :3] = (9, 8, 7)  # BGR of the colour (7, 8, 9): in no class
+  cv2.imwrite(label, rgb)
+  from tw_keras.video import codec  # pylint: disable=g-import-not-at-top
+  out = os.path.join(tmp, "data")
+  with pytest.raises(codec.VideoError, match=r"clip00_000011.png: colour\(s\) not in the class table of street5: "
+                     r"\(7, 8, 9\) x6 pixels"):
+    build.build(build.BuildConfig(dataset="labelled_video", input_dir=root, output_dir=out, workers=1,
+                                  splits=("train",)))
+  assert not glob.glob(os.path.join(out, "*.tfrecord*"))
+  os.remove(os.path.join(root, dataset_info.DESCRIPTOR))
+  with pytest.raises(codec.VideoError, match=r"mine/dataset.json: missing: a labelled_video tree carries its dataset "
+                     "descriptor"):
+    build.build(build.BuildConfig(dataset="labelled_video", input_dir=root, output_dir=out, workers=1,
+                                  splits=("train",)))

@@ -1,0 +1,39 @@
+"""The released weights (weights/benchmark): the files are those the manifest hashes, and they
+reproduce the manifest's mIoU on the first val snippets of the built-in benchmark, rendered
+here from its seed. A format change that breaks them cannot land unnoticed."""
+import hashlib
+import json
+import os
+
+import pytest
+
+RELEASE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "weights", "benchmark")
+
+
+@pytest.fixture(scope="module")
+def manifest():
+  with open(os.path.join(RELEASE, "manifest.json")) as f:
+    return json.load(f)
+
+
+def test_every_released_file_matches_its_sha256(manifest):
+  for rel, digest in manifest["files"].items():
+    with open(os.path.join(RELEASE, rel), "rb") as f:
+      assert hashlib.sha256(f.read()).hexdigest() == digest, rel
+  assert sum(os.path.getsize(os.path.join(RELEASE, rel)) for rel in manifest["files"]) < 20 * 2**20
+
+
+def test_released_weights_reproduce_the_manifest_miou(manifest, tmp_path):
+  from tw_keras.data import build  # pylint: disable=g-import-not-at-top
+  from tw_keras.evaluation import job  # pylint: disable=g-import-not-at-top
+  n = manifest["check"]["val_sequences"]
+  data = str(tmp_path / "data")
+  build.build(build.BuildConfig(dataset="synthetic", output_dir=data, splits=("val",), synthetic_val=n),
+              log=lambda line: None)
+  expected = manifest["check"]["miou"]
+  rep = job.evaluate_model_dir(data, RELEASE, str(tmp_path / "eval"), variants=list(expected), write_pngs=False,
+                               quiet=True)
+  assert rep["sequences"] == n
+  got = {v: rep["variants"][v]["mean_miou_over_d"] for v in expected}
+  # The pixels are the seed's; float rounding of another CPU may flip a rare argmax.
+  assert got == pytest.approx(expected, abs=0.05), (got, expected)
