@@ -9,6 +9,11 @@ Steps, each timed:
   4. evaluate every variant by key-frame distance, and the key-frame schedulers;
   5. segment a held-out synthetic video (H.264 with B-frames, like a user's file);
   6. export the SavedModel for TF Serving and check it against the in-memory model.
+These six are a *smoke run*: a tiny model trained for minutes proves that the pipeline runs on
+this machine, and its table is noise. Then, with the released weights (`weights/benchmark`,
+trained once with the study's recipe, README "Released weights"):
+  7. evaluate them on the benchmark's val split at 256x512, and segment the held-out video
+     at 256x512 with them.
 Rerunning resumes: finished shards and checkpoints are reused.
 """
 
@@ -21,6 +26,10 @@ from tw_keras import cli
 
 
 FLAGS = flags.FLAGS
+RELEASED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "weights", "benchmark")
+SMOKE_NOTE = ("Smoke run: a tiny model trained for minutes at low resolution. It proves that the pipeline "
+              "runs on this machine; its numbers are noise (an under-trained model, 8 val snippets), not a "
+              "result -- the per-frame row can come out below the warped ones.")
 
 
 def define_flags():
@@ -34,6 +43,7 @@ def define_flags():
                     "Stage-2 variants to train (the untrained baselines are evaluated too).")
   flags.DEFINE_integer("seed", 0, "Seed for data and training.")
   flags.DEFINE_integer("workers", os.cpu_count() or 1, "Data preparation processes.")
+  flags.DEFINE_string("released", RELEASED, "Released weights to evaluate after the smoke run; empty: skip.")
 
 
 def _write_heldout_video(path, height, width, seed):
@@ -103,14 +113,51 @@ def main(argv):
   local = net.per_frame(tf.cast(probe, tf.float32), training=False)["logits"].numpy()
   step("6. export SavedModel")
 
-  print("\n" + report_lib.markdown_table(rep))
+  released = None
+  if FLAGS.released and FLAGS.released == RELEASED and not os.path.exists(os.path.join(RELEASED, "manifest.json")):
+    print(f"[demo] no released weights in {RELEASED} (see README, \"Released weights\"): step 7 skipped", flush=True)
+  elif FLAGS.released:
+    released = _released(FLAGS.released, out, FLAGS.workers, FLAGS.seed)
+  if released:
+    step("7. released weights: evaluate + segment at 256x512")
+
+  print("\n" + SMOKE_NOTE + "\n\n" + report_lib.markdown_table(rep))
   if "schedulers" in rep:
     print("\n" + report_lib.scheduler_table(rep["schedulers"]["results"], rep["schedulers"]["cost_unit"]))
   print(f"\nheld-out video: {stats.line()}")
   print(f"SavedModel check: max |served - in-memory| logits = {np.abs(served - local).max():.2e}")
   print("\nstep times (s): " + "; ".join(f"{k} {v}" for k, v in times.items()) + f"; total {time.time() - t0:.1f}")
+  if released:
+    rel_rep, rel_dir, rel_stats, rel_overlay = released
+    print(f"\nReleased models ({FLAGS.released}, the study's recipe; manifest.json says how they were made) on "
+          f"the benchmark's {rel_rep['sequences']} val snippets at 256x512:\n\n" + report_lib.markdown_table(rel_rep))
+    print(f"\nheld-out video at 256x512, released {rel_stats[0]}: {rel_stats[1].line()}")
+  print("\nstep times (s): " + "; ".join(f"{k} {v}" for k, v in times.items()) + f"; total {time.time() - t0:.1f}")
   print(f"\nresults table: {eval_dir}/results.md (JSON: results.json)\nplot:          {eval_dir}/miou_vs_distance.png"
         f"\noverlay video: {overlay}\nSavedModel:    {saved}\nTensorBoard:   tensorboard --logdir {model_dir}")
+  if released:
+    print(f"released:      {rel_dir}/results.md, {rel_dir}/miou_vs_distance.png, overlay {rel_overlay}")
+
+
+def _released(weights, out, workers, seed, height=256, width=512):
+  """Step 7: the released models on the val split at their resolution, and the held-out video
+  segmented by them. Returns (report, eval dir, (variant, stats), overlay path)."""
+  from tw_keras.data import build  # pylint: disable=g-import-not-at-top
+  from tw_keras.evaluation import job  # pylint: disable=g-import-not-at-top
+  from tw_keras.inference import runner, segment  # pylint: disable=g-import-not-at-top
+  from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
+  data = os.path.join(out, "released_data")
+  build.build(build.BuildConfig(dataset="synthetic", output_dir=data, splits=("val",), workers=workers,
+                                synthetic_height=height, synthetic_width=width, seed=seed), log=lambda line: None)
+  eval_dir = os.path.join(out, "released_eval")
+  variants = model_dir_lib.available_variants(weights)
+  rep = job.evaluate_model_dir(data, weights, eval_dir, variants=variants, write_pngs=False)
+  name = next(v for v in ("layer1_cfr_rga", "layer1_warp") if v in variants)
+  heldout = os.path.join(out, "heldout_input_256x512.mp4")
+  _write_heldout_video(heldout, height, width, seed)
+  overlay = os.path.join(out, "heldout_segmented_released.mp4")
+  stats = segment.segment_video(heldout, runner.StreamSegmenter(model_dir_lib.load(weights, name), "gop"), overlay)
+  return rep, eval_dir, (name, stats), overlay
 
 
 if __name__ == "__main__":

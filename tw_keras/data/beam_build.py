@@ -291,11 +291,8 @@ def run(config: build.BuildConfig, runner: str, beam_args: Sequence[str] = (), l
       report["synthetic_render_seconds"] = round(time.time() - t, 2)
       report["synthetic_root"] = config.source_root
 
-    if fileio.is_remote(out):
-      if config.info is not None:
-        fileio.write_json(_join(out, dataset_info.DESCRIPTOR), config.info.to_json())
-    else:
-      build.write_descriptor(config, out)
+    if not fileio.is_remote(out):
+      build.check_descriptor(config, out)
     plans, shards, jobs = [], {}, []
     for split in config.output_splits:
       plan = _plan(config, out, split, first_key=len(shards))
@@ -341,6 +338,11 @@ def run(config: build.BuildConfig, runner: str, beam_args: Sequence[str] = (), l
     report["seconds"] = round(time.time() - start, 2)
     report["rejected"] = rejected_all
     report["workers"] = sorted(workers_all)
+    if fileio.is_remote(out):
+      if config.info is not None:
+        fileio.write_json(_join(out, dataset_info.DESCRIPTOR), config.info.to_json())
+    else:
+      build.write_descriptor(config, out)
     fileio.write_json(_join(out, features.BUILD_REPORT), report)
   if rejected_all:
     raise codec.VideoError(_join(out, REJECTED.format(split="*")),

@@ -178,11 +178,17 @@ def skipped_line(split: str, skipped: int, num_frames: int) -> str:
           "in their video")
 
 
+def check_descriptor(config: BuildConfig, output_dir: str):
+  """Before any work: refuses an output directory that holds records of another class table."""
+  old, info = dataset_info.in_directory(output_dir), config.info
+  if old is not None and info is not None and not old.same_classes(info):
+    dataset_info.write_to_directory(output_dir, info, "records directory")  # raises, naming both
+
+
 def write_descriptor(config: BuildConfig, output_dir: str):
-  """`output_dir/dataset.json`, before any shard; refuses records of another class table."""
-  info = config.info
-  if info is not None:
-    dataset_info.write_to_directory(output_dir, info, "records directory")
+  """`output_dir/dataset.json`, written with the build report once every split is done."""
+  if config.info is not None:
+    dataset_info.write_to_directory(output_dir, config.info, "records directory")
 
 
 def num_shards(config: BuildConfig, num_sources: int) -> int:
@@ -211,7 +217,7 @@ def build(config: BuildConfig, log=print) -> Dict[str, object]:
       render_synthetic(config.source_root, config.synthetic_config, config.workers)
       report["synthetic_render_seconds"] = round(time.time() - t, 2)
       report["synthetic_root"] = config.source_root
-    write_descriptor(config, config.output_dir)
+    check_descriptor(config, config.output_dir)
     for split in config.output_splits:
       sources, skipped = find_sources(config, split)
       if skipped:
@@ -223,6 +229,7 @@ def build(config: BuildConfig, log=print) -> Dict[str, object]:
       report["splits"][split] = summary
       log(split_line(split, summary))
     report["seconds"] = round(time.time() - start, 2)
+    write_descriptor(config, config.output_dir)
     fileio.write_json(os.path.join(config.output_dir, features.BUILD_REPORT), report)
   log(f"done in {report['seconds']} s; shards and build_report.json in {config.output_dir}")
   return report

@@ -242,15 +242,16 @@ def read_label(path: str, size: Tuple[int, int], info: dataset_info.DatasetInfo 
   elif lab.ndim != 2:
     raise VideoError(path, f"not a single-channel label PNG (an index PNG of {info.name}'s "
                      f"{info.label_encoding.replace('_', ' ')}; colour labels need label_encoding colour)")
-  if lab.shape[:2] != tuple(size):
-    h, w = lab.shape[:2]
-    if not (resize and h * size[1] == w * size[0]):
-      raise VideoError(path, f"label size {w}x{h} does not match frame size {size[1]}x{size[0]}")
-    lab = cv2.resize(np.ascontiguousarray(lab), (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+  h, w = lab.shape[:2]
+  if (h, w) != tuple(size) and not (resize and h * size[1] == w * size[0]):
+    raise VideoError(path, f"label size {w}x{h} does not match frame size {size[1]}x{size[0]}")
   try:
-    return info.encode_label(lab, path, encoding)
+    train_ids = info.encode_label(lab, path, encoding)  # validated at the file's own size
   except dataset_info.LabelError as e:
     raise VideoError(e.path, e.problem) from None
+  if (h, w) != tuple(size):
+    train_ids = cv2.resize(train_ids, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+  return train_ids
 
 
 def labelled_frames(root: str, split: str, step: int = 1, info: dataset_info.DatasetInfo = dataset_info.SYNTHETIC
