@@ -40,13 +40,13 @@ flags.DEFINE_string("output", None, "Also write the figures to this JSON file.")
 
 def main(argv):
   del argv
-  from tw_keras.data import prepare  # pylint: disable=g-import-not-at-top
+  from tw_keras.data import layouts  # pylint: disable=g-import-not-at-top
   from tw_keras.evaluation import context  # pylint: disable=g-import-not-at-top
   from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
   models = {"model": model_dir_lib.load_per_frame(FLAGS.model_dir),
             "other": model_dir_lib.load_per_frame(FLAGS.other_dir)}
   dirs = {"model": FLAGS.model_dir, "other": FLAGS.other_dir}
-  pairs = list(prepare.labelled_frames(FLAGS.val_root, "val", FLAGS.frame_step))
+  pairs = list(layouts.labelled_frames(FLAGS.val_root, "val", FLAGS.frame_step))
   if not pairs:
     raise ValueError(f"{FLAGS.val_root}: no labelled val frames")
   out = {"frames": len(pairs), "radius": FLAGS.radius, "scales": {}, "far_gradient_share": {}}

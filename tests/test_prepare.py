@@ -11,7 +11,7 @@ import pytest
 
 from tw_keras.video import codec
 from tw_keras import dataset_info
-from tw_keras.data import features, prepare, synthetic
+from tw_keras.data import features, layouts, prepare, synthetic
 from helpers import translated_clip
 
 CS = dataset_info.CITYSCAPES
@@ -225,7 +225,7 @@ def test_accumulate_mode_records_round_trip(tmp):
   codec.encode_frames(translated_clip(40, 72, 6, 2, 1), path)
   out = os.path.join(tmp, "out")
   options = prepare.PrepOptions(residual_mode="accumulate")
-  prepare.write_shards(prepare.find_video_sources(videos), out, "acc", 1, options)
+  prepare.write_shards(layouts.find_video_sources(videos), out, "acc", 1, options)
   gop = next(iter(dataset.gop_dataset(dataset.shard_files(out, "acc"))))
   canonical = os.path.join(tmp, "canonical.mp4")
   codec.transcode(path, canonical)  # what prepare does (the encoder is deterministic)

@@ -16,7 +16,7 @@ from typing import Dict, List, Optional, Tuple
 import tqdm
 
 from tw_keras import dataset_info, fileio
-from tw_keras.data import features, prepare, synthetic
+from tw_keras.data import features, layouts, prepare, synthetic
 from tw_keras.video import codec
 
 DATASETS = ("synthetic", "cityscapes", "camvid", "labelled_video", "video")
@@ -159,17 +159,17 @@ def find_sources(config: BuildConfig, split: str) -> Tuple[List[prepare.Source],
     paths = _listed_inputs(config)
     if not paths:
       raise codec.VideoError(config.input_pattern or config.input_list, "matched no video files")
-    return prepare.video_sources_from_paths(paths), 0
+    return layouts.video_sources_from_paths(paths), 0
   root = config.source_root
   if root is None:
     raise ValueError(f"dataset {config.dataset!r} needs an input directory (BuildConfig.input_dir)")
   if config.dataset == "video":
-    return prepare.find_video_sources(root), 0
+    return layouts.find_video_sources(root), 0
   if config.dataset == "camvid":
-    return prepare.find_camvid_sources(root, split, config.info, config.num_frames)
+    return layouts.find_camvid_sources(root, split, config.info, config.num_frames)
   if config.dataset == "labelled_video":
-    return prepare.find_labelled_video_sources(root, split, config.info, config.num_frames)
-  return prepare.find_cityscapes_sources(root, split, config.first_frame, config.num_frames or None,
+    return layouts.find_labelled_video_sources(root, split, config.info, config.num_frames)
+  return layouts.find_cityscapes_sources(root, split, config.first_frame, config.num_frames or None,
                                          config.annotated_frame if config.annotated_frame >= 0 else None), 0
 
 
