@@ -116,3 +116,24 @@ def test_a_bad_label_names_the_file_values_and_pixels_and_writes_nothing(tmp):
                      "descriptor"):
     build.build(build.BuildConfig(dataset="labelled_video", input_dir=root, output_dir=out, workers=1,
                                   splits=("train",)))
+
+
+def test_windows_end_at_each_labelled_frame_and_frame_offsets_shift_them(tmp):
+  """CamVid names: the number is the frame in its recording, plus the descriptor's offset."""
+  from tw_keras.data import layouts  # pylint: disable=g-import-not-at-top
+  for rel in ("videos/0001TP.MXF", "videos/Seq05VD.avi", "trainannot/0001TP_000020.png",
+              "trainannot/0001TP_000040.png", "trainannot/Seq05VD_f00005.png", "trainannot/Seq05VD_f00030.png"):
+    os.makedirs(os.path.dirname(os.path.join(tmp, rel)), exist_ok=True)
+    open(os.path.join(tmp, rel), "w").close()
+  info = dataset_info.DatasetInfo.from_json({**dataset_info.CAMVID.to_json(), "frame_offsets": {"0001TP": -5}})
+  sources, skipped = layouts.find_camvid_sources(tmp, "train", info, num_frames=12)
+  assert skipped == 1  # Seq05VD frame 5: 5 frames of history, 11 needed
+  tp, vd = sources
+  assert tp.sequence_id == "train/0001TP" and tp.video.endswith("0001TP.MXF")
+  assert tp.windows == ((4, 15), (24, 35)) and tp.first_index == 5  # records count 9..20 and 29..40
+  assert tp.labels[15].endswith("0001TP_000020.png") and tp.labels[35].endswith("0001TP_000040.png")
+  assert sum(p is not None for p in tp.labels) == 2 and tp.resize_labels
+  assert vd.windows == ((19, 30),) and vd.first_index == 0
+  open(os.path.join(tmp, "trainannot", "0016E5_00390.png"), "w").close()
+  with pytest.raises(layouts.VideoError, match=r"videos/0016E5\.\*: no video for sequence 0016E5$"):
+    layouts.find_camvid_sources(tmp, "train", info)
