@@ -40,12 +40,13 @@ from tw_keras.scene.static_items import static_items
 from tw_keras.scene.street import Street, cast_ground, make_street
 
 
-def render_frame(camera: Camera, street: Street, items: List[Item], lighting: Lighting, noise: Noise,
-                 hood: Optional[Hood] = None):
-  """One frame -> ([H, W, 3] uint8 RGB, [H, W] uint8 trainIds; 255 = ego vehicle)."""
+GROUND_IDS = 3  # primitive ids 0..2 are the ground (road, sidewalk, terrain); item i is GROUND_IDS + i
+
+
+def cast_frame(camera: Camera, street: Street, items: List[Item]) -> Raster:
+  """The z-buffered hits of one frame: the ground (ids 0..2), then item i as id GROUND_IDS + i."""
   raster = Raster(camera)
   cast_ground(raster, street, 0)
-  ground_ids = 3
   z_cam = camera.position[2]
   centres = np.array([item.primitive.center for item in items]).reshape(-1, 3)
   dist = np.linalg.norm(centres - camera.position, axis=1)
@@ -53,7 +54,16 @@ def render_frame(camera: Camera, street: Street, items: List[Item], lighting: Li
     zc = centres[i, 2]
     if zc < z_cam - 40 or zc > z_cam + MAX_DEPTH + 30:
       continue
-    raster.cast(ground_ids + int(i), items[i].primitive, MAX_DEPTH)
+    raster.cast(GROUND_IDS + int(i), items[i].primitive, MAX_DEPTH)
+  return raster
+
+
+def render_frame(camera: Camera, street: Street, items: List[Item], lighting: Lighting, noise: Noise,
+                 hood: Optional[Hood] = None, raster: Optional[Raster] = None):
+  """One frame -> ([H, W, 3] uint8 RGB, [H, W] uint8 trainIds; 255 = ego vehicle), shading
+  `raster` (default: `cast_frame`'s)."""
+  raster = raster if raster is not None else cast_frame(camera, street, items)
+  ground_ids = GROUND_IDS
   h, w = raster.depth.shape
   image = np.zeros((h, w, 3), np.float32)
   label = np.full((h, w), T["sky"], np.uint8)
@@ -116,6 +126,18 @@ class Scene:
     return render_frame(self.camera(t, width, height), self.street, self.items(t), self.lighting, self.noise,
                         self.hood)
 
+  def state(self, t: float, width: int, height: int) -> "FrameState":
+    """What the exact flow needs of frame t: its camera, items and hits."""
+    camera, items = self.camera(t, width, height), self.items(t)
+    return FrameState(camera, items, cast_frame(camera, self.street, items))
+
+
+@dataclasses.dataclass
+class FrameState:
+  camera: Camera
+  items: List[Item]
+  raster: Raster
+
 
 def make_scene(rng: np.random.Generator) -> Scene:
   """A random street scene; deterministic given the generator's state."""
@@ -125,9 +147,26 @@ def make_scene(rng: np.random.Generator) -> Scene:
                Noise(rng), make_hood(rng))
 
 
-def render_sequence(rng: np.random.Generator, height: int, width: int, num_frames: int
-                    ) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
-  """Yields `num_frames` ([H, W, 3] uint8 RGB, [H, W] uint8 trainIds) of one new scene."""
+def render_sequence(rng: np.random.Generator, height: int, width: int, num_frames: int, with_flow: bool = False
+                    ) -> Iterator[Tuple[np.ndarray, ...]]:
+  """Yields `num_frames` ([H, W, 3] uint8 RGB, [H, W] uint8 trainIds) of one new scene; with
+  `with_flow`, also the exact flow from the previous frame and its valid mask
+  (`scene.flow.exact_flow`; frame 0: zero flow, nothing valid). The pixels are the same
+  either way."""
+  from tw_keras.scene import flow as flow_lib  # pylint: disable=g-import-not-at-top
   scene = make_scene(rng)
+  previous = None
   for t in range(num_frames):
-    yield scene.render(float(t), width, height)
+    if not with_flow:
+      yield scene.render(float(t), width, height)
+      continue
+    state = scene.state(float(t), width, height)
+    rgb, label = render_frame(state.camera, scene.street, state.items, scene.lighting, scene.noise, scene.hood,
+                              state.raster)
+    if previous is None:
+      motion, valid = np.zeros((height, width, 2), np.float32), np.zeros((height, width), bool)
+    else:
+      motion, valid = flow_lib.exact_flow(previous, state)
+      valid &= label != dataset_info.IGNORE_LABEL  # the ego vehicle's bonnet
+    previous = state
+    yield rgb, label, motion, valid
