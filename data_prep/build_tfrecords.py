@@ -100,6 +100,8 @@ def define_flags():
   flags.DEFINE_integer("synthetic_train", _D.synthetic_train, "Synthetic training snippets.")
   flags.DEFINE_integer("synthetic_val", _D.synthetic_val, "Synthetic validation snippets.")
   flags.DEFINE_integer("seed", _D.seed, "Synthetic benchmark seed.")
+  flags.DEFINE_bool("synthetic_flow", _D.synthetic_flow, "Synthetic: also write each frame's exact flow from the "
+                    "previous frame and its valid mask (INPUT_DIR/flow/; about 0.9 MB per 256x512 frame).")
   flags.DEFINE_string("descriptor", None, "Dataset descriptor: a built-in name (cityscapes, camvid, synthetic) "
                       "or a JSON file; default the layout's own (labelled_video: INPUT_DIR/dataset.json).")
   flags.DEFINE_string("input_pattern", None, "video: a file pattern instead of --input_dir (may be a "

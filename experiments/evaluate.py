@@ -38,6 +38,11 @@ def define_flags():
   flags.DEFINE_list("schedulers", ["gop", "fixed:4", "adaptive:score=0.3", "every"],
                     "Key-frame schedulers to compare (mIoU against cost per frame); empty = skip.")
   flags.DEFINE_string("scheduler_variant", "layer1_cfr_rga", "Non-key-frame model used by the schedulers.")
+  flags.DEFINE_enum("flow", "codec", ["codec", "dis", "gt"], "Non-key frames' motion: the codec's vectors, "
+                    "OpenCV's DIS optical flow, or the built-in benchmark's exact flow (--flow_root). The schedulers "
+                    "run on the codec's motion only, so another flow skips them.")
+  flags.DEFINE_string("flow_root", None, "--flow=gt: the benchmark's root with its flow/ folder "
+                      "(build_tfrecords --dataset=synthetic --synthetic_flow; default DATA_DIR/synthetic_cityscapes).")
 
 
 def main(argv):
@@ -50,7 +55,9 @@ def main(argv):
   from tw_keras.evaluation import job, report  # pylint: disable=g-import-not-at-top
   rep = job.evaluate_model_dir(FLAGS.data_dir, FLAGS.model_dir, out, FLAGS.split, FLAGS.variants,
                                [int(d) for d in FLAGS.distances], FLAGS.max_sequences, FLAGS.write_pngs,
-                               schedulers=FLAGS.schedulers, scheduler_variant=FLAGS.scheduler_variant)
+                               schedulers=FLAGS.schedulers if FLAGS.flow == "codec" else [],
+                               scheduler_variant=FLAGS.scheduler_variant, flow=FLAGS.flow,
+                               flow_root=FLAGS.flow_root or os.path.join(FLAGS.data_dir, "synthetic_cityscapes"))
   print(report.markdown_table(rep))
   if "schedulers" in rep:
     print("\n" + report.scheduler_table(rep["schedulers"]["results"], rep["schedulers"]["cost_unit"]))

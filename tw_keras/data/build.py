@@ -46,7 +46,8 @@ class BuildConfig:
     first_frame, num_frames, annotated_frame: which snippet frames are encoded (8..19) and
       which must be labelled (19; -1 = none). num_frames 0 = all from first_frame. For
       camvid and labelled_video, num_frames (1..gop) frames end at each labelled frame.
-    synthetic_*: size and snippet counts of the built-in benchmark; seed: its seed.
+    synthetic_*: size and snippet counts of the built-in benchmark, and whether its exact flow
+      is written too (ROOT/flow/, `synthetic` module doc); seed: its seed.
     input_pattern, input_list: video only, instead of input_dir: a file pattern (glob; may
       be a remote URI such as gs://bucket/videos/*.mp4) or a text file (local or remote)
       naming one video per line.
@@ -68,6 +69,7 @@ class BuildConfig:
   synthetic_width: int = 512
   synthetic_train: int = 24
   synthetic_val: int = 8
+  synthetic_flow: bool = False
   seed: int = 0
   input_pattern: Optional[str] = None
   input_list: Optional[str] = None
@@ -101,6 +103,7 @@ class BuildConfig:
   def synthetic_config(self) -> synthetic.SyntheticConfig:
     counts = {"train": self.synthetic_train, "val": self.synthetic_val}
     return synthetic.SyntheticConfig(height=self.synthetic_height, width=self.synthetic_width, seed=self.seed,
+                                     flow=self.synthetic_flow,
                                      sequences=tuple((s, counts.get(s, self.synthetic_val)) for s in self.splits))
 
   @property

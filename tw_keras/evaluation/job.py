@@ -27,9 +27,26 @@ from tw_keras.model import model_dir as model_dir_lib
 from tw_keras.model import models
 
 
+def _with_motion(gops, flow, flow_root):
+  """The GOP records with another flow source's motion (`flow_sources.with_motion`), lazily."""
+  from tw_keras.data import flow_sources  # pylint: disable=g-import-not-at-top
+
+  class Gops:
+    def __iter__(self):
+      return (flow_sources.with_motion(g, flow, flow_root) for g in gops)
+  return Gops()
+
+
+def _exact_motion(flow_root):
+  """TC's motion on the built-in benchmark: (exact flow into frame t, its visibility mask)."""
+  from tw_keras.data import flow_sources  # pylint: disable=g-import-not-at-top
+  return lambda gop, t: flow_sources.exact_flow(flow_root, gop[features.CLIP_SEQUENCE_ID].numpy().decode(),
+                                                int(gop[features.CLIP_FRAME_INDEX][t]))
+
+
 def evaluate_model_dir(data_dir, model_dir, output_dir, split="val", variants=None, distances=range(12),
                    max_sequences=0, write_pngs=True, quiet=False, schedulers=(),
-                   scheduler_variant="layer1_cfr_rga"):
+                   scheduler_variant="layer1_cfr_rga", flow="codec", flow_root=None):
   """Evaluates the variants of `model_dir` on `data_dir`'s `split`; writes `output_dir`.
 
   Args:
@@ -40,9 +57,14 @@ def evaluate_model_dir(data_dir, model_dir, output_dir, split="val", variants=No
     quiet: no progress bar.
     schedulers: key-frame scheduler specs to compare on `scheduler_variant` (mIoU against
       cost per frame in GMACs); empty = skip.
+    flow, flow_root: the non-key frames' motion (`data.flow_sources`): "codec" (the records'),
+      "dis" (optical flow) or "gt" (the benchmark's exact flow, under `flow_root`).
   Returns:
     The report dictionary written to `output_dir/results.json`.
   """
+  if schedulers and flow != "codec":
+    raise ValueError(f"the schedulers run the streaming segmenter on the codec's motion, not {flow!r}: "
+                     "give no schedulers (--schedulers=) with another flow source")
   variants = variants or model_dir_lib.available_variants(model_dir)
   nets = model_dir_lib.load_all(model_dir, variants)
   files = dataset.shard_files(data_dir, split)
@@ -52,6 +74,12 @@ def evaluate_model_dir(data_dir, model_dir, output_dir, split="val", variants=No
   gops = dataset.gop_dataset(files)
   if max_sequences:
     gops = gops.take(max_sequences)
+  if flow != "codec":
+    gops = _with_motion(gops, flow, flow_root)
+  # Temporal consistency warps with the exact flow and counts only pixels visible in both
+  # frames where the benchmark's flow is there; otherwise with the records' motion, unmasked.
+  has_exact = bool(flow_root) and os.path.isdir(os.path.join(flow_root, "flow"))
+  tc_motion = _exact_motion(flow_root) if has_exact else protocol.codec_motion
   os.makedirs(output_dir, exist_ok=True)
   final_png_dir = os.path.join(output_dir, "labelids")
   written = set()
@@ -75,13 +103,14 @@ def evaluate_model_dir(data_dir, model_dir, output_dir, split="val", variants=No
       with tqdm.tqdm(desc="evaluate", unit="seq", disable=quiet or None) as bar:
         result = protocol.evaluate(nets, gops, list(distances),
                                      prediction_writer=writer if write_pngs else None,
-                                     progress=lambda: bar.update(1))
+                                     progress=lambda: bar.update(1), tc_motion=tc_motion)
     except tf.errors.OpError:
       dataset.raise_if_corrupt(files)  # names the bad shard
       raise
   rep = report.report(result)
   rep["seconds"] = round(time.time() - t, 1)
-  rep["model_dir"], rep["split"] = model_dir, split
+  rep["model_dir"], rep["split"], rep["flow"] = model_dir, split, flow
+  rep["tc_motion"] = "exact flow, visible pixels" if has_exact else f"{flow} motion, every pixel"
   sched_md = ""
   if schedulers and scheduler_variant in nets:
     # The one call from evaluation/ up into inference/: schedulers are scored on the deployed
@@ -101,6 +130,7 @@ def evaluate_model_dir(data_dir, model_dir, output_dir, split="val", variants=No
   fileio.write_json(os.path.join(output_dir, "results.json"), rep, indent=1)
   table = report.markdown_table(rep)
   fileio.write_text(os.path.join(output_dir, "results.md"),
-                    f"mIoU (%) by key-frame distance, {rep['sequences']} sequences of {split}\n\n{table}{sched_md}\n")
+                    f"mIoU (%) by key-frame distance, {rep['sequences']} sequences of {split}, motion: {flow}\n\n"
+                  f"{table}{sched_md}\n")
   report.plot(rep, os.path.join(output_dir, "miou_vs_distance.png"))
   return rep

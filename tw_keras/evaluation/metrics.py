@@ -7,7 +7,7 @@ Category IoU merges classes into their dataset's categories (`DatasetInfo.catego
 of Cityscapes) before taking IoU.
 """
 
-from typing import Dict
+from typing import Dict, Optional
 
 import numpy as np
 
@@ -69,3 +69,42 @@ def summarize(conf: np.ndarray, info: dataset_info.DatasetInfo) -> Dict[str, obj
       "category_miou": pct(np.nanmean(cat)) if np.isfinite(cat).any() else None,
       "category_iou": {n: pct(v) for n, v in zip(info.categories, cat)},
   }
+
+
+def warp_labels(labels: np.ndarray, motion: np.ndarray) -> np.ndarray:
+  """[H, W] labels of frame t-1 carried to frame t by `motion` ([H, W, 2] pixels, dst - src,
+  on frame t's pixels): out(p) = labels(round(p - motion(p))), nearest neighbour (labels are
+  not blended); IGNORE_LABEL where the source falls outside the frame."""
+  h, w = labels.shape
+  yy, xx = np.mgrid[:h, :w]
+  sx = np.floor(xx - motion[..., 0] + 0.5).astype(np.int64)
+  sy = np.floor(yy - motion[..., 1] + 0.5).astype(np.int64)
+  inside = (sx >= 0) & (sx < w) & (sy >= 0) & (sy < h)
+  out = np.full((h, w), dataset_info.IGNORE_LABEL, np.asarray(labels).dtype)
+  out[inside] = labels[sy[inside], sx[inside]]
+  return out
+
+
+def temporal_consistency_counts(previous: np.ndarray, current: np.ndarray, motion: np.ndarray, num_classes: int,
+                                valid=None):
+  """Per-class (intersection [K], union [K]) of frame t's prediction and frame t-1's carried
+  to it (`warp_labels`), over pixels visible in both frames (`valid`, [H, W] bool: the exact
+  flow's mask; None: every pixel whose source is inside the frame)."""
+  warped = warp_labels(previous, motion)
+  keep = warped != dataset_info.IGNORE_LABEL
+  if valid is not None:
+    keep &= valid
+  a, b = warped[keep].astype(np.int64), np.asarray(current)[keep].astype(np.int64)
+  inter = np.bincount(a[a == b], minlength=num_classes)[:num_classes]
+  union = (np.bincount(a, minlength=num_classes)[:num_classes] + np.bincount(b, minlength=num_classes)[:num_classes]
+           - inter)
+  return inter, union
+
+
+def temporal_consistency(inter: np.ndarray, union: np.ndarray) -> Optional[float]:
+  """TC (percent): the mean over classes (union > 0) of summed intersections over summed unions,
+  as Liu et al. (ECCV 2020) define it, here with nearest-neighbour label warping and only
+  pixels visible in both frames."""
+  inter, union = np.asarray(inter, np.float64), np.asarray(union, np.float64)
+  seen = union > 0
+  return round(100.0 * float(np.mean(inter[seen] / union[seen])), 2) if seen.any() else None

@@ -17,14 +17,14 @@ from typing import Dict, Iterable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from tw_keras.data import features
+from tw_keras.data import features, flow_sources
 from tw_keras.evaluation import metrics
 from tw_keras.model import twnet
 
 TAPLAB_SEED = 12345
 
 
-def chain_predictions(net: twnet.TWNet, gop, key: int, target: int, key_out=None):
+def chain_predictions(net: twnet.TWNet, gop, key: int, target: int, key_out=None, every_frame: bool = False):
   """Runs key frame `key` through the per-frame CNN and chains to `target` through the
   non-key-frame model (the per-frame variant scores the key frame itself).
 
@@ -32,13 +32,16 @@ def chain_predictions(net: twnet.TWNet, gop, key: int, target: int, key_out=None
     net: the TWNet; its compiled steps are built once and reused.
     gop: parsed GOP dictionary (tensors [T, ...]).
     key_out: the per-frame CNN's outputs on frame `key`, if already computed.
+    every_frame: return the prediction of every frame key..target of the chain.
   Returns:
-    [H, W] int32 trainId prediction at `target`.
+    [H, W] int32 train-id prediction at `target` (a list of them with `every_frame`).
   """
   images = gop[features.CLIP_IMAGES]
   key_out = key_out if key_out is not None else net.compiled_per_frame()(tf.cast(images[key:key + 1], tf.float32))
+  labels = lambda out: tf.argmax(out["logits"][0], -1, output_type=tf.int32)
+  preds = [labels(key_out)]
   if key == target or not net.has_non_key_frames:
-    return tf.argmax(key_out["logits"][0], -1, output_type=tf.int32)
+    return preds if every_frame else preds[-1]
   non_key_frame = net.compiled()[1]
   cell = int(gop[features.CLIP_MOTION_CELL])
   context = net.context_of(key_out)
@@ -46,11 +49,23 @@ def chain_predictions(net: twnet.TWNet, gop, key: int, target: int, key_out=None
     out = non_key_frame(images[t:t + 1], gop[features.CLIP_REFERENCES][t:t + 1], context,
                         gop[features.CLIP_MOTION_GRID][t:t + 1], cell=cell)
     context = out["context"]
-  return tf.argmax(out["logits"][0], -1, output_type=tf.int32)
+    if every_frame or t == target:
+      preds.append(labels(out))
+  return preds if every_frame else preds[-1]
+
+
+def codec_motion(gop, t: int):
+  """(frame t's motion [H, W, 2] float32 pixels from the record's grid, None): the default
+  motion of the temporal-consistency measure, without a visibility mask."""
+  h, w = gop[features.CLIP_IMAGES].shape[1:3]
+  cell = int(gop[features.CLIP_MOTION_CELL])
+  grid = gop[features.CLIP_MOTION_GRID][t].numpy()
+  dense = np.repeat(np.repeat(grid, cell, 0), cell, 1)[:h, :w]
+  return dense.astype(np.float32) / flow_sources.QUARTER, None
 
 
 def evaluate(nets: Dict[str, twnet.TWNet], gops: Iterable[Dict], distances: Sequence[int],
-             prediction_writer=None, progress=None) -> Dict[str, object]:
+             prediction_writer=None, progress=None, tc_motion=codec_motion) -> Dict[str, object]:
   """Per-distance evaluation of several variants.
 
   Args:
@@ -60,9 +75,15 @@ def evaluate(nets: Dict[str, twnet.TWNet], gops: Iterable[Dict], distances: Sequ
     prediction_writer: optional callable(variant, d, gop, prediction [H, W], drawn), `drawn`
       True when d is the TapLab draw of this GOP.
     progress: optional callable() after each GOP.
+    tc_motion: callable(gop, t) -> (motion [H, W, 2] into frame t, valid [H, W] bool or None):
+      what temporal consistency warps frame t-1's prediction with (default `codec_motion`;
+      the exact flow and its mask on the built-in benchmark); None: no TC. TC is measured on
+      each record's whole chain (key frame 0, every frame predicted; for the per-frame
+      variant, every frame through the per-frame CNN).
   Returns:
     {"confusion": {name: [D, K, K]}, "taplab": {name: [K, K]}, "distances": [...],
-     "sequences": n, "taplab_draws": [...], "dataset": the nets' DatasetInfo}.
+     "sequences": n, "taplab_draws": [...], "dataset": the nets' DatasetInfo,
+     "tc_counts": {name: ([K] intersections, [K] unions)} (with tc_motion)}.
   """
   names = list(nets)
   if not names:
@@ -73,6 +94,7 @@ def evaluate(nets: Dict[str, twnet.TWNet], gops: Iterable[Dict], distances: Sequ
   k = info.num_classes
   conf = {n: np.zeros((len(distances), k, k), np.int64) for n in names}
   taplab = {n: np.zeros((k, k), np.int64) for n in names}
+  tc = {n: [np.zeros(k, np.int64), np.zeros(k, np.int64)] for n in names}
   rng = np.random.default_rng(TAPLAB_SEED)
   draws = []
   count = 0
@@ -92,6 +114,13 @@ def evaluate(nets: Dict[str, twnet.TWNet], gops: Iterable[Dict], distances: Sequ
                                                                            tf.float32))
       return outputs[(id(net.per_frame), i)]
 
+    chains = {}  # name -> every frame's prediction of the whole chain (key frame 0), for TC
+
+    def whole_chain(net):
+      if not net.has_non_key_frames:
+        return [tf.argmax(per_frame_out(net, i)["logits"][0], -1, output_type=tf.int32) for i in range(n_frames)]
+      return chain_predictions(net, gop, 0, target, per_frame_out(net, 0), every_frame=True)
+
     for di, d in enumerate(distances):
       if d > target:
         continue
@@ -99,15 +128,29 @@ def evaluate(nets: Dict[str, twnet.TWNet], gops: Iterable[Dict], distances: Sequ
       for name in names:
         net = nets[name]
         frame = key if net.has_non_key_frames else target  # the per-frame CNN always sees the scored frame
-        pred = chain_predictions(net, gop, frame, target, per_frame_out(net, frame)).numpy()
+        if tc_motion is not None and key == 0 and net.has_non_key_frames:
+          chains[name] = whole_chain(net)  # the d = target chain, every frame kept
+          pred = chains[name][-1].numpy()
+        else:
+          pred = chain_predictions(net, gop, frame, target, per_frame_out(net, frame)).numpy()
         c = metrics.confusion_matrix(gt, pred, k)
         conf[name][di] += c
         if d == draw:
           taplab[name] += c
         if prediction_writer:
           prediction_writer(name, d, gop, pred, d == draw)
+    if tc_motion is not None:
+      motions = [tc_motion(gop, t) for t in range(1, n_frames)]
+      for name in names:
+        preds = chains[name] if name in chains else whole_chain(nets[name])
+        for t in range(1, n_frames):
+          inter, union = metrics.temporal_consistency_counts(preds[t - 1].numpy(), preds[t].numpy(),
+                                                             motions[t - 1][0], k, motions[t - 1][1])
+          tc[name][0] += inter
+          tc[name][1] += union
     count += 1
     if progress:
       progress()
   return {"confusion": conf, "taplab": taplab, "distances": list(distances), "sequences": count,
-          "taplab_draws": draws, "dataset": info}
+          "taplab_draws": draws, "dataset": info,
+          **({"tc_counts": {n: tuple(v) for n, v in tc.items()}} if tc_motion is not None else {})}

@@ -27,17 +27,24 @@ def report(result: Dict[str, object]) -> Dict[str, object]:
         "pooled_over_d": metrics.summarize(conf.sum(0), info),
         "taplab_uniform_draw": metrics.summarize(result["taplab"][name], info),
     }
+    if "tc_counts" in result:
+      out["variants"][name]["temporal_consistency"] = metrics.temporal_consistency(*result["tc_counts"][name])
   return out
 
 
 def markdown_table(rep: Dict[str, object]) -> str:
+  """The per-distance table: mean over d, TapLab's draw, temporal consistency (TC, when
+  measured), then every d."""
   ds = rep["distances"]
-  head = "| variant | mean over d | TapLab draw | " + " | ".join(f"d={d}" for d in ds) + " |"
-  lines = [head, "|" + "---|" * (len(ds) + 3)]
+  with_tc = any("temporal_consistency" in v for v in rep["variants"].values())
+  head = ("| variant | mean over d | TapLab draw | " + ("TC | " if with_tc else "")
+          + " | ".join(f"d={d}" for d in ds) + " |")
+  lines = [head, "|" + "---|" * (len(ds) + 3 + with_tc)]
   fmt = lambda m: "-" if m is None else f"{m:.1f}"
   for name, v in rep["variants"].items():
     cells = " | ".join(fmt(m) for m in v["miou_per_distance"])
-    lines.append(f"| {name} | {fmt(v['mean_miou_over_d'])} | {fmt(v['taplab_uniform_draw']['miou'])} | {cells} |")
+    tc = f"{fmt(v.get('temporal_consistency'))} | " if with_tc else ""
+    lines.append(f"| {name} | {fmt(v['mean_miou_over_d'])} | {fmt(v['taplab_uniform_draw']['miou'])} | {tc}{cells} |")
   return "\n".join(lines)
 
 

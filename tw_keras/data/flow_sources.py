@@ -1,0 +1,72 @@
+"""Where a non-key frame's motion comes from: the codec's vectors, optical flow, or the truth.
+
+* `codec` (the default): the records' own block motion grid (8x8 cells, quarter pixels).
+* `dis`: OpenCV's DIS optical flow from the previous decoded frame to the current one, at
+  `DIS_PRESET`, in our convention (dst - src, pixels, on the current frame's pixels: OpenCV's
+  `calc(current, previous)` returns f with current(p) ~ previous(p + f), so motion = -f).
+* `gt`: the exact flow of the built-in benchmark, written by the renderer
+  (`build_tfrecords --dataset=synthetic --synthetic_flow`, `synthetic.flow_path`).
+
+`with_motion(gop, source, flow_root)` gives a GOP record the chosen motion in the network's
+one input contract: a per-pixel grid (cell 1) of int16 quarter pixels, so the model expands,
+warps and computes the residual exactly as for the codec's grid, against the previous frame.
+Frame 0 of a record (its I-frame, where a chain starts) gets zero motion.
+"""
+
+import os
+from typing import Dict, Optional, Tuple
+
+import cv2
+import numpy as np
+
+from tw_keras.data import features
+
+SOURCES = ("codec", "dis", "gt")
+DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
+QUARTER = 4  # the grid's units per pixel (`codec.MV_UNITS_PER_PIXEL`)
+
+
+def dis_motion(previous: np.ndarray, current: np.ndarray, preset: int = DIS_PRESET) -> np.ndarray:
+  """[H, W, 3] uint8 RGB previous, current -> [H, W, 2] float32 motion (dst - src, pixels)."""
+  gray = lambda rgb: cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+  return -cv2.DISOpticalFlow_create(preset).calc(gray(current), gray(previous), None)
+
+
+def exact_flow(flow_root: str, sequence_id: str, frame_index: int) -> Tuple[np.ndarray, np.ndarray]:
+  """The renderer's exact flow into frame `frame_index` of a Cityscapes-layout sequence id
+  ("val/frankfurt_000003"): ([H, W, 2] float32, [H, W] bool visible in both frames)."""
+  from tw_keras.data import synthetic  # pylint: disable=g-import-not-at-top
+  split, stem = sequence_id.split("/", 1)
+  city, seq = stem.rsplit("_", 1)
+  path = synthetic.flow_path(flow_root, split, city, int(seq), frame_index)
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"{path}: no exact flow (render the benchmark with --synthetic_flow)")
+  return synthetic.read_flow(path)
+
+
+def to_grid(motion: np.ndarray) -> np.ndarray:
+  """[..., 2] float32 pixels -> int16 quarter pixels (the grid's units), rounded."""
+  return np.clip(np.round(motion * QUARTER), -32768, 32767).astype(np.int16)
+
+
+def with_motion(gop: Dict[str, object], source: str, flow_root: Optional[str] = None) -> Dict[str, object]:
+  """A copy of a parsed GOP record (`dataset.gop_dataset`) whose motion is `source`'s."""
+  if source not in SOURCES:
+    raise ValueError(f"unknown flow source {source!r}: use one of {', '.join(SOURCES)}")
+  if source == "codec":
+    return gop
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  images = gop[features.CLIP_IMAGES].numpy()
+  t, h, w = images.shape[:3]
+  grid = np.zeros((t, h, w, 2), np.int16)
+  if source == "gt" and not flow_root:
+    raise ValueError("flow source gt needs the benchmark's root (its flow/ folder): --flow_root")
+  sequence_id = gop[features.CLIP_SEQUENCE_ID].numpy().decode()
+  frames = gop[features.CLIP_FRAME_INDEX].numpy()
+  for i in range(1, t):
+    motion = (dis_motion(images[i - 1], images[i]) if source == "dis"
+              else exact_flow(flow_root, sequence_id, int(frames[i]))[0])
+    grid[i] = to_grid(motion)
+  references = np.concatenate([images[:1], images[:-1]])  # motion is previous -> current: "step" references
+  return {**gop, features.CLIP_MOTION_GRID: tf.constant(grid), features.CLIP_MOTION_CELL: tf.constant(1, tf.int32),
+          features.CLIP_REFERENCES: tf.constant(references)}
