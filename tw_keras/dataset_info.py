@@ -274,10 +274,11 @@ def save(path: str, info: DatasetInfo):
 
 
 def in_directory(directory: str, default: Optional[DatasetInfo] = None) -> Optional[DatasetInfo]:
-  """The descriptor `directory/dataset.json` (a records or a model directory); `default` when
-  the directory has none (one written before descriptors existed)."""
-  path = os.path.join(directory, DESCRIPTOR)
-  return load(path) if os.path.exists(path) else default
+  """The descriptor `directory/dataset.json` (a records or a model directory, local or a remote
+  URI); `default` when the directory has none (one written before descriptors existed)."""
+  from tw_keras import fileio  # pylint: disable=g-import-not-at-top
+  path = f"{str(directory).rstrip('/')}/{DESCRIPTOR}" if fileio.is_remote(directory) else os.path.join(directory, DESCRIPTOR)
+  return load(path) if fileio.exists(path) else default
 
 
 def write_to_directory(directory: str, info: DatasetInfo, what: str = "directory"):

@@ -116,6 +116,14 @@ def open_file(path: str, mode: str = "rb"):
   return tf.io.gfile.GFile(path, mode)
 
 
+def exists(path: str) -> bool:
+  """`os.path.exists` for local paths, `tf.io.gfile.exists` for remote URIs."""
+  if not is_remote(path):
+    return os.path.exists(path)
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return tf.io.gfile.exists(path)
+
+
 def write_bytes(path: str, data: bytes):
   with atomic_uri(path) as tmp, open_file(tmp, "wb") as f:
     f.write(data)
