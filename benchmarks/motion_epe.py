@@ -7,8 +7,9 @@ flow against the built-in benchmark's exact flow, on the pixels visible in both 
 EPE(p) = |motion(p) - exact(p)| in pixels, where motion is the codec's 8x8-block vector of p's
 block (quarter pixels, as the network gets it) or DIS's per-pixel flow (`flow_sources.DIS_PRESET`),
 both previous -> current on the current frame's pixels. Every P-frame of every record is scored;
-the breakdown is by class (the frame's label), by category, and by |exact motion|. Also timed:
-DIS per frame (one run, this machine).
+the breakdown is by class (the frame's label), by category, and by |exact motion|. Also: the
+photometric error of warping the previous decoded frame by each motion (and by none), mean
+|RGB difference| to the current frame on the same pixels, and DIS's time per frame (one run).
 """
 
 import json
@@ -16,6 +17,7 @@ import os
 import sys
 import time
 
+import cv2
 import numpy as np
 from absl import flags
 
@@ -57,6 +59,7 @@ def main(argv):
   info = dataset.dataset_info_of(FLAGS.data_dir)
   tallies = {s: {"all": Tally(), "class": Tally(), "category": Tally(), "motion": Tally()} for s in ("codec", "dis")}
   dis_seconds, frames, valid_share = 0.0, 0, []
+  photometric = {s: Tally() for s in ("zero", "codec", "dis", "exact")}
   for gop in dataset.gop_dataset(dataset.shard_files(FLAGS.data_dir, FLAGS.split)):
     images = gop[features.CLIP_IMAGES].numpy()
     labels = gop[features.CLIP_LABELS].numpy()
@@ -70,7 +73,14 @@ def main(argv):
       valid_share.append(valid.mean())
       magnitude = np.linalg.norm(exact, axis=-1)
       lab = labels[t]
-      for name, motion in (("codec", protocol.codec_motion(gop, t)[0]), ("dis", dis)):
+      codec = protocol.codec_motion(gop, t)[0]
+      h, w = valid.shape
+      gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+      for name, motion in (("zero", 0 * exact), ("codec", codec), ("dis", dis), ("exact", exact)):
+        warped = cv2.remap(images[t - 1].astype(np.float32), gx - motion[..., 0], gy - motion[..., 1],
+                           cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        photometric[name].add("all", np.abs(warped - images[t].astype(np.float32)).mean(-1)[valid])
+      for name, motion in (("codec", codec), ("dis", dis)):
         epe = np.linalg.norm(motion - exact, axis=-1)
         tally = tallies[name]
         tally["all"].add("all", epe[valid])
@@ -86,11 +96,13 @@ def main(argv):
             tally["motion"].add(f"{lo:g}-{hi:g} px", epe[m])
   out = {s: {k: t.mean() for k, t in tally.items()} for s, tally in tallies.items()}
   out["frames"], out["valid_share"] = frames, round(float(np.mean(valid_share)), 3)
+  out["warp_error"] = {name: t.mean()["all"] for name, t in photometric.items()}
   out["dis_ms_per_frame"] = round(1000 * dis_seconds / max(frames, 1), 2)
   h, w = gop[features.CLIP_IMAGES].shape[1:3]
   out["size"] = f"{w}x{h}"
   print(f"{frames} P-frames at {w}x{h}; {100 * out['valid_share']:.1f}% of pixels visible in both frames; "
         f"DIS {out['dis_ms_per_frame']} ms/frame")
+  print("warp error, mean |RGB| on visible pixels: " + ", ".join(f"{k} {v}" for k, v in out["warp_error"].items()))
   print("\n| EPE (px) | codec (8x8 blocks) | DIS |\n|---|---|---|")
   for group in ("all", "category", "motion", "class"):
     for key in out["codec"][group]:
