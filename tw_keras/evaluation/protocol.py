@@ -65,7 +65,7 @@ def codec_motion(gop, t: int):
 
 
 def evaluate(nets: Dict[str, twnet.TWNet], gops: Iterable[Dict], distances: Sequence[int],
-             prediction_writer=None, progress=None, tc_motion=codec_motion) -> Dict[str, object]:
+             prediction_writer=None, progress=None, tc_motion=None) -> Dict[str, object]:
   """Per-distance evaluation of several variants.
 
   Args:
@@ -76,8 +76,8 @@ def evaluate(nets: Dict[str, twnet.TWNet], gops: Iterable[Dict], distances: Sequ
       True when d is the TapLab draw of this GOP.
     progress: optional callable() after each GOP.
     tc_motion: callable(gop, t) -> (motion [H, W, 2] into frame t, valid [H, W] bool or None):
-      what temporal consistency warps frame t-1's prediction with (default `codec_motion`;
-      the exact flow and its mask on the built-in benchmark); None: no TC. TC is measured on
+      what temporal consistency warps frame t-1's prediction with (`codec_motion`, or the
+      exact flow and its mask on the built-in benchmark); None (default): no TC. TC is measured on
       each record's whole chain (key frame 0, every frame predicted; for the per-frame
       variant, every frame through the per-frame CNN).
   Returns:
