@@ -124,7 +124,8 @@ def evaluate_model_dir(data_dir, model_dir, output_dir, split="val", variants=No
     key_cost = models.count_flops(net.per_frame, shapes(None)) / 2e9
     nk_cost = models.count_flops(net.nkfc, shapes(net.variant)) / 2e9
     rep["schedulers"] = {"variant": scheduler_variant, "cost_unit": f"GMACs at {w}x{h}",
-                         "results": scheduling.evaluate_schedulers(net, gops, schedulers, key_cost, nk_cost)}
+                         "results": scheduling.evaluate_schedulers(net, gops, schedulers, key_cost, nk_cost,
+                                                                      tc_motion)}
     sched_md = (f"\n\nKey-frame schedulers ({scheduler_variant} on non-key frames):\n\n" +
                 report.scheduler_table(rep["schedulers"]["results"], rep["schedulers"]["cost_unit"]))
   fileio.write_json(os.path.join(output_dir, "results.json"), rep, indent=1)

@@ -68,7 +68,10 @@ def plot(rep: Dict[str, object], path: str, title: str = "mIoU against key-frame
 
 
 def scheduler_table(results: Dict[str, Dict], cost_unit: str) -> str:
-  lines = [f"| scheduler | mIoU | category mIoU | key-frame rate | cost/frame ({cost_unit}) |", "|---|---|---|---|---|"]
+  lines = [f"| scheduler | mIoU | category mIoU | TC | key-frame rate | cost/frame ({cost_unit}) |",
+           "|---|---|---|---|---|---|"]
   for spec, r in results.items():
-    lines.append(f"| {spec} | {r['miou']} | {r['category_miou']} | {r['key_frame_rate']} | {r['cost_per_frame']} |")
+    tc = "-" if r.get("temporal_consistency") is None else r["temporal_consistency"]
+    lines.append(f"| {spec} | {r['miou']} | {r['category_miou']} | {tc} | {r['key_frame_rate']} | "
+                 f"{r['cost_per_frame']} |")
   return "\n".join(lines)
