@@ -32,6 +32,7 @@ def main(argv):
   from tw_keras.inference import export  # pylint: disable=g-import-not-at-top
   from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
   export.check_export_dir(FLAGS.export_dir)  # before the model loads
+  model_dir_lib.load_model_config(FLAGS.model_dir)  # a model directory, before any notice
   name = FLAGS.variant
   if name is None:
     trained = os.path.exists(model_dir_lib.nkfc_weights(FLAGS.model_dir, DEFAULT_VARIANT))

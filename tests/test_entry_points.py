@@ -173,3 +173,18 @@ def test_stage2_step_benchmark_times_both_input_paths():
   row = [l for l in stdout.splitlines() if l.startswith("| layer1_cfr_rga")]
   assert len(row) == 1 and row[0].endswith("x |"), stdout
 
+
+
+def test_start_up_is_quiet_and_verbose_shows_tensorflow(tmp):
+  """TensorFlow's C++ start-up lines ("Could not find cuda drivers", cuInit, CPU features)
+  no longer reach the user: a failing command prints exactly its one error line."""
+  env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+  env["PYTHONPATH"] = ROOT
+  cmd = [sys.executable, "-m", "experiments.export_saved_model", f"--model_dir={tmp}/none",
+         f"--export_dir={tmp}/export"]
+  r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+  assert r.returncode == 1 and r.stdout == ""
+  assert r.stderr.splitlines() == [f"error: {tmp}/none/model_config.json: no model config (is {tmp}/none a "
+                                   "tw_keras model directory?)"], r.stderr
+  verbose = subprocess.run(cmd + ["--verbose"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+  assert verbose.returncode == 1 and "Traceback" in verbose.stderr and len(verbose.stderr.splitlines()) > 3

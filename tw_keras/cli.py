@@ -4,8 +4,15 @@
 `error: <file>: <problem>`, and exits 1; Ctrl-C (SIGINT) or SIGTERM prints one line and
 exits 130. `--verbose` (defined by `run`, for every entry point) also prints the
 traceback. This is the only library module that touches flags.
+
+Start-up is quiet: TensorFlow is imported, and its devices found, with file descriptor 2
+pointed at /dev/null. TensorFlow's C++ start-up lines ("Could not find cuda drivers", "failed
+call to cuInit", the CPU-feature notice) are written there before its own log level applies,
+so no environment variable silences them. After that `TF_CPP_MIN_LOG_LEVEL` defaults to 2
+(warnings and info off). `--verbose` shows everything.
 """
 
+import os
 import signal
 import sys
 import traceback
@@ -37,14 +44,34 @@ def _sigterm(signum, frame):
   raise KeyboardInterrupt
 
 
+def quiet_tensorflow_startup():
+  """Imports TensorFlow and lists its devices with fd 2 silenced (module doc). An import
+  failure is raised as usual, with stderr restored first."""
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  sys.stderr.flush()
+  saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+  os.dup2(devnull, 2)
+  try:
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    tf.config.list_physical_devices()
+  finally:
+    sys.stderr.flush()
+    os.dup2(saved, 2)
+    os.close(saved)
+    os.close(devnull)
+
+
 def run(main):
-  """absl's app.run with the project's error path (defines --verbose)."""
+  """absl's app.run with the project's error path (defines --verbose) and a quiet start-up."""
   if "verbose" not in flags.FLAGS:
-    flags.DEFINE_bool("verbose", False, "On failure, print the full traceback too.")
+    flags.DEFINE_bool("verbose", False, "On failure, print the full traceback too; show TensorFlow's "
+                      "start-up lines.")
 
   def guarded(argv):
     signal.signal(signal.SIGTERM, _sigterm)
     try:
+      if not flags.FLAGS.verbose:
+        quiet_tensorflow_startup()
       return main(argv)
     except (KeyboardInterrupt, Interrupted) as e:
       if flags.FLAGS.verbose:
