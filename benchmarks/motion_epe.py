@@ -2,7 +2,7 @@ r"""How good is each motion: end-point error of the codec's block vectors and of
 flow against the built-in benchmark's exact flow, on the pixels visible in both frames.
 
   python -m data_prep.build_tfrecords --dataset=synthetic --splits=val --synthetic_flow --output_dir=epe_data
-  python benchmarks/motion_epe.py --data_dir=epe_data --output=docs/motion_epe.json
+  python benchmarks/motion_epe.py --data_dir=epe_data --output=docs/motion/epe_256x512.json
 
 EPE(p) = |motion(p) - exact(p)| in pixels, where motion is the codec's 8x8-block vector of p's
 block (quarter pixels, as the network gets it) or DIS's per-pixel flow (`flow_sources.DIS_PRESET`),
