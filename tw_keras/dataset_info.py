@@ -281,14 +281,21 @@ def in_directory(directory: str, default: Optional[DatasetInfo] = None) -> Optio
   return load(path) if fileio.exists(path) else default
 
 
+def check_directory(directory: str, info: Optional[DatasetInfo], what: str = "directory") -> Optional[DatasetInfo]:
+  """Refuses a directory whose `dataset.json` holds another class table than `info`'s (one
+  line naming it and both tables); returns the descriptor it holds, if any."""
+  old = in_directory(directory)
+  if old is not None and info is not None and not old.same_classes(info):
+    raise ValueError(f"{os.path.join(directory, DESCRIPTOR)}: this {what} holds {old.describe()}, not "
+                     f"{info.describe()}; use a new {what}")
+  return old
+
+
 def write_to_directory(directory: str, info: DatasetInfo, what: str = "directory"):
   """Writes `directory/dataset.json`; refuses (before writing) one that holds another dataset's
   classes, so records or weights of two class tables never mix."""
   path = os.path.join(directory, DESCRIPTOR)
-  old = in_directory(directory)
-  if old is not None and not old.same_classes(info):
-    raise ValueError(f"{path}: this {what} holds {old.describe()}, not {info.describe()}; "
-                     f"use a new {what}")
+  old = check_directory(directory, info, what)
   if old != info:
     os.makedirs(directory, exist_ok=True)
     save(path, info)

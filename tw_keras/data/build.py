@@ -2,9 +2,9 @@
 
 `BuildConfig` is every setting of the job (its defaults are the CLI's defaults);
 `build(config)` runs it with the local process pool (`prepare.write_shards`), under a lock
-on the output directory, and writes the dataset descriptor (`dataset.json`, `tw_keras.dataset_info`)
-and `build_report.json`. `data_prep/build_tfrecords.py`
-turns flags into a `BuildConfig`; the demo builds one directly.
+on the output directory, and writes the dataset descriptor (`dataset.json`,
+`tw_keras.dataset_info`) and `build_report.json`. `data_prep/build_tfrecords.py` turns flags
+into a `BuildConfig`; the demo builds one directly.
 """
 
 import dataclasses
@@ -183,9 +183,7 @@ def skipped_line(split: str, skipped: int, num_frames: int) -> str:
 
 def check_descriptor(config: BuildConfig, output_dir: str):
   """Before any work: refuses an output directory that holds records of another class table."""
-  old, info = dataset_info.in_directory(output_dir), config.info
-  if old is not None and info is not None and not old.same_classes(info):
-    dataset_info.write_to_directory(output_dir, info, "records directory")  # raises, naming both
+  dataset_info.check_directory(output_dir, config.info, "records directory")
 
 
 def write_descriptor(config: BuildConfig, output_dir: str):

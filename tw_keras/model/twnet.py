@@ -52,10 +52,9 @@ TWNet (per-frame forward: once per per-frame CNN) and reused, so repeated evalua
 each input signature once.
 """
 
+import dataclasses
 import functools
 from typing import Dict, Optional, Sequence
-
-import dataclasses
 
 import tensorflow as tf
 
