@@ -84,11 +84,10 @@ def main(argv):
                                 synthetic_val=FLAGS.check_sequences), log=lambda line: None)
   check = job.evaluate_model_dir(check_data, out, os.path.join(scratch, "check"), variants=variants,
                                  write_pngs=False, quiet=True)
-  with open(os.path.join(FLAGS.data_dir, "build_report.json")) as f:
-    build_report = json.load(f)
+  from tw_keras.data import dataset  # pylint: disable=g-import-not-at-top
   manifest = {
       "command": FLAGS.command, "commit": FLAGS.commit or commit(),
-      "data": {"dataset": build_report.get("dataset"), "val_sequences": full["sequences"],
+      "data": {"dataset": dataset.dataset_info_of(FLAGS.data_dir).name, "val_sequences": full["sequences"],
                "render": "python -m data_prep.build_tfrecords --dataset=synthetic (256x512, seed 0)"},
       "files": {rel: sha256(os.path.join(out, rel)) for rel in files},
       "val_miou": {v: full["variants"][v]["mean_miou_over_d"] for v in variants},

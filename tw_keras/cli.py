@@ -9,7 +9,8 @@ Start-up is quiet: TensorFlow is imported, and its devices found, with file desc
 pointed at /dev/null. TensorFlow's C++ start-up lines ("Could not find cuda drivers", "failed
 call to cuInit", the CPU-feature notice) are written there before its own log level applies,
 so no environment variable silences them. After that `TF_CPP_MIN_LOG_LEVEL` defaults to 2
-(warnings and info off). `--verbose` shows everything.
+(warnings and info off), and absl's Python log shows warnings and errors only. `--verbose` shows
+everything.
 """
 
 import os
@@ -18,6 +19,7 @@ import sys
 import traceback
 
 from absl import app, flags
+from absl import logging as absl_logging
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -72,6 +74,7 @@ def run(main):
     try:
       if not flags.FLAGS.verbose:
         quiet_tensorflow_startup()
+        absl_logging.set_verbosity(absl_logging.WARNING)  # TF's Python INFO lines (SavedModel, checkpoints)
       return main(argv)
     except (KeyboardInterrupt, Interrupted) as e:
       if flags.FLAGS.verbose:
