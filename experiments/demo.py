@@ -126,7 +126,6 @@ def main(argv):
     print("\n" + report_lib.scheduler_table(rep["schedulers"]["results"], rep["schedulers"]["cost_unit"]))
   print(f"\nheld-out video: {stats.line()}")
   print(f"SavedModel check: max |served - in-memory| logits = {np.abs(served - local).max():.2e}")
-  print("\nstep times (s): " + "; ".join(f"{k} {v}" for k, v in times.items()) + f"; total {time.time() - t0:.1f}")
   if released:
     rel_rep, rel_dir, rel_stats, rel_overlay = released
     print(f"\nReleased models ({FLAGS.released}, the study's recipe; manifest.json says how they were made) on "
