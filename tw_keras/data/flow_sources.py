@@ -20,10 +20,10 @@ import cv2
 import numpy as np
 
 from tw_keras.data import features
+from tw_keras.video import codec
 
 SOURCES = ("codec", "dis", "gt")
 DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
-QUARTER = 4  # the grid's units per pixel (`codec.MV_UNITS_PER_PIXEL`)
 
 
 def dis_motion(previous: np.ndarray, current: np.ndarray, preset: int = DIS_PRESET) -> np.ndarray:
@@ -46,7 +46,7 @@ def exact_flow(flow_root: str, sequence_id: str, frame_index: int) -> Tuple[np.n
 
 def to_grid(motion: np.ndarray) -> np.ndarray:
   """[..., 2] float32 pixels -> int16 quarter pixels (the grid's units), rounded."""
-  return np.clip(np.round(motion * QUARTER), -32768, 32767).astype(np.int16)
+  return np.clip(np.round(motion * codec.MV_UNITS_PER_PIXEL), -32768, 32767).astype(np.int16)
 
 
 def with_motion(gop: Dict[str, object], source: str, flow_root: Optional[str] = None) -> Dict[str, object]:

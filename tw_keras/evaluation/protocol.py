@@ -17,9 +17,10 @@ from typing import Dict, Iterable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from tw_keras.data import features, flow_sources
+from tw_keras.data import features
 from tw_keras.evaluation import metrics
 from tw_keras.model import twnet
+from tw_keras.video import codec
 
 TAPLAB_SEED = 12345
 
@@ -58,10 +59,7 @@ def codec_motion(gop, t: int):
   """(frame t's motion [H, W, 2] float32 pixels from the record's grid, None): the default
   motion of the temporal-consistency measure, without a visibility mask."""
   h, w = gop[features.CLIP_IMAGES].shape[1:3]
-  cell = int(gop[features.CLIP_MOTION_CELL])
-  grid = gop[features.CLIP_MOTION_GRID][t].numpy()
-  dense = np.repeat(np.repeat(grid, cell, 0), cell, 1)[:h, :w]
-  return dense.astype(np.float32) / flow_sources.QUARTER, None
+  return codec.dense_motion(gop[features.CLIP_MOTION_GRID][t].numpy(), int(gop[features.CLIP_MOTION_CELL]), h, w), None
 
 
 def evaluate(nets: Dict[str, twnet.TWNet], gops: Iterable[Dict], distances: Sequence[int],
