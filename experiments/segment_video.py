@@ -10,6 +10,11 @@ already canonical, and run through the per-frame CNN on key frames and the non-k
 model (--variant) on the others, as --scheduler decides. Decoding, the network and writing
 run concurrently. Prints network and total FPS, and how long the network waited for the
 other two stages.
+
+  --flow=dis                   warp with DIS optical flow instead of the codec's vectors
+  --temporal_consistency       also report how stable the labels are from frame to frame (DIS
+                               flow, forward-backward consistent pixels): no labels needed;
+                               with it, --output and --label_dir are optional
 """
 
 import os
@@ -38,11 +43,16 @@ def define_flags():
                     "graph when TensorFlow sees a GPU.")
   flags.DEFINE_bool("fold_batch_norms", True, "Run inference copies with the batch norms folded into the "
                     "convolutions (faster; the same labels up to float32 rounding).")
+  flags.DEFINE_enum("flow", "codec", ["codec", "dis"], "Non-key frames' motion: the codec's block vectors, or "
+                    "OpenCV's DIS optical flow from the previous frame (slower; FPS counts it).")
+  flags.DEFINE_bool("temporal_consistency", False, "Report the labels' temporal consistency (percent; DIS "
+                    "flow on forward-backward consistent pixels).")
   flags.DEFINE_float("tune_key_rate", 0.0, "With --scheduler=adaptive: first tune the score threshold on this "
                      "(unlabelled) video to reach this key-frame rate, e.g. 0.1.")
 
 
-def build_segmenter(model_dir, variant_name, scheduler, xla=False, residual_on="auto", fold_batch_norms=True):
+def build_segmenter(model_dir, variant_name, scheduler, xla=False, residual_on="auto", fold_batch_norms=True,
+                    flow="codec"):
   from tw_keras.inference import runner  # pylint: disable=g-import-not-at-top
   from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
   net = model_dir_lib.load(model_dir, variant_name)
@@ -51,7 +61,8 @@ def build_segmenter(model_dir, variant_name, scheduler, xla=False, residual_on="
       raise ValueError(f"--scheduler={scheduler}: --variant=per_frame segments every frame with the "
                        "per-frame CNN; pick a non-key-frame variant to use a key-frame scheduler")
     scheduler = "every"
-  return runner.StreamSegmenter(net, scheduler, xla=xla, residual_on=residual_on, fold_batch_norms=fold_batch_norms)
+  return runner.StreamSegmenter(net, scheduler, xla=xla, residual_on=residual_on, fold_batch_norms=fold_batch_norms,
+                                flow=flow)
 
 
 def main(argv):
@@ -59,11 +70,12 @@ def main(argv):
   from tw_keras.inference import schedulers  # pylint: disable=g-import-not-at-top
   from tw_keras.inference import segment  # pylint: disable=g-import-not-at-top
   schedulers.parse(FLAGS.scheduler)
-  if not FLAGS.output and not FLAGS.label_dir:
-    raise ValueError("give --output (an overlay video), --label_dir (label PNGs), or both")
+  if not FLAGS.output and not FLAGS.label_dir and not FLAGS.temporal_consistency:
+    raise ValueError("give --output (an overlay video), --label_dir (label PNGs), --temporal_consistency, "
+                     "or several")
   segment.check_outputs(FLAGS.output, FLAGS.label_dir)  # before the model loads
   segmenter = build_segmenter(FLAGS.checkpoint, FLAGS.variant, FLAGS.scheduler, FLAGS.xla, FLAGS.residual_on,
-                              FLAGS.fold_batch_norms)
+                              FLAGS.fold_batch_norms, FLAGS.flow)
   if FLAGS.tune_key_rate:
     if segmenter.scheduler.kind != "adaptive":
       raise ValueError("--tune_key_rate needs --scheduler=adaptive")
@@ -71,7 +83,7 @@ def main(argv):
     segmenter.scheduler = schedulers.parse(f"adaptive:score={threshold:.4f}")
     print(f"tuned adaptive threshold: score={threshold:.4f} for a key-frame rate of {FLAGS.tune_key_rate}")
   stats = segment.segment_video(FLAGS.video, segmenter, FLAGS.output, FLAGS.label_dir,
-                                max_frames=FLAGS.max_frames)
+                                max_frames=FLAGS.max_frames, temporal_consistency=FLAGS.temporal_consistency)
   print(stats.line())
   if FLAGS.output:
     print(f"overlay video: {os.path.abspath(FLAGS.output)}")

@@ -63,4 +63,44 @@ def test_evaluation_under_each_flow_source_reports_temporal_consistency(flow_rec
   assert not diff, (diff, [per_frame[f][k] for f in per_frame for k in diff])  # no motion in the per-frame CNN
   codec_tc = job.evaluate_model_dir(flow_records, tiny_model_dir, os.path.join(tmp, "plain"), variants=["per_frame"],
                                     distances=[0], write_pngs=False, quiet=True)
-  assert codec_tc["tc_motion"] == "codec motion, every pixel"
+  assert codec_tc["tc_motion"] == job.TC_DIS
+
+
+def test_dis_forward_backward_mask_drops_the_disoccluded_strip():
+  """A textured square moving 8 px right over a background moving 1 px: DIS follows both,
+  and only the strip the square uncovered fails the forward-backward test."""
+  from helpers import textured
+  prev, cur = (f.copy() for f in translated_clip(96, 128, 2, 1.0, 0.0))
+  patch = textured(40, 40, 5)
+  prev[28:68, 30:70] = patch
+  cur[28:68, 38:78] = patch
+  motion, valid = flow_sources.dis_with_mask(prev, cur)
+  np.testing.assert_array_equal(motion, flow_sources.dis_motion(prev, cur))  # the same motion
+  np.testing.assert_allclose(np.median(motion[32:64, 44:74].reshape(-1, 2), 0), [8, 0], atol=0.3)
+  assert valid[32:64, 44:74].mean() > 0.9  # the square
+  assert valid[:, 100:120].mean() > 0.9  # the background
+  assert valid[32:64, 31:37].mean() < 0.3  # uncovered: not in the previous frame
+
+
+def test_the_segmenter_under_dis_matches_the_graph_fed_the_dis_grid(tiny_models):
+  """flow="dis": the non-key frame is the same graph fed DIS's per-pixel grid (cell 1), with
+  the residual of that motion computed in the graph; the codec's grid is ignored."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tw_keras.inference import runner  # pylint: disable=g-import-not-at-top
+  net = tiny_models.with_variant("layer1_cfr_rga")
+  frames = translated_clip(48, 80, 3, 1.5, 0.5)
+  seg = runner.StreamSegmenter(net, "gop", residual_on="host", flow="dis", fold_batch_norms=False)
+  assert not seg.host_residual  # DIS's residual is not the decoder's
+  zero = np.zeros((6, 10, 2), np.int16)
+  preds = [seg(f, zero, "IPP"[i], i)[0] for i, f in enumerate(frames)]
+  assert (seg.key_frames, seg.non_key_frames) == (1, 2)
+  ctx = net.segment_key_frame(tf.constant(frames[0][None]))["context"]
+  for prev, f in zip(frames, frames[1:]):
+    grid = flow_sources.to_grid(flow_sources.dis_motion(prev, f))
+    assert np.abs(grid).max() > 2  # real motion, not the zero codec grid
+    out = net.segment_non_key_frame(tf.constant(f[None]), tf.constant(prev[None]), ctx, tf.constant(grid[None]),
+                                    cell=1)
+    ctx = out["context"]
+  np.testing.assert_array_equal(preds[-1], out["labels"][0].numpy())
+  with pytest.raises(ValueError, match="flow must be one of codec, dis"):
+    runner.StreamSegmenter(net, flow="gt")

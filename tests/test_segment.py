@@ -98,3 +98,44 @@ def test_a_writer_failure_stops_the_pipeline_with_its_error(tiny_models, tmp, mo
                           os.path.join(tmp, "o.mp4"), label_dir=os.path.join(tmp, "labels"))
   assert not os.path.exists(os.path.join(tmp, "o.mp4"))
   assert not [f for f in os.listdir(tmp) if ".tmp" in f]
+
+
+def test_segment_reports_temporal_consistency_without_outputs(tiny_models, tmp, monkeypatch):
+  """--temporal_consistency alone: nothing written; the measure equals the meter fed the same
+  frames and labels by hand."""
+  from helpers import translated_clip
+  from tw_keras.video import writer
+  net = tiny_models
+  source = os.path.join(tmp, "src.mp4")
+  w = writer.VideoWriter(source, 17, 96, 64)
+  for frame in translated_clip(64, 96, 14, 2, 1):
+    w.write(frame)
+  w.close()
+  seen = []
+  add = segment.ConsistencyMeter.add
+  monkeypatch.setattr(segment.ConsistencyMeter, "add", lambda self, rgb, labels: (seen.append((rgb, labels)),
+                                                                               add(self, rgb, labels)))
+  stats = segment.segment_video(source, runner.StreamSegmenter(net, "gop"), None, temporal_consistency=True)
+  assert stats.frames == 14 and len(seen) == 14
+  meter = segment.ConsistencyMeter(net.dataset.num_classes)
+  for rgb, labels in seen:
+    add(meter, rgb, labels)
+  assert stats.temporal_consistency == meter.value and 0 <= meter.value <= 100
+  assert 0.5 < stats.valid_fraction <= 1 and "temporal consistency" in stats.line()
+  assert sorted(os.listdir(tmp)) == ["src.mp4"]
+
+
+def test_consistency_meter_labels_that_move_with_the_content_are_consistent():
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from helpers import translated_clip
+  frames = translated_clip(64, 96, 3, 2, 1)
+  moving = [np.roll(np.roll((np.arange(96)[None] // 24 + np.arange(64)[:, None] // 16) % 3, 2 * t, 1), t, 0)
+            for t in range(3)]
+  meter = segment.ConsistencyMeter(3)
+  for f, lab in zip(frames, moving):
+    meter.add(f, lab)
+  assert meter.value > 97
+  still = segment.ConsistencyMeter(3)
+  for f, lab in zip(frames, [moving[0], moving[2], moving[0]]):  # labels jumping back and forth
+    still.add(f, lab)
+  assert still.value < meter.value - 10

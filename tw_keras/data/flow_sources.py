@@ -7,6 +7,9 @@
 * `gt`: the exact flow of the built-in benchmark, written by the renderer
   (`build_tfrecords --dataset=synthetic --synthetic_flow`, `synthetic.flow_path`).
 
+`dis_with_mask(previous, current)` adds a forward-backward consistency mask (the pixels whose
+DIS motion is trusted), which temporal consistency uses on any video without an exact flow.
+
 `with_motion(gop, source, flow_root)` gives a GOP record the chosen motion in the network's
 one input contract: a per-pixel grid (cell 1) of int16 quarter pixels, so the model expands,
 warps and computes the residual exactly as for the codec's grid, against the previous frame.
@@ -24,12 +27,37 @@ from tw_keras.video import codec
 
 SOURCES = ("codec", "dis", "gt")
 DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
+# The forward-backward test of Sundaram, Brox and Keutzer (ECCV 2010): a pixel's motion is
+# trusted when following it back and then forward returns within
+# |b + f|^2 < FB_RELATIVE * (|b|^2 + |f|^2) + FB_ABSOLUTE (pixels squared).
+FB_RELATIVE = 0.01
+FB_ABSOLUTE = 0.5
 
 
 def dis_motion(previous: np.ndarray, current: np.ndarray, preset: int = DIS_PRESET) -> np.ndarray:
   """[H, W, 3] uint8 RGB previous, current -> [H, W, 2] float32 motion (dst - src, pixels)."""
   gray = lambda rgb: cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
   return -cv2.DISOpticalFlow_create(preset).calc(gray(current), gray(previous), None)
+
+
+def dis_with_mask(previous: np.ndarray, current: np.ndarray, preset: int = DIS_PRESET
+                  ) -> Tuple[np.ndarray, np.ndarray]:
+  """[H, W, 3] uint8 RGB previous, current -> (motion [H, W, 2] float32 as `dis_motion`,
+  valid [H, W] bool): the pixels of `current` whose motion passes the forward-backward test
+  (`FB_RELATIVE`, `FB_ABSOLUTE`) and whose source lies inside `previous`. Two DIS runs."""
+  gray = lambda rgb: cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+  dis = cv2.DISOpticalFlow_create(preset)
+  g0, g1 = gray(previous), gray(current)
+  back = dis.calc(g1, g0, None)  # on current's pixels: current(q) ~ previous(q + back(q))
+  forward = dis.calc(g0, g1, None)  # on previous's pixels: previous(p) ~ current(p + forward(p))
+  h, w = g1.shape
+  yy, xx = np.mgrid[:h, :w].astype(np.float32)
+  sx, sy = xx + back[..., 0], yy + back[..., 1]
+  there = cv2.remap(forward, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+  loop = np.sum((back + there) ** 2, -1)
+  valid = loop < FB_RELATIVE * (np.sum(back ** 2, -1) + np.sum(there ** 2, -1)) + FB_ABSOLUTE
+  valid &= (sx >= 0) & (sx <= w - 1) & (sy >= 0) & (sy <= h - 1)
+  return -back, valid
 
 
 def exact_flow(flow_root: str, sequence_id: str, frame_index: int) -> Tuple[np.ndarray, np.ndarray]:

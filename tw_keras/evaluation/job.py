@@ -27,6 +27,9 @@ from tw_keras.model import model_dir as model_dir_lib
 from tw_keras.model import models
 
 
+TC_DIS = "DIS flow, forward-backward consistent pixels"
+
+
 def _with_motion(gops, flow, flow_root):
   """The GOP records with another flow source's motion (`flow_sources.with_motion`), lazily."""
   from tw_keras.data import flow_sources  # pylint: disable=g-import-not-at-top
@@ -77,9 +80,10 @@ def evaluate_model_dir(data_dir, model_dir, output_dir, split="val", variants=No
   if flow != "codec":
     gops = _with_motion(gops, flow, flow_root)
   # Temporal consistency warps with the exact flow and counts only pixels visible in both
-  # frames where the benchmark's flow is there; otherwise with the records' motion, unmasked.
+  # frames where the benchmark's flow is there; otherwise with DIS, on the pixels that pass
+  # its forward-backward test.
   has_exact = bool(flow_root) and os.path.isdir(os.path.join(flow_root, "flow"))
-  tc_motion = _exact_motion(flow_root) if has_exact else protocol.codec_motion
+  tc_motion = _exact_motion(flow_root) if has_exact else protocol.dis_motion
   os.makedirs(output_dir, exist_ok=True)
   final_png_dir = os.path.join(output_dir, "labelids")
   written = set()
@@ -110,7 +114,7 @@ def evaluate_model_dir(data_dir, model_dir, output_dir, split="val", variants=No
   rep = report.report(result)
   rep["seconds"] = round(time.time() - t, 1)
   rep["model_dir"], rep["split"], rep["flow"] = model_dir, split, flow
-  rep["tc_motion"] = "exact flow, visible pixels" if has_exact else f"{flow} motion, every pixel"
+  rep["tc_motion"] = "exact flow, visible pixels" if has_exact else TC_DIS
   sched_md = ""
   if schedulers and scheduler_variant in nets:
     # The one call from evaluation/ up into inference/: schedulers are scored on the deployed

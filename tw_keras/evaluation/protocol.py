@@ -62,6 +62,15 @@ def codec_motion(gop, t: int):
   return codec.dense_motion(gop[features.CLIP_MOTION_GRID][t].numpy(), int(gop[features.CLIP_MOTION_CELL]), h, w), None
 
 
+def dis_motion(gop, t: int):
+  """(frame t's DIS motion [H, W, 2] float32 pixels from frame t-1, its forward-backward mask
+  [H, W] bool; `flow_sources.dis_with_mask`): temporal consistency's motion on any video
+  without an exact flow."""
+  from tw_keras.data import flow_sources  # pylint: disable=g-import-not-at-top
+  images = gop[features.CLIP_IMAGES]
+  return flow_sources.dis_with_mask(images[t - 1].numpy(), images[t].numpy())
+
+
 def evaluate(nets: Dict[str, twnet.TWNet], gops: Iterable[Dict], distances: Sequence[int],
              prediction_writer=None, progress=None, tc_motion=None) -> Dict[str, object]:
   """Per-distance evaluation of several variants.

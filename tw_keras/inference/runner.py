@@ -13,6 +13,10 @@ decoder on the host ("host": OpenCV's fixed-point remap, on the decode thread, o
 network, several times faster there than the same integers in TF ops). "auto" picks by
 whether TensorFlow sees a GPU. Both give the same residual, to the integer. Variants without
 RGA never compute it at all.
+
+The non-key frames' motion (`flow`) is the codec's block vectors by default, or DIS optical
+flow from the previous decoded frame (`data.flow_sources`), computed on the host and given to
+the same graph as a per-pixel grid; the residual is then the one of that motion, in the graph.
 """
 
 import copy
@@ -22,6 +26,7 @@ from typing import Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
+from tw_keras.data import flow_sources
 from tw_keras.inference import schedulers
 from tw_keras.model import twnet
 from tw_keras.video import compensation, codec
@@ -38,25 +43,33 @@ class StreamSegmenter:
     residual_on: "graph", "host" or "auto" (module doc).
     fold_batch_norms: run inference copies with the batch norms folded into the convolutions
       (`model.folding`; same labels up to float32 rounding, faster). Weights must be loaded.
+    flow: the non-key frames' motion: "codec" (the decoder's block grid) or "dis" (module doc;
+      the residual is then computed in the graph).
   """
 
+  FLOWS = ("codec", "dis")
+
   def __init__(self, net: twnet.TWNet, scheduler="gop", xla: bool = False, residual_on: str = "auto",
-               fold_batch_norms: bool = True):
+               fold_batch_norms: bool = True, flow: str = "codec"):
     if residual_on not in ("auto", "graph", "host"):
       raise ValueError(f"residual_on must be 'auto', 'graph' or 'host', got {residual_on!r}")
+    if flow not in self.FLOWS:
+      raise ValueError(f"flow must be one of {', '.join(self.FLOWS)} for a stream, got {flow!r}")
     if residual_on == "auto":
       residual_on = "graph" if tf.config.list_logical_devices("GPU") else "host"
+    self.flow = flow
+    self.cell = codec.MV_CELL if flow == "codec" else 1
     #: whether __call__ needs the frame's residual from the decoder (`CompressedFrame.residual`)
-    self.host_residual = residual_on == "host" and net.variant.rga
+    self.host_residual = residual_on == "host" and net.variant.rga and flow == "codec"
     self.scheduler = schedulers.parse(scheduler) if isinstance(scheduler, str) else scheduler
     if not net.has_non_key_frames and self.scheduler.kind != "every":
       raise ValueError(f"scheduler {self.scheduler.spec()!r} needs a non-key-frame model; without one "
                        "every frame is a key frame (scheduler 'every')")
     self.variant = net.variant
     self.twnet = net.folded() if fold_batch_norms else net
-    self._key_frame, self._non_key_frame = self.twnet.compiled_streaming(xla)
+    self._key_frame, self._non_key_frame = self.twnet.compiled_streaming(xla, cell=self.cell)
     self._residual_energy = tf.function(
-        lambda image, previous, grid: tf.reduce_mean(tf.abs(compensation.residual(image, previous, grid, codec.MV_CELL))),
+        lambda image, previous, grid: tf.reduce_mean(tf.abs(compensation.residual(image, previous, grid, self.cell))),
         reduce_retracing=True)
     self.reset()
 
@@ -73,6 +86,7 @@ class StreamSegmenter:
     self.scheduler.reset()
     self.context = None
     self.previous = None
+    self.previous_rgb = None
     self.key_frames = 0
     self.non_key_frames = 0
     self.network_seconds = 0.0
@@ -90,7 +104,8 @@ class StreamSegmenter:
     Args:
       rgb: [H, W, 3] uint8, the decoded frame.
       motion_grid: [ceil(Hc/8), ceil(Wc/8), 2] int16, its block motion grid (quarter pixels,
-        dst - src; `codec.CompressedFrame.motion_grid` of a "step" decode).
+        dst - src; `codec.CompressedFrame.motion_grid` of a "step" decode); with flow "dis",
+        checked but not used.
       residual: [H, W, 3], the decoder's residual; needed when `host_residual`, else unused.
     """
     h, w = rgb.shape[:2]
@@ -100,9 +115,12 @@ class StreamSegmenter:
       raise ValueError(f"frame {index}: motion grid of shape {np.shape(motion_grid)}, expected the codec's "
                        f"8x8 block grid {(*blocks, 2)} for a {w}x{h} frame (a 'step' decode)")
     t = time.perf_counter()
-    image = tf.constant(np.asarray(rgb, np.uint8)[None])
-    grid = tf.constant(np.asarray(motion_grid, np.int16)[None])
+    rgb = np.asarray(rgb, np.uint8)
+    image = tf.constant(rgb[None])
     key = not self.twnet.has_non_key_frames or self.context is None
+    if self.flow == "dis" and not key:
+      motion_grid = flow_sources.to_grid(flow_sources.dis_motion(self.previous_rgb, rgb))
+    grid = tf.constant(np.asarray(motion_grid, np.int16)[None])
     host = None
     if not key and self.host_residual:
       if residual is None:
@@ -128,6 +146,6 @@ class StreamSegmenter:
         self.scheduler.non_key_done()
     if key:
       self.scheduler.key_done(pred)
-    self.previous = image
+    self.previous, self.previous_rgb = image, rgb
     self.network_seconds += time.perf_counter() - t
     return pred, key

@@ -8,6 +8,9 @@ the total FPS approaches the slowest stage instead of the sum of all three. A ca
 MPEG-4 file is decoded directly; anything else (H.264 with B-frames, a pipe, a growing
 file, an rtsp:// URL) is transcoded frame by frame in memory (`codec.stream_compressed`):
 nothing is written to disk, and `max_frames` stops the transcoder as well.
+
+With `temporal_consistency`, the output stage also measures how stable the labels are from
+frame to frame (`ConsistencyMeter`): a quality signal that needs no labels.
 """
 
 import dataclasses
@@ -19,7 +22,8 @@ from typing import Optional
 import numpy as np
 
 from tw_keras import dataset_info, fileio
-from tw_keras.data import label_png
+from tw_keras.data import flow_sources, label_png
+from tw_keras.evaluation import metrics
 from tw_keras.inference import runner
 from tw_keras.video import codec
 from tw_keras.video.writer import VideoWriter
@@ -39,13 +43,52 @@ class SegmentStats:
   write_seconds: float
   total_seconds: float
   transcoded: bool
+  temporal_consistency: Optional[float] = None  # percent, when measured (`ConsistencyMeter`)
+  valid_fraction: Optional[float] = None  # of the pixels it counted
 
   def line(self) -> str:
     fps = lambda s: self.frames / s if s > 0 else float("inf")
+    tc = ""
+    if self.temporal_consistency is not None:
+      tc = (f"; temporal consistency {self.temporal_consistency:.2f}% (DIS flow, "
+            f"{100 * self.valid_fraction:.1f}% of pixels forward-backward consistent)")
     return (f"{self.frames} frames ({self.key_frames} key): network {fps(self.network_seconds):.1f} FPS, "
             f"total {fps(self.total_seconds):.1f} FPS; waited {self.decode_seconds:.1f} s for decoding"
             + (" (transcoded on the fly)" if self.transcoded else "")
-            + f", {self.write_seconds:.1f} s for writing")
+            + f", {self.write_seconds:.1f} s for writing" + tc)
+
+
+class ConsistencyMeter:
+  """Temporal consistency of a stream of predictions without labels or exact flow
+  (`metrics.temporal_consistency`): each frame's labels against the previous frame's carried
+  to it by DIS flow, on the pixels that pass DIS's forward-backward test
+  (`flow_sources.dis_with_mask`). Feed frames in order with `add`."""
+
+  def __init__(self, num_classes: int):
+    self.num_classes = num_classes
+    self.inter = np.zeros(num_classes, np.int64)
+    self.union = np.zeros(num_classes, np.int64)
+    self.valid = self.pixels = 0
+    self._previous = None
+
+  def add(self, rgb: np.ndarray, labels: np.ndarray):
+    """[H, W, 3] uint8 frame, [H, W] its predicted train ids."""
+    if self._previous is not None:
+      motion, valid = flow_sources.dis_with_mask(self._previous[0], rgb)
+      inter, union = metrics.temporal_consistency_counts(self._previous[1], labels, motion, self.num_classes, valid)
+      self.inter += inter
+      self.union += union
+      self.valid += int(valid.sum())
+      self.pixels += valid.size
+    self._previous = (rgb, labels)
+
+  @property
+  def value(self) -> Optional[float]:
+    return metrics.temporal_consistency(self.inter, self.union)
+
+  @property
+  def valid_fraction(self) -> Optional[float]:
+    return self.valid / self.pixels if self.pixels else None
 
 
 def overlay(rgb: np.ndarray, train_ids: np.ndarray, alpha: float = 0.5,
@@ -76,8 +119,9 @@ class _Writer:
   """The output stage on its own thread: overlay video and/or label PNGs, in frame order, in
   the colours and label encoding of `info` (the model's dataset)."""
 
-  def __init__(self, output: Optional[str], label_dir: Optional[str], fps: int, info: dataset_info.DatasetInfo):
-    self.output, self.label_dir, self.fps, self.info = output, label_dir, fps, info
+  def __init__(self, output: Optional[str], label_dir: Optional[str], fps: int, info: dataset_info.DatasetInfo,
+               meter: Optional[ConsistencyMeter] = None):
+    self.output, self.label_dir, self.fps, self.info, self.meter = output, label_dir, fps, info, meter
     self.queue = queue.Queue(QUEUE_DEPTH)
     self.error = None
     self.video = None
@@ -99,6 +143,8 @@ class _Writer:
           self.video.write(overlay(rgb, pred, info=self.info))
         if self.label_dir:
           label_png.write_label_png(self.label_dir, f"frame_{index:06d}", pred, "_labelIds.png", self.info)
+        if self.meter is not None:
+          self.meter.add(rgb, pred)
       except Exception as e:  # pylint: disable=broad-except
         self.error = e
 
@@ -132,20 +178,23 @@ def check_outputs(output: Optional[str], label_dir: Optional[str]):
 
 def segment_video(video: str, segmenter: runner.StreamSegmenter, output: Optional[str],
                   label_dir: Optional[str] = None, options: codec.EncodeOptions = codec.EncodeOptions(),
-                  max_frames: int = 0) -> SegmentStats:
+                  max_frames: int = 0, temporal_consistency: bool = False) -> SegmentStats:
   """Segments `video` (a file, a pipe, or a URL FFmpeg opens) into an overlay video at
-  `output` and/or labelId PNGs in `label_dir` (at least one of them).
+  `output` and/or labelId PNGs in `label_dir` (at least one of them, unless
+  `temporal_consistency`: then outputs are optional and the stats carry the measure).
 
   Raises:
     codec.VideoError: unreadable input. fileio.PathError: an output that cannot be written.
   """
-  if not output and not label_dir:
+  if not output and not label_dir and not temporal_consistency:
     raise ValueError("segment_video: give an output video, a label directory, or both")
   check_outputs(output, label_dir)
   start = time.perf_counter()
   segmenter.reset()
   frames, transcoded = compressed_frames(video, options, segmenter.host_residual)
-  writer = _Writer(output, label_dir, options.fps, segmenter.twnet.dataset)
+  info = segmenter.twnet.dataset
+  meter = ConsistencyMeter(info.num_classes) if temporal_consistency else None
+  writer = _Writer(output, label_dir, options.fps, info, meter)
   decode_seconds = write_seconds = 0.0
   n = 0
   ok = False
@@ -164,7 +213,8 @@ def segment_video(video: str, segmenter: runner.StreamSegmenter, output: Optiona
     frames.close()
     write_seconds += writer.close(ok)
   return SegmentStats(n, segmenter.key_frames, decode_seconds, segmenter.network_seconds, write_seconds,
-                      time.perf_counter() - start, transcoded)
+                      time.perf_counter() - start, transcoded, meter.value if meter else None,
+                      meter.valid_fraction if meter else None)
 
 
 def tune_adaptive(video: str, segmenter: runner.StreamSegmenter, target_key_rate: float, max_frames: int = 300,

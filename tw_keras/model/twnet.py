@@ -175,13 +175,15 @@ class TWNet:
     return self._cropped(image, self.key_frame(pad_to_input(tf.cast(image, tf.float32))), with_logits)
 
   def segment_non_key_frame(self, image, previous, context, motion_grid, with_logits: bool = True,
-                            residual=None) -> Dict[str, tf.Tensor]:
-    """`residual` [B, H, W, 3]: the frame's residual when the caller already has it (computed on
-    the host by the decoder); by default it is computed here from `previous`."""
+                            residual=None, cell: int = codec.MV_CELL) -> Dict[str, tf.Tensor]:
+    """`motion_grid` [B, h', w', 2] int16 of `cell`-pixel cells (the codec's 8x8 blocks, or 1:
+    per-pixel motion such as optical flow). `residual` [B, H, W, 3]: the frame's residual when
+    the caller already has it (computed on the host by the decoder); by default it is computed
+    here from `previous`."""
     if residual is None:
-      motion, residual = self.codec_inputs(image, previous, motion_grid)
+      motion, residual = self.codec_inputs(image, previous, motion_grid, cell)
     else:
-      motion = compensation.expand_motion(motion_grid, codec.MV_CELL, tf.shape(image)[1], tf.shape(image)[2])
+      motion = compensation.expand_motion(motion_grid, cell, tf.shape(image)[1], tf.shape(image)[2])
     out = self.non_key_frame(pad_to_input(tf.cast(image, tf.float32)), context, pad_to_input(motion),
                              pad_to_input(residual))
     return self._cropped(image, out, with_logits)
@@ -191,16 +193,17 @@ class TWNet:
       self._compiled[key] = make()
     return self._compiled[key]
 
-  def compiled_streaming(self, xla: bool = False, with_logits: bool = False):
+  def compiled_streaming(self, xla: bool = False, with_logits: bool = False, cell: int = codec.MV_CELL):
     """(segment_key_frame, segment_non_key_frame) as `tf.function`s (the second None without
-    an nkfc); any frame size, traced once per size. By default labels and context only."""
+    an nkfc, its motion grid of `cell`-pixel cells); any frame size, traced once per size. By
+    default labels and context only."""
     def make():
       key = _compile(functools.partial(self.segment_key_frame, with_logits=with_logits), xla)
       non_key = None
       if self.nkfc is not None:
-        non_key = _compile(functools.partial(_segment_non_key_frame, self, with_logits=with_logits), xla)
+        non_key = _compile(functools.partial(_segment_non_key_frame, self, with_logits=with_logits, cell=cell), xla)
       return key, non_key
-    return self._memo(("streaming", xla, with_logits), make)
+    return self._memo(("streaming", xla, with_logits, cell), make)
 
   def compiled_per_frame(self):
     """The per-frame CNN's forward (every output) as a `tf.function`, one per per-frame CNN:
@@ -219,8 +222,9 @@ class TWNet:
     return self._memo(("inference", xla), make)
 
 
-def _segment_non_key_frame(net, image, previous, context, grid, residual=None, with_logits=True):
-  return net.segment_non_key_frame(image, previous, context, grid, with_logits, residual)
+def _segment_non_key_frame(net, image, previous, context, grid, residual=None, with_logits=True,
+                           cell=codec.MV_CELL):
+  return net.segment_non_key_frame(image, previous, context, grid, with_logits, residual, cell)
 
 
 def _compile(fn, xla: bool = False):
