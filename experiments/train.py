@@ -12,6 +12,7 @@ A killed job resumes from its latest checkpoint when rerun with the same --model
 """
 
 import json
+import os
 
 from absl import flags
 import numpy as np
@@ -41,6 +42,11 @@ def define_flags():
                     "stride-8/4 tail, classifier; stage 1 only) instead of the per-frame CNN.")
   flags.DEFINE_bool("eval", True, "Periodic evaluation on the val split.")
   flags.DEFINE_string("dump_weights", None, "Write all final weights to this .npz (tests, debugging).")
+  flags.DEFINE_enum("flow", "codec", ["codec", "dis", "gt"], "Stage 2: the non-key frames' motion: the codec's "
+                    "vectors, OpenCV's DIS optical flow, or the built-in benchmark's exact flow (--flow_root). "
+                    "Recorded per variant (stage2/VARIANT/motion.json).")
+  flags.DEFINE_string("flow_root", None, "--flow=gt: the benchmark's root with its flow/ folder "
+                      "(build_tfrecords --dataset=synthetic --synthetic_flow; default DATA_DIR/synthetic_cityscapes).")
   flags.DEFINE_integer("cpu_replicas", 0, "With --strategy=mirrored and no GPU: split the CPU into this many "
                        "logical devices, one replica each (to exercise multi-replica code on a laptop).")
 
@@ -94,7 +100,9 @@ def main(argv):
       history, net = stages.train_stage2(name, preset, FLAGS.data_dir, FLAGS.model_dir, strategy,
                                                 seed=FLAGS.seed, xla=FLAGS.xla, steps=FLAGS.stage2_steps,
                                                 consistency_weight=FLAGS.consistency_weight,
-                                                eval_split=eval_split)
+                                                eval_split=eval_split, flow=FLAGS.flow,
+                                                flow_root=FLAGS.flow_root or os.path.join(FLAGS.data_dir,
+                                                                                          "synthetic_cityscapes"))
       summary[f"stage2/{name}"] = {k: history.get(k) for k in ("start_step", "final_step", "final", "seconds",
                                                                  "eval", "note")}
       dump.update({f"stage2/{name}/{v.path}": v.numpy() for v in net.nkfc.trainable_weights})

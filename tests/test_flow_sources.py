@@ -104,3 +104,42 @@ def test_the_segmenter_under_dis_matches_the_graph_fed_the_dis_grid(tiny_models)
   np.testing.assert_array_equal(preds[-1], out["labels"][0].numpy())
   with pytest.raises(ValueError, match="flow must be one of codec, dis"):
     runner.StreamSegmenter(net, flow="gt")
+
+
+def test_motion_map_in_tf_data_equals_the_eager_copy(flow_records):
+  from tw_keras.data import dataset  # pylint: disable=g-import-not-at-top
+  root = os.path.join(flow_records, "synthetic_cityscapes")
+  gops = dataset.gop_dataset(dataset.shard_files(flow_records, "val"))
+  eager = flow_sources.with_motion(next(iter(gops)), "gt", root)
+  mapped = next(iter(gops.map(flow_sources.motion_map("gt", root))))
+  assert mapped[features.CLIP_MOTION_GRID].shape == (12, 64, 128, 2)
+  for k in (features.CLIP_MOTION_GRID, features.CLIP_REFERENCES, features.CLIP_MOTION_CELL):
+    np.testing.assert_array_equal(mapped[k].numpy(), eager[k].numpy())
+  with pytest.raises(ValueError, match="--flow_root"):
+    flow_sources.motion_map("gt")
+
+
+def test_stage2_trains_on_another_flow_and_records_it(flow_records, tiny_model_dir, tmp):
+  import shutil  # pylint: disable=g-import-not-at-top
+  from tw_keras import config as config_lib  # pylint: disable=g-import-not-at-top
+  from tw_keras.evaluation import job  # pylint: disable=g-import-not-at-top
+  from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
+  from tw_keras.train import stages  # pylint: disable=g-import-not-at-top
+  tiny = config_lib.TRAIN_PRESETS["tiny"]
+  preset = config_lib.Preset(tiny.model, tiny.stage1, tiny.stage2, eval_every=2, checkpoint_every=10**9)
+  model = os.path.join(tmp, "model")
+  shutil.copytree(tiny_model_dir, model)
+  root = os.path.join(flow_records, "synthetic_cityscapes")
+  history, net = stages.train_stage2("layer1_cfr", preset, flow_records, model, steps=2, progress=False,
+                                     split="val", eval_split="val", flow="gt", flow_root=root)
+  assert history["final_step"] == 2 and all(np.isfinite(history["losses"]))
+  assert 0 <= history["eval"][-1]["miou_d"] <= 100  # the quick evaluation ran on the exact flow too
+  assert np.abs(net.nkfc.get_layer("cfr").conv.kernel.numpy()).sum() > 0
+  assert model_dir_lib.stage2_flow(model, "layer1_cfr") == "gt"
+  assert model_dir_lib.stage2_flow(model, "layer1_cfr_rga") == "codec"  # not recorded: the codec's
+  with pytest.raises(ValueError, match="layer1_cfr is trained on gt motion here, not dis"):
+    stages.train_stage2("layer1_cfr", preset, flow_records, model, steps=3, progress=False, split="val",
+                        eval_split=None, flow="dis")
+  rep = job.evaluate_model_dir(flow_records, model, os.path.join(tmp, "eval"), variants=["layer1_cfr"],
+                               distances=[3], write_pngs=False, quiet=True, flow="gt", flow_root=root)
+  assert rep["trained_flow"] == {"layer1_cfr": "gt"}

@@ -77,24 +77,63 @@ def to_grid(motion: np.ndarray) -> np.ndarray:
   return np.clip(np.round(motion * codec.MV_UNITS_PER_PIXEL), -32768, 32767).astype(np.int16)
 
 
-def with_motion(gop: Dict[str, object], source: str, flow_root: Optional[str] = None) -> Dict[str, object]:
-  """A copy of a parsed GOP record (`dataset.gop_dataset`) whose motion is `source`'s."""
-  if source not in SOURCES:
+def motion_of(images: np.ndarray, sequence_id: str, frames: np.ndarray, source: str,
+              flow_root: Optional[str] = None) -> Tuple[np.ndarray, np.ndarray]:
+  """A GOP's motion from `source` (not "codec"): [T, H, W, 3] uint8 frames, the sequence id
+  and the frames' indices -> (grid [T, H, W, 2] int16 quarter pixels, each frame's motion from
+  the previous one, zero for frame 0; references [T, H, W, 3] uint8, the previous frames)."""
+  if source not in SOURCES[1:]:
     raise ValueError(f"unknown flow source {source!r}: use one of {', '.join(SOURCES)}")
-  if source == "codec":
-    return gop
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  images = gop[features.CLIP_IMAGES].numpy()
-  t, h, w = images.shape[:3]
-  grid = np.zeros((t, h, w, 2), np.int16)
   if source == "gt" and not flow_root:
     raise ValueError("flow source gt needs the benchmark's root (its flow/ folder): --flow_root")
-  sequence_id = gop[features.CLIP_SEQUENCE_ID].numpy().decode()
-  frames = gop[features.CLIP_FRAME_INDEX].numpy()
+  t, h, w = images.shape[:3]
+  grid = np.zeros((t, h, w, 2), np.int16)
   for i in range(1, t):
     motion = (dis_motion(images[i - 1], images[i]) if source == "dis"
               else exact_flow(flow_root, sequence_id, int(frames[i]))[0])
     grid[i] = to_grid(motion)
-  references = np.concatenate([images[:1], images[:-1]])  # motion is previous -> current: "step" references
+  return grid, np.concatenate([images[:1], images[:-1]])  # motion is previous -> current: "step" references
+
+
+def with_motion(gop: Dict[str, object], source: str, flow_root: Optional[str] = None) -> Dict[str, object]:
+  """A copy of a parsed GOP record (`dataset.gop_dataset`, eager) whose motion is `source`'s."""
+  if source == "codec":
+    return gop
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  grid, references = motion_of(gop[features.CLIP_IMAGES].numpy(), gop[features.CLIP_SEQUENCE_ID].numpy().decode(),
+                               gop[features.CLIP_FRAME_INDEX].numpy(), source, flow_root)
   return {**gop, features.CLIP_MOTION_GRID: tf.constant(grid), features.CLIP_MOTION_CELL: tf.constant(1, tf.int32),
           features.CLIP_REFERENCES: tf.constant(references)}
+
+
+class WithMotion:
+  """GOP records (an iterable of parsed GOPs) with `source`'s motion, computed lazily."""
+
+  def __init__(self, gops, source: str, flow_root: Optional[str] = None):
+    self.gops, self.source, self.flow_root = gops, source, flow_root
+
+  def __iter__(self):
+    return (with_motion(g, self.source, self.flow_root) for g in self.gops)
+
+
+def motion_map(source: str, flow_root: Optional[str] = None):
+  """A `tf.data` map over parsed GOP records giving them `source`'s motion (`motion_of`, on
+  the host through `tf.numpy_function`); the identity for "codec"."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  if source == "codec":
+    return lambda gop: gop
+  if source == "gt" and not flow_root:
+    raise ValueError("flow source gt needs the benchmark's root (its flow/ folder): --flow_root")
+
+  def host(images, sequence_id, frames):
+    return motion_of(images, sequence_id.decode(), frames, source, flow_root)
+
+  def fn(gop):
+    images = gop[features.CLIP_IMAGES]
+    grid, references = tf.numpy_function(host, [images, gop[features.CLIP_SEQUENCE_ID],
+                                                 gop[features.CLIP_FRAME_INDEX]], (tf.int16, tf.uint8))
+    grid.set_shape(images.shape[:-1].concatenate([2]))
+    references.set_shape(images.shape)
+    return {**gop, features.CLIP_MOTION_GRID: grid, features.CLIP_MOTION_CELL: tf.constant(1, tf.int32),
+            features.CLIP_REFERENCES: references}
+  return fn

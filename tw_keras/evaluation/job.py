@@ -21,7 +21,7 @@ import tensorflow as tf
 import tqdm
 
 from tw_keras import dataset_info, fileio
-from tw_keras.data import dataset, features, label_png
+from tw_keras.data import dataset, features, flow_sources, label_png
 from tw_keras.evaluation import protocol, report, timing
 from tw_keras.model import model_dir as model_dir_lib
 from tw_keras.model import models
@@ -30,19 +30,8 @@ from tw_keras.model import models
 TC_DIS = "DIS flow, forward-backward consistent pixels"
 
 
-def _with_motion(gops, flow, flow_root):
-  """The GOP records with another flow source's motion (`flow_sources.with_motion`), lazily."""
-  from tw_keras.data import flow_sources  # pylint: disable=g-import-not-at-top
-
-  class Gops:
-    def __iter__(self):
-      return (flow_sources.with_motion(g, flow, flow_root) for g in gops)
-  return Gops()
-
-
 def _exact_motion(flow_root):
   """TC's motion on the built-in benchmark: (exact flow into frame t, its visibility mask)."""
-  from tw_keras.data import flow_sources  # pylint: disable=g-import-not-at-top
   return lambda gop, t: flow_sources.exact_flow(flow_root, gop[features.CLIP_SEQUENCE_ID].numpy().decode(),
                                                 int(gop[features.CLIP_FRAME_INDEX][t]))
 
@@ -78,7 +67,7 @@ def evaluate_model_dir(data_dir, model_dir, output_dir, split="val", variants=No
   if max_sequences:
     gops = gops.take(max_sequences)
   if flow != "codec":
-    gops = _with_motion(gops, flow, flow_root)
+    gops = flow_sources.WithMotion(gops, flow, flow_root)
   # Temporal consistency warps with the exact flow and counts only pixels visible in both
   # frames where the benchmark's flow is there; otherwise with DIS, on the pixels that pass
   # its forward-backward test.
@@ -114,6 +103,7 @@ def evaluate_model_dir(data_dir, model_dir, output_dir, split="val", variants=No
   rep = report.report(result)
   rep["seconds"] = round(time.time() - t, 1)
   rep["model_dir"], rep["split"], rep["flow"] = model_dir, split, flow
+  rep["trained_flow"] = {n: model_dir_lib.stage2_flow(model_dir, n) for n, net in nets.items() if net.variant.trainable}
   rep["tc_motion"] = "exact flow, visible pixels" if has_exact else TC_DIS
   sched_md = ""
   if schedulers and scheduler_variant in nets:

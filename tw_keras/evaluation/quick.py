@@ -1,7 +1,9 @@
 """Quick validation during training: the mIoU of a TWNet on the first few GOPs of a split, by
 the same protocol as the full evaluation (`protocol.evaluate`), at one key-frame distance."""
 
-from tw_keras.data import dataset
+from typing import Optional
+
+from tw_keras.data import dataset, flow_sources
 from tw_keras.evaluation import metrics, protocol
 from tw_keras.model import twnet
 
@@ -17,7 +19,12 @@ def quick_per_frame_miou(net: twnet.TWNet, files, max_gops: int = 8) -> float:
   return float(metrics.mean_iou(result["confusion"][net.name][0]) * 100)
 
 
-def quick_nkfc_miou(net: twnet.TWNet, files, distance: int, max_gops: int = 8) -> float:
-  """mIoU (%) of one variant at one key-frame distance on the first `max_gops` GOPs."""
-  result = protocol.evaluate({net.name: net}, _take(files, max_gops), [distance])
+def quick_nkfc_miou(net: twnet.TWNet, files, distance: int, max_gops: int = 8, flow: str = "codec",
+                    flow_root: Optional[str] = None) -> float:
+  """mIoU (%) of one variant at one key-frame distance on the first `max_gops` GOPs, its
+  non-key frames' motion from `flow` (`flow_sources`)."""
+  gops = _take(files, max_gops)
+  if flow != "codec":
+    gops = flow_sources.WithMotion(gops, flow, flow_root)
+  result = protocol.evaluate({net.name: net}, gops, [distance])
   return float(metrics.mean_iou(result["confusion"][net.name][0]) * 100)

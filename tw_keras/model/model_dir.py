@@ -9,6 +9,8 @@ Training writes it; evaluation, segmentation, export and the benchmarks read it 
                                     (a directory without one: `dataset_info.default_for`)
   stage1/ckpt-N, stage1/per_frame.weights.h5, stage1/train/ (TensorBoard)
   stage2/{variant}/ckpt-N, stage2/{variant}/nkfc.weights.h5, stage2/{variant}/train/
+  stage2/{variant}/motion.json      {"flow": the motion it was trained on}: "codec" (also when
+                                    absent), "dis" or "gt" (`data.flow_sources`)
 
 Every write is atomic (`fileio`); every error names the file.
 """
@@ -24,6 +26,7 @@ from tw_keras.model import models, twnet
 STAGE1_WEIGHTS = "per_frame.weights.h5"
 STAGE2_WEIGHTS = "nkfc.weights.h5"
 MODEL_CONFIG = "model_config.json"
+STAGE2_MOTION = "motion.json"
 
 
 def stage1_dir(model_dir: str) -> str:
@@ -42,6 +45,28 @@ def per_frame_weights(model_dir: str) -> str:
 def nkfc_weights(model_dir: str, variant_name: str) -> str:
   """Path of one trained non-key-frame variant's weights."""
   return os.path.join(stage2_dir(model_dir, variant_name), STAGE2_WEIGHTS)
+
+
+def stage2_flow(model_dir: str, variant_name: str) -> str:
+  """The motion a non-key-frame variant was trained on ("codec" when not recorded)."""
+  path = os.path.join(stage2_dir(model_dir, variant_name), STAGE2_MOTION)
+  if not fileio.exists(path):
+    return "codec"
+  with fileio.open_file(path) as f:
+    return json.load(f)["flow"]
+
+
+def save_stage2_flow(model_dir: str, variant_name: str, flow: str):
+  """Records the motion stage 2 trains `variant_name` on; refuses (before any work) a variant
+  already trained, or half trained, on another."""
+  directory = stage2_dir(model_dir, variant_name)
+  old = stage2_flow(model_dir, variant_name)
+  started = fileio.exists(os.path.join(directory, STAGE2_WEIGHTS)) or fileio.exists(os.path.join(directory, "checkpoint"))
+  if old != flow and (started or fileio.exists(os.path.join(directory, STAGE2_MOTION))):
+    raise ValueError(f"{directory}: {variant_name} is trained on {old} motion here, not {flow}; "
+                     "use a new model directory (copy its stage1/)")
+  os.makedirs(directory, exist_ok=True)
+  fileio.write_json(os.path.join(directory, STAGE2_MOTION), {"flow": flow})
 
 
 def save_model_config(model_dir: str, config: config_lib.ModelConfig):

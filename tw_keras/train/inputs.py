@@ -12,7 +12,7 @@ from typing import Optional
 import tensorflow as tf
 
 from tw_keras import config as config_lib
-from tw_keras.data import augment, dataset, features
+from tw_keras.data import augment, dataset, features, flow_sources
 
 
 def resume_skip(start_step: int, cache: bool) -> int:
@@ -70,14 +70,18 @@ def stage1_dataset(data_dir: str, split: str, cfg: config_lib.Stage1Config, seed
 
 def stage2_dataset(data_dir: str, split: str, cfg: config_lib.Stage2Config, seed: int, cache: bool,
                    input_context: Optional[tf.distribute.InputContext] = None,
-                   skip_batches: int = 0) -> tf.data.Dataset:
+                   skip_batches: int = 0, flow: str = "codec", flow_root: Optional[str] = None) -> tf.data.Dataset:
   """Batches of clips (keys of `tw_keras.data.features`), [b, clip_length, h, w, ...], for one replica.
 
-  `skip_batches` as in `stage1_dataset`.
+  `skip_batches` as in `stage1_dataset`. `flow`, `flow_root`: the non-key frames' motion
+  (`flow_sources`; another source than "codec" gives a per-pixel grid, computed once per GOP
+  when the clips are cached).
   """
   files = dataset.shard_files(data_dir, split)
   batch = input_context.get_per_replica_batch_size(cfg.batch_size) if input_context else cfg.batch_size
   ds = dataset.gop_dataset(files, input_context, shuffle_files=not cache, seed=seed)
+  if flow != "codec":
+    ds = ds.map(flow_sources.motion_map(flow, flow_root))
   keep = (features.CLIP_IMAGES, features.CLIP_REFERENCES, features.CLIP_MOTION_GRID, features.CLIP_LABELS,
           features.CLIP_HAS_LABEL)  # the compact inputs: the model expands them (`twnet`)
   ds = ds.map(lambda g: {k: g[k] for k in keep})

@@ -182,11 +182,13 @@ def train_stage2(variant_name: str, preset: config_lib.Preset, data_dir: str, mo
                  strategy: Optional[tf.distribute.Strategy] = None, seed: int = 0, xla: bool = False,
                  progress: bool = True, cache: Optional[bool] = None, steps: Optional[int] = None,
                  consistency_weight: Optional[float] = None, split: str = "train",
-                 eval_split: Optional[str] = "val"):
+                 eval_split: Optional[str] = "val", flow: str = "codec", flow_root: Optional[str] = None):
   """Trains (or resumes) one non-key-frame variant on top of the frozen stage-1 model.
 
-  Writes `stage2/{variant}/nkfc.weights.h5`. Variants with nothing to train (warp only,
-  DFF-style warping) are saved as built. Returns (history, the variant's TWNet).
+  Writes `stage2/{variant}/nkfc.weights.h5` and the motion it was trained on (`flow`, see
+  `flow_sources`: the codec's vectors, DIS, or the benchmark's exact flow under `flow_root`;
+  `model_dir.stage2_flow`). Variants with nothing to train (warp only, DFF-style warping) are
+  saved as built. Returns (history, the variant's TWNet).
   """
   strategy = strategy or tf.distribute.get_strategy()
   variant = config_lib.VARIANTS[variant_name]
@@ -207,19 +209,22 @@ def train_stage2(variant_name: str, preset: config_lib.Preset, data_dir: str, mo
     base = model_dir_lib.load(model_dir, "per_frame")
   dataset_info.check_same_classes(base.dataset, f"the model directory {model_dir}",
                                   dataset.dataset_info_of(data_dir), f"the records in {data_dir}")
+  cell = dataset.motion_cell(dataset.shard_files(data_dir, split)) if flow == "codec" else 1
   with strategy.scope():
-    task = NonKeyFrameTask(base, variant, cfg, strategy.num_replicas_in_sync,
-                           dataset.motion_cell(dataset.shard_files(data_dir, split)))
+    task = NonKeyFrameTask(base, variant, cfg, strategy.num_replicas_in_sync, cell)
+  model_dir_lib.save_stage2_flow(model_dir, variant_name, flow)  # refuses resuming on another motion
   if not task.variables:
     os.makedirs(directory, exist_ok=True)
     model_dir_lib.save_weights(task.nkfc, weights_path)
     return {"steps": 0, "note": f"{variant_name} has nothing to train"}, task.twnet
   make_dataset = lambda start: strategy.distribute_datasets_from_function(
-      lambda ctx: inputs.stage2_dataset(data_dir, split, cfg, seed, cache, ctx, inputs.resume_skip(start, cache)))
+      lambda ctx: inputs.stage2_dataset(data_dir, split, cfg, seed, cache, ctx, inputs.resume_skip(start, cache),
+                                        flow, flow_root))
   eval_fn = None
   if eval_split:
     eval_files = dataset.shard_files(data_dir, eval_split)
-    eval_fn = lambda: {"miou_d": quick.quick_nkfc_miou(task.twnet, eval_files, distance=cfg.clip_length - 1)}
+    eval_fn = lambda: {"miou_d": quick.quick_nkfc_miou(task.twnet, eval_files, cfg.clip_length - 1, flow=flow,
+                                                       flow_root=flow_root)}
   runner = loop.Loop(strategy, directory, _distributed_step(strategy, task.train_step, xla, unpack=False),
                      task.checkpoint_items(), cfg.steps, preset.checkpoint_every, preset.eval_every, eval_fn,
                      progress, f"stage 2 {variant_name}", task.nkfc)
