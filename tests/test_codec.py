@@ -170,9 +170,10 @@ def test_retranscoding_our_own_stream_keeps_the_original_size(tmp):
   assert decode_all(second)[0].rgb.shape == (75, 101, 3)
 
 
-@pytest.mark.parametrize("mode", ["step", "accumulate"])
-def test_on_the_fly_transcoding_gives_the_frames_of_the_file_path(tmp, mode):
-  """`stream_compressed` (in memory) == `decode_compressed(transcode(...))` (on disk), exactly."""
+@pytest.mark.parametrize("mode,workers", [("step", 1), ("accumulate", 1), ("step", 3)])
+def test_on_the_fly_transcoding_gives_the_frames_of_the_file_path(tmp, mode, workers):
+  """`stream_compressed` (in memory, one encoder or a fresh one per GOP on 3 threads) ==
+  `decode_compressed(transcode(...))` (on disk, one encoder), exactly: GOPs are independent."""
   from tw_keras.video import writer
   source = os.path.join(tmp, "in.mp4")
   w = writer.VideoWriter(source, 17, 90, 50, b_frames=2)  # odd size: padded to 96x64 and cropped back
@@ -181,10 +182,27 @@ def test_on_the_fly_transcoding_gives_the_frames_of_the_file_path(tmp, mode):
   w.close()
   codec.transcode(source, os.path.join(tmp, "c.mp4"))
   on_disk = list(codec.decode_compressed(os.path.join(tmp, "c.mp4"), residual_mode=mode))
-  streamed = list(codec.stream_compressed(source, residual_mode=mode))
-  assert len(streamed) == len(on_disk) == 26
+  streamed = list(codec.stream_compressed(source, residual_mode=mode, workers=workers))
+  assert len(streamed) == len(on_disk) == 26  # two GOPs and two frames of a third
   for a, b in zip(on_disk, streamed):
     assert (a.index, a.pict_type, a.motion_cell) == (b.index, b.pict_type, b.motion_cell)
     np.testing.assert_array_equal(a.rgb, b.rgb)
     np.testing.assert_array_equal(a.motion_grid, b.motion_grid)
     np.testing.assert_array_equal(a.residual, b.residual)
+
+
+def test_gop_parallel_transcoding_names_a_bad_frame_and_keeps_order(monkeypatch):
+  from tw_keras.video import transcoder
+  frames = translated_clip(32, 48, 30, 1.5, 0.5)
+  feed = lambda fs: monkeypatch.setattr(transcoder.sources, "iter_source_frames", lambda source: iter(fs))
+  feed(frames)
+  size = {}
+  out = list(transcoder.transcoded_frames("clip", codec.EncodeOptions(), size, "clip", workers=2))
+  assert size["size"] == (32, 48) and [p for p, _, _ in out] == (["I"] + ["P"] * 11) * 2 + ["I"] + ["P"] * 5
+  one = list(transcoder.transcoded_frames("clip", codec.EncodeOptions(), {}, "clip", workers=1))
+  for (_, a, va), (_, b, vb) in zip(out, one):
+    np.testing.assert_array_equal(a, b)
+    assert (va is None and vb is None) or np.array_equal(va, vb)
+  feed(frames[:20] + [np.zeros((16, 48, 3), np.uint8)])
+  with pytest.raises(codec.VideoError, match="clip: frame 20 has size 48x16, expected 48x32"):
+    list(transcoder.transcoded_frames("clip", codec.EncodeOptions(), {}, "clip", workers=2))

@@ -59,7 +59,8 @@ def test_segment_a_live_pipe_labels_only(tiny_models, tmp):
   assert sorted(os.listdir(tmp)) == ["labels", "live", "src.ts"]  # no temporary transcode, no video
 
 
-def test_max_frames_stops_the_on_the_fly_transcoder_early(tiny_models, tmp, monkeypatch):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_max_frames_stops_the_on_the_fly_transcoder_early(tiny_models, tmp, monkeypatch, workers):
   from helpers import translated_clip
   from tw_keras.video import writer
   net = tiny_models
@@ -78,9 +79,10 @@ def test_max_frames_stops_the_on_the_fly_transcoder_early(tiny_models, tmp, monk
       yield frame
   monkeypatch.setattr(sources, "iter_source_frames", counting)
   stats = segment.segment_video(source, runner.StreamSegmenter(net, "gop"),
-                                os.path.join(tmp, "o.mp4"), max_frames=10)
+                                os.path.join(tmp, "o.mp4"), max_frames=10, workers=workers)
   assert stats.frames == 10
-  assert 10 <= len(read) <= 10 + 2 * segment.QUEUE_DEPTH  # read-ahead only, not the 120-frame file
+  held = (workers + 1) * 12 if workers > 1 else 0  # GOP workers hold at most N + 1 GOPs
+  assert 10 <= len(read) <= 10 + held + 2 * segment.QUEUE_DEPTH  # read-ahead only, not the 120-frame file
 
 
 def test_a_writer_failure_stops_the_pipeline_with_its_error(tiny_models, tmp, monkeypatch):

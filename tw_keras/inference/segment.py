@@ -6,8 +6,10 @@
 Queues are bounded (4 frames each), so memory is bounded whatever the video's length, and
 the total FPS approaches the slowest stage instead of the sum of all three. A canonical
 MPEG-4 file is decoded directly; anything else (H.264 with B-frames, a pipe, a growing
-file, an rtsp:// URL) is transcoded frame by frame in memory (`codec.stream_compressed`):
-nothing is written to disk, and `max_frames` stops the transcoder as well.
+file, an rtsp:// URL) is transcoded in memory (`codec.stream_compressed`), several GOPs at
+once on as many cores (`video/transcoder.py`; a live source's labels come about one GOP
+later, `workers=1` for none): nothing is written to disk, and `max_frames` stops the
+transcoder as well.
 
 With `temporal_consistency`, the output stage also measures how stable the labels are from
 frame to frame (`ConsistencyMeter`): a quality signal that needs no labels.
@@ -25,7 +27,7 @@ from tw_keras import dataset_info, fileio
 from tw_keras.data import flow_sources, label_png
 from tw_keras.evaluation import metrics
 from tw_keras.inference import runner
-from tw_keras.video import codec
+from tw_keras.video import codec, transcoder
 from tw_keras.video.writer import VideoWriter
 
 QUEUE_DEPTH = 4
@@ -106,13 +108,14 @@ def overlay(rgb: np.ndarray, train_ids: np.ndarray, alpha: float = 0.5,
 
 
 def compressed_frames(video: str, options: codec.EncodeOptions = codec.EncodeOptions(),
-                      with_residual: bool = False):
+                      with_residual: bool = False, workers: int = 0):
   """(frames, transcoded): `CompressedFrame`s of any video: frame and motion grid, and the
   host residual if asked for. A canonical file is decoded as it is; anything else is
-  transcoded on the fly, in memory."""
+  transcoded on the fly, in memory, `workers` GOPs at once (0: `transcoder.default_workers`)."""
   if not codec.is_live(video) and codec.is_canonical(video, options.gop):
     return codec.decode_compressed(video, with_residual=with_residual), False
-  return codec.stream_compressed(video, options, with_residual=with_residual), True
+  workers = workers or transcoder.default_workers()
+  return codec.stream_compressed(video, options, with_residual=with_residual, workers=workers), True
 
 
 class _Writer:
@@ -178,10 +181,11 @@ def check_outputs(output: Optional[str], label_dir: Optional[str]):
 
 def segment_video(video: str, segmenter: runner.StreamSegmenter, output: Optional[str],
                   label_dir: Optional[str] = None, options: codec.EncodeOptions = codec.EncodeOptions(),
-                  max_frames: int = 0, temporal_consistency: bool = False) -> SegmentStats:
+                  max_frames: int = 0, temporal_consistency: bool = False, workers: int = 0) -> SegmentStats:
   """Segments `video` (a file, a pipe, or a URL FFmpeg opens) into an overlay video at
   `output` and/or labelId PNGs in `label_dir` (at least one of them, unless
   `temporal_consistency`: then outputs are optional and the stats carry the measure).
+  `workers`: GOPs transcoded at once when the video is not canonical (`compressed_frames`).
 
   Raises:
     codec.VideoError: unreadable input. fileio.PathError: an output that cannot be written.
@@ -191,7 +195,7 @@ def segment_video(video: str, segmenter: runner.StreamSegmenter, output: Optiona
   check_outputs(output, label_dir)
   start = time.perf_counter()
   segmenter.reset()
-  frames, transcoded = compressed_frames(video, options, segmenter.host_residual)
+  frames, transcoded = compressed_frames(video, options, segmenter.host_residual, workers)
   info = segmenter.twnet.dataset
   meter = ConsistencyMeter(info.num_classes) if temporal_consistency else None
   writer = _Writer(output, label_dir, options.fps, info, meter)

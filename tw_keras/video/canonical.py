@@ -7,7 +7,8 @@ B-frames, odd sizes, variable frame rate) or an ordered list of image files into
   * MPEG-4 Part 2 Simple Profile (FFmpeg encoder `mpeg4`), no B-frames;
   * a strict GOP of `gop` frames (default 12 = I + 11 P): scene-change detection is
     disabled with `sc_threshold=1e9` (`+strict_gop` alone does not stop it);
-  * constant quantiser `qscale` (qmin = qmax = qscale; 2 best .. 31 worst);
+  * constant quantiser `qscale` (2 best .. 31 worst), lambda included, so GOPs are
+    independent: a GOP encodes to the same bits whatever preceded it;
   * every input frame is encoded once, in decode order, at a constant `fps`, so a
     variable-frame-rate input becomes constant-rate (no frame dropped or duplicated);
   * codec-legal size: width and height are padded on the right and bottom, by edge
@@ -16,7 +17,7 @@ B-frames, odd sizes, variable frame rate) or an ordered list of image files into
     original size, which is stored in the container's `comment` tag.
 
 `configure_encoder` and `canonical_frame` are THE encoder settings and frame rule, shared
-with the in-memory transcoder of `codec.stream_compressed`.
+with the in-memory transcoder (`transcoder`, behind `codec.stream_compressed`).
 """
 
 import dataclasses
@@ -30,6 +31,7 @@ from tw_keras.video import sources
 from tw_keras.video.errors import VideoError
 from tw_keras.video.motion import MACROBLOCK
 
+FF_QP2LAMBDA = 118  # FFmpeg's quantiser -> lambda scale (libavutil/avutil.h)
 # MPEG-4 Part 2 codes width and height in 13 bits; coded sizes are multiples of 16.
 MAX_SIZE = 8191 // MACROBLOCK * MACROBLOCK
 
@@ -86,6 +88,12 @@ def configure_encoder(cc, coded_height: int, coded_width: int, options: EncodeOp
   cc.bit_rate = 0  # constant quantiser, no rate control (a bare context defaults to 200 kb/s)
   cc.options = {
       "sc_threshold": "1000000000",  # no scene-cut I-frames: the GOP grid is strict
+      # A true constant quantiser (FFmpeg's -q:v): the rate-distortion lambda is fixed at
+      # qscale too, so no state carries from one GOP to the next and every GOP encodes the
+      # same whatever came before it (what `transcoder` relies on to run GOPs in parallel).
+      # qmin = qmax alone still let the rate controller's lambda drift from frame to frame.
+      "flags": "+qscale",
+      "global_quality": str(options.qscale * FF_QP2LAMBDA),
       "qmin": str(options.qscale),
       "qmax": str(options.qscale),
   }

@@ -28,7 +28,6 @@ public names, so that `codec.X` is the one door callers use.
 """
 
 import dataclasses
-import fractions
 import queue
 import threading
 from typing import Iterator, Optional, Tuple
@@ -37,7 +36,7 @@ import av
 import cv2
 import numpy as np
 
-from tw_keras.video import canonical, sources
+from tw_keras.video import sources, transcoder
 # The package's public names, through this one door (module doc).
 from tw_keras.video.canonical import (EncodeOptions, MAX_SIZE, TranscodeInfo, encode_frames, is_canonical,  # pylint: disable=unused-import
                                       legal_size, transcode)
@@ -46,7 +45,6 @@ from tw_keras.video.motion import (MACROBLOCK, MV_CELL, MV_UNITS_PER_PIXEL, Moti
                                    block_motion_from_vectors, dense_motion, expand_grid)
 from tw_keras.video.sources import SIZE_TAG, is_live, iter_source_frames, read_image, stored_size  # pylint: disable=unused-import
 
-PICT_TYPES = {1: "I", 2: "P", 3: "B"}
 
 
 @dataclasses.dataclass
@@ -77,15 +75,6 @@ class CompressedFrame:
   def motion(self) -> np.ndarray:
     """[H, W, 2] float32 dense motion field (dx, dy) in pixels."""
     return dense_motion(self.motion_grid, self.motion_cell, *self.rgb.shape[:2])
-
-
-def _decoded(frames) -> Iterator[Tuple[str, np.ndarray, Optional[np.ndarray]]]:
-  """Decoded PyAV frames -> (pict_type, rgb [Hc, Wc, 3], motion vectors) in stream order:
-  THE reading of a decoded frame, for files and for the in-memory transcoder alike."""
-  for frame in frames:
-    side = frame.side_data.get("MOTION_VECTORS")
-    yield (PICT_TYPES.get(int(frame.pict_type), "?"), frame.to_ndarray(format="rgb24"),
-           side.to_ndarray() if side is not None else None)
 
 
 def _threaded(iterator, depth=4):
@@ -199,58 +188,25 @@ def decode_compressed(path, residual_mode: str = "step", size: Optional[Tuple[in
     stream = container.streams.video[0]
     stream.codec_context.options = {"flags2": "+export_mvs"}
     size = size or stored_size(container)
-    yield from _compressed_frames(_threaded(_decoded(container.decode(stream))), lambda: size,
+    yield from _compressed_frames(_threaded(transcoder.decoded(container.decode(stream))), lambda: size,
                                   residual_mode, path, with_residual)
   finally:
     container.close()
 
 
-def _transcoded_frames(source, options: EncodeOptions, size: dict, name):
-  """Any source -> the canonical encoder -> a decoder, frame by frame, in memory.
-
-  Yields (pict_type, rgb at coded size, motion vectors) as `_decoded` does for a file;
-  sets size["size"] = (height, width) of the source before the first one.
-  """
-  encoder = decoder = None
-  n = 0
-
-  def decoded(packets):
-    return _decoded(frame for packet in packets for frame in decoder.decode(packet))
-
-  for rgb in sources.iter_source_frames(source):
-    if encoder is None:
-      h, w = rgb.shape[:2]
-      ch, cw = canonical.coded_size(h, w, name)
-      size["size"] = (h, w)
-      encoder = av.CodecContext.create("mpeg4", "w")
-      encoder.time_base = fractions.Fraction(1, options.fps)
-      encoder.framerate = fractions.Fraction(options.fps)
-      canonical.configure_encoder(encoder, ch, cw, options)
-      decoder = av.CodecContext.create("mpeg4", "r")
-      decoder.options = {"flags2": "+export_mvs"}
-    elif rgb.shape[:2] != size["size"]:
-      raise VideoError(name, f"frame {n} has size {rgb.shape[1]}x{rgb.shape[0]}, expected "
-                       f"{size['size'][1]}x{size['size'][0]}")
-    yield from decoded(encoder.encode(canonical.canonical_frame(rgb, n, ch, cw, options.gop)))
-    n += 1
-  if encoder is None:
-    raise VideoError(name, "zero frames")
-  yield from decoded(encoder.encode(None))
-  yield from decoded([None])
-
-
 def stream_compressed(source, options: EncodeOptions = None, residual_mode: str = "step",
-                      with_residual: bool = True) -> Iterator[CompressedFrame]:
+                      with_residual: bool = True, workers: int = 1) -> Iterator[CompressedFrame]:
   """`CompressedFrame`s of any source, transcoded to the canonical stream on the fly.
 
   The same frames as `decode_compressed(transcode(source))`, with nothing written to disk
-  and no wait for the whole input: each source frame is encoded, its packet decoded at
-  once (the encoder has no B-frames, so no delay), and the frame yielded. Works on what a
-  file cannot do: a pipe or FIFO, a growing file, a URL FFmpeg opens (rtsp://...). Source
-  decoding and transcoding run on a thread (FFmpeg releases the GIL).
+  and no wait for the whole input. Works on what a file cannot do: a pipe or FIFO, a growing
+  file, a URL FFmpeg opens (rtsp://...). Source decoding and transcoding run on threads
+  (FFmpeg releases the GIL). `workers`: GOPs transcoded at once (`transcoder`: 1 hands each
+  frame on as soon as it is in; N > 1 adds about a GOP of latency and is N times the
+  transcoding throughput, the same frames bit for bit).
   """
   options = options or EncodeOptions()
   name = "<image list>" if sources.is_image_list(source) else str(source)
   size = {}
-  yield from _compressed_frames(_threaded(_transcoded_frames(source, options, size, name)),
+  yield from _compressed_frames(_threaded(transcoder.transcoded_frames(source, options, size, name, workers)),
                                 lambda: size.get("size"), residual_mode, name, with_residual)
