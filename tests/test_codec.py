@@ -198,9 +198,9 @@ def test_gop_parallel_transcoding_names_a_bad_frame_and_keeps_order(monkeypatch)
   feed(frames)
   size = {}
   out = list(transcoder.transcoded_frames("clip", codec.EncodeOptions(), size, "clip", workers=2))
-  assert size["size"] == (32, 48) and [p for p, _, _ in out] == (["I"] + ["P"] * 11) * 2 + ["I"] + ["P"] * 5
+  assert size["size"] == (32, 48) and [p for p, _, _, _ in out] == (["I"] + ["P"] * 11) * 2 + ["I"] + ["P"] * 5
   one = list(transcoder.transcoded_frames("clip", codec.EncodeOptions(), {}, "clip", workers=1))
-  for (_, a, va), (_, b, vb) in zip(out, one):
+  for (_, a, va, _), (_, b, vb, _) in zip(out, one):
     np.testing.assert_array_equal(a, b)
     assert (va is None and vb is None) or np.array_equal(va, vb)
   feed(frames[:20] + [np.zeros((16, 48, 3), np.uint8)])

@@ -46,8 +46,14 @@ def _keys(s, types, residuals=None, predictions=None):
 def test_gop_fixed_every_schedules():
   types = (["I"] + ["P"] * 11) * 2
   assert [i for i, k in enumerate(_keys(schedulers.parse("gop"), types)) if k] == [0, 12]
-  assert [i for i, k in enumerate(_keys(schedulers.parse("fixed:5"), types)) if k] == [0, 5, 10, 15, 20]
+  # An I-frame is always a key frame (it has no motion): the fixed clock restarts there.
+  assert [i for i, k in enumerate(_keys(schedulers.parse("fixed:5"), types)) if k] == [0, 5, 10, 12, 17, 22]
   assert all(_keys(schedulers.parse("every"), types))
+  # A stream's own long GOP (one I-frame in 30): gop keys at most 12 frames apart, and at the I-frame.
+  own = ["I"] + ["P"] * 29 + ["I"] + ["P"] * 5
+  assert [i for i, k in enumerate(_keys(schedulers.parse("gop"), own)) if k] == [0, 12, 24, 30]
+  assert [i for i, k in enumerate(_keys(schedulers.parse("adaptive:score=0.9"), own,
+                                        predictions=[np.zeros((2, 2), int)] * 36)) if k] == [0, 30]
 
 
 def test_adaptive_fires_on_label_change_or_residual_energy():

@@ -71,13 +71,13 @@ def test_max_frames_stops_the_on_the_fly_transcoder_early(tiny_models, tmp, monk
   w.close()
   from tw_keras.video import sources
   read = []
-  original = sources.iter_source_frames
+  original = sources.decoded_frames
 
-  def counting(src):
-    for frame in original(src):
+  def counting(*args, **kwargs):
+    for frame in original(*args, **kwargs):
       read.append(1)
       yield frame
-  monkeypatch.setattr(sources, "iter_source_frames", counting)
+  monkeypatch.setattr(sources, "decoded_frames", counting)
   stats = segment.segment_video(source, runner.StreamSegmenter(net, "gop"),
                                 os.path.join(tmp, "o.mp4"), max_frames=10, workers=workers)
   assert stats.frames == 10

@@ -58,7 +58,6 @@ class StreamSegmenter:
     if residual_on == "auto":
       residual_on = "graph" if tf.config.list_logical_devices("GPU") else "host"
     self.flow = flow
-    self.cell = codec.MV_CELL if flow == "codec" else 1
     #: whether __call__ needs the frame's residual from the decoder (`CompressedFrame.residual`)
     self.host_residual = residual_on == "host" and net.variant.rga and flow == "codec"
     self.scheduler = schedulers.parse(scheduler) if isinstance(scheduler, str) else scheduler
@@ -67,9 +66,10 @@ class StreamSegmenter:
                        "every frame is a key frame (scheduler 'every')")
     self.variant = net.variant
     self.twnet = net.folded() if fold_batch_norms else net
-    self._key_frame, self._non_key_frame = self.twnet.compiled_streaming(xla, cell=self.cell)
+    self._steps = lambda cell: self.twnet.compiled_streaming(xla, cell=cell)  # memoized per cell by the TWNet
+    self._key_frame = self._steps(codec.MV_CELL)[0]
     self._residual_energy = tf.function(
-        lambda image, previous, grid: tf.reduce_mean(tf.abs(compensation.residual(image, previous, grid, self.cell))),
+        lambda image, previous, grid, cell: tf.reduce_mean(tf.abs(compensation.residual(image, previous, grid, cell))),
         reduce_retracing=True)
     self.reset()
 
@@ -98,28 +98,30 @@ class StreamSegmenter:
     return out["labels"][0].numpy()
 
   def __call__(self, rgb: np.ndarray, motion_grid: np.ndarray, pict_type: str = "P",
-               index: int = 0, residual: Optional[np.ndarray] = None) -> Tuple[np.ndarray, bool]:
+               index: int = 0, residual: Optional[np.ndarray] = None,
+               cell: int = codec.MV_CELL) -> Tuple[np.ndarray, bool]:
     """One frame -> ([H, W] int32 trainIds, whether it was a key frame).
 
     Args:
       rgb: [H, W, 3] uint8, the decoded frame.
-      motion_grid: [ceil(Hc/8), ceil(Wc/8), 2] int16, its block motion grid (quarter pixels,
-        dst - src; `codec.CompressedFrame.motion_grid` of a "step" decode); with flow "dis",
-        checked but not used.
+      motion_grid: [ceil(Hc/cell), ceil(Wc/cell), 2] int16, its block motion grid (quarter
+        pixels, dst - src; `codec.CompressedFrame.motion_grid` of a "step" decode, Hc, Wc the
+        coded size: multiples of 16); with flow "dis", checked but not used.
+      cell: the grid's cell (`CompressedFrame.motion_cell`: 8 for MPEG-4, 4 for H.264's own).
       residual: [H, W, 3], the decoder's residual; needed when `host_residual`, else unused.
     """
     h, w = rgb.shape[:2]
-    blocks = (-(-h // codec.MACROBLOCK) * (codec.MACROBLOCK // codec.MV_CELL),
-              -(-w // codec.MACROBLOCK) * (codec.MACROBLOCK // codec.MV_CELL))
+    blocks = (-(-h // codec.MACROBLOCK) * (codec.MACROBLOCK // cell),
+              -(-w // codec.MACROBLOCK) * (codec.MACROBLOCK // cell))
     if tuple(np.shape(motion_grid)) != (*blocks, 2):
       raise ValueError(f"frame {index}: motion grid of shape {np.shape(motion_grid)}, expected the codec's "
-                       f"8x8 block grid {(*blocks, 2)} for a {w}x{h} frame (a 'step' decode)")
+                       f"{cell}x{cell} block grid {(*blocks, 2)} for a {w}x{h} frame (a 'step' decode)")
     t = time.perf_counter()
     rgb = np.asarray(rgb, np.uint8)
     image = tf.constant(rgb[None])
     key = not self.twnet.has_non_key_frames or self.context is None
     if self.flow == "dis" and not key:
-      motion_grid = flow_sources.to_grid(flow_sources.dis_motion(self.previous_rgb, rgb))
+      motion_grid, cell = flow_sources.to_grid(flow_sources.dis_motion(self.previous_rgb, rgb)), 1
     grid = tf.constant(np.asarray(motion_grid, np.int16)[None])
     host = None
     if not key and self.host_residual:
@@ -131,12 +133,12 @@ class StreamSegmenter:
       energy = None
       if self.scheduler.residual_threshold is not None:
         energy = (float(np.mean(np.abs(residual))) if host is not None
-                  else float(self._residual_energy(image, self.previous, grid)))
+                  else float(self._residual_energy(image, self.previous, grid, cell)))
       key = self.scheduler.before(index, pict_type, energy)
     if key:
       pred = self._key(image)
     else:
-      out = self._non_key_frame(image, self.previous, self.context, grid, host)
+      out = self._steps(cell)[1](image, self.previous, self.context, grid, host)
       self.non_key_frames += 1
       pred = out["labels"][0].numpy()
       if self.scheduler.after(pred):

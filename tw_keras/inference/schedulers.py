@@ -2,7 +2,9 @@
 
 One choice, shared by video segmentation and evaluation, written as a string:
 
-  gop           the stream's I-frames are key frames (TWNet, paper 4.4.1)
+  gop           the stream's I-frames are key frames (TWNet, paper 4.4.1); on a stream whose
+                own I-frames are further apart (its own motion, `--motion_source`), also
+                every 12th frame since the last key frame, the paper's GOP
   fixed:K       every K-th frame (Clockwork fixed-rate schedule)
   adaptive[:score=S][,residual=R]
                 the Clockwork adaptive clock: a frame becomes a key frame when the fraction
@@ -11,6 +13,8 @@ One choice, shared by video segmentation and evaluation, written as a string:
                 on Cityscapes), or when the mean absolute residual of the frame exceeds R
                 (TapLab's residual-energy selection). The first frame is always a key frame.
   every         every frame (the per-frame baseline)
+
+Under every schedule an I-frame is a key frame: it has no motion to warp with.
 
 `tune_threshold` picks a threshold on unlabelled video for a target key-frame rate.
 """
@@ -61,11 +65,9 @@ class Scheduler:
     `residual_energy`: the frame's mean absolute residual (what `residual=R` compares with R).
     """
     first = self._since_key is None
-    if self.kind == "every" or first:
+    if self.kind == "every" or first or pict_type == "I":
       return True
-    if self.kind == "gop":
-      return pict_type == "I"
-    if self.kind == "fixed":
+    if self.kind in ("gop", "fixed"):
       return self._since_key + 1 >= self.interval
     if self.residual_threshold is not None and residual_energy is not None:
       return residual_energy > self.residual_threshold

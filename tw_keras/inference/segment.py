@@ -56,7 +56,7 @@ class SegmentStats:
             f"{100 * self.valid_fraction:.1f}% of pixels forward-backward consistent)")
     return (f"{self.frames} frames ({self.key_frames} key): network {fps(self.network_seconds):.1f} FPS, "
             f"total {fps(self.total_seconds):.1f} FPS; waited {self.decode_seconds:.1f} s for decoding"
-            + (" (transcoded on the fly)" if self.transcoded else "")
+            + (" (transcoded on the fly)" if self.transcoded else " (the stream's own motion)")
             + f", {self.write_seconds:.1f} s for writing" + tc)
 
 
@@ -108,14 +108,18 @@ def overlay(rgb: np.ndarray, train_ids: np.ndarray, alpha: float = 0.5,
 
 
 def compressed_frames(video: str, options: codec.EncodeOptions = codec.EncodeOptions(),
-                      with_residual: bool = False, workers: int = 0):
-  """(frames, transcoded): `CompressedFrame`s of any video: frame and motion grid, and the
-  host residual if asked for. A canonical file is decoded as it is; anything else is
-  transcoded on the fly, in memory, `workers` GOPs at once (0: `transcoder.default_workers`)."""
-  if not codec.is_live(video) and codec.is_canonical(video, options.gop):
-    return codec.decode_compressed(video, with_residual=with_residual), False
+                      with_residual: bool = False, workers: int = 0, motion_source: str = "auto"):
+  """(frames, path): `CompressedFrame`s of any video: frame and motion grid, and the host
+  residual if asked for. A canonical file is decoded as it is (path {"native": True});
+  anything else goes through `codec.stream_compressed`: its own motion where unambiguous,
+  else transcoded on the fly, in memory, `workers` GOPs at once (0:
+  `transcoder.default_workers`); `path["native"]` says which, once the first frame is out."""
+  if motion_source != "transcode" and not codec.is_live(video) and codec.is_canonical(video, options.gop):
+    return codec.decode_compressed(video, with_residual=with_residual), {"native": True, "canonical": True}
+  path = {}
   workers = workers or transcoder.default_workers()
-  return codec.stream_compressed(video, options, with_residual=with_residual, workers=workers), True
+  return codec.stream_compressed(video, options, with_residual=with_residual, workers=workers,
+                                 motion_source=motion_source, path=path), path
 
 
 class _Writer:
@@ -181,11 +185,13 @@ def check_outputs(output: Optional[str], label_dir: Optional[str]):
 
 def segment_video(video: str, segmenter: runner.StreamSegmenter, output: Optional[str],
                   label_dir: Optional[str] = None, options: codec.EncodeOptions = codec.EncodeOptions(),
-                  max_frames: int = 0, temporal_consistency: bool = False, workers: int = 0) -> SegmentStats:
+                  max_frames: int = 0, temporal_consistency: bool = False, workers: int = 0,
+                  motion_source: str = "auto") -> SegmentStats:
   """Segments `video` (a file, a pipe, or a URL FFmpeg opens) into an overlay video at
   `output` and/or labelId PNGs in `label_dir` (at least one of them, unless
   `temporal_consistency`: then outputs are optional and the stats carry the measure).
-  `workers`: GOPs transcoded at once when the video is not canonical (`compressed_frames`).
+  `workers`: GOPs transcoded at once when the video is transcoded; `motion_source`: "auto"
+  (the stream's own motion where unambiguous), "native" or "transcode" (`compressed_frames`).
 
   Raises:
     codec.VideoError: unreadable input. fileio.PathError: an output that cannot be written.
@@ -195,7 +201,7 @@ def segment_video(video: str, segmenter: runner.StreamSegmenter, output: Optiona
   check_outputs(output, label_dir)
   start = time.perf_counter()
   segmenter.reset()
-  frames, transcoded = compressed_frames(video, options, segmenter.host_residual, workers)
+  frames, path = compressed_frames(video, options, segmenter.host_residual, workers, motion_source)
   info = segmenter.twnet.dataset
   meter = ConsistencyMeter(info.num_classes) if temporal_consistency else None
   writer = _Writer(output, label_dir, options.fps, info, meter)
@@ -209,7 +215,8 @@ def segment_video(video: str, segmenter: runner.StreamSegmenter, output: Optiona
       decode_seconds += time.perf_counter() - t
       if frame is None:
         break
-      pred, _ = segmenter(frame.rgb, frame.motion_grid, frame.pict_type, frame.index, frame.residual)
+      pred, _ = segmenter(frame.rgb, frame.motion_grid, frame.pict_type, frame.index, frame.residual,
+                          frame.motion_cell)
       write_seconds += writer.put(frame.rgb, pred, frame.index)
       n += 1
     ok = n > 0
@@ -217,7 +224,7 @@ def segment_video(video: str, segmenter: runner.StreamSegmenter, output: Optiona
     frames.close()
     write_seconds += writer.close(ok)
   return SegmentStats(n, segmenter.key_frames, decode_seconds, segmenter.network_seconds, write_seconds,
-                      time.perf_counter() - start, transcoded, meter.value if meter else None,
+                      time.perf_counter() - start, not path.get("native", False), meter.value if meter else None,
                       meter.valid_fraction if meter else None)
 
 
@@ -238,7 +245,8 @@ def tune_adaptive(video: str, segmenter: runner.StreamSegmenter, target_key_rate
     for frame in frames:
       if frame.index >= max_frames:
         break
-      pred, key = segmenter(frame.rgb, frame.motion_grid, frame.pict_type, frame.index, frame.residual)
+      pred, key = segmenter(frame.rgb, frame.motion_grid, frame.pict_type, frame.index, frame.residual,
+                            frame.motion_cell)
       if not key:
         changed.append(segmenter.scheduler.changed_fraction(pred))
   finally:

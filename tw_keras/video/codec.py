@@ -36,7 +36,7 @@ import av
 import cv2
 import numpy as np
 
-from tw_keras.video import sources, transcoder
+from tw_keras.video import native, sources, transcoder
 # The package's public names, through this one door (module doc).
 from tw_keras.video.canonical import (EncodeOptions, MAX_SIZE, TranscodeInfo, encode_frames, is_canonical,  # pylint: disable=unused-import
                                       legal_size, transcode)
@@ -120,7 +120,7 @@ def _threaded(iterator, depth=4):
 
 def _compressed_frames(decoded, size_of, residual_mode: str, name, with_residual: bool = True
                        ) -> Iterator[CompressedFrame]:
-  """(pict_type, rgb at coded size, motion vectors) in stream order -> `CompressedFrame`s.
+  """(pict_type, rgb, motion vectors, their grid cell) in stream order -> `CompressedFrame`s.
 
   THE residual and motion computation (module doc), whatever the frames came from.
   `size_of()` gives the (height, width) to crop to, or None for the coded size; it is
@@ -133,31 +133,31 @@ def _compressed_frames(decoded, size_of, residual_mode: str, name, with_residual
   prev = key = acc = None
   index = -1
   try:
-    for pict_type, rgb, vectors in decoded:
+    for pict_type, rgb, vectors, block_cell in decoded:
       index += 1
       if pict_type == "B":
         raise VideoError(name, f"frame {index} is a B-frame; transcode to the canonical stream first")
-      ch, cw = rgb.shape[:2]
+      ch, cw = legal_size(*rgb.shape[:2])  # the coded size (a stream's own frames come cropped)
       if mc is None:
-        size = size_of() or (ch, cw)
+        size = size_of() or rgb.shape[:2]
         mc = MotionCompensator(*size)
       h, w = size
       rgb = np.ascontiguousarray(rgb[:h, :w])
-      block = block_motion_from_vectors(vectors if pict_type == "P" else None, ch, cw)
+      block = block_motion_from_vectors(vectors if pict_type == "P" else None, ch, cw, block_cell)
       if pict_type == "I" or prev is None:
         key, prev = rgb, rgb
         acc = np.zeros((h, w, 2), np.int16)
-        grid, cell = (acc, 1) if residual_mode == "accumulate" else (block, MV_CELL)
+        grid, cell = (acc, 1) if residual_mode == "accumulate" else (block, block_cell)
         yield CompressedFrame(index, pict_type, rgb, grid, cell,
                               np.zeros((h, w, 3), np.int16) if with_residual else None)
         continue
       if residual_mode == "accumulate":
         # acc_t(p) = mv_t(p) + acc_{t-1}(p - mv_t(p)), nearest sample of the previous field.
-        acc = cv2.add(mc.expand(block, MV_CELL),
-                      mc.warp(acc, block, MV_CELL, cv2.INTER_NEAREST), dtype=cv2.CV_16S)
+        acc = cv2.add(mc.expand(block, block_cell),
+                      mc.warp(acc, block, block_cell, cv2.INTER_NEAREST), dtype=cv2.CV_16S)
         grid, cell, reference = acc, 1, key
       else:
-        grid, cell, reference = block, MV_CELL, prev
+        grid, cell, reference = block, block_cell, prev
       residual = (cv2.subtract(rgb, mc.warp(reference, grid, cell), dtype=cv2.CV_16S)
                   if with_residual else None)
       prev = rgb
@@ -195,18 +195,23 @@ def decode_compressed(path, residual_mode: str = "step", size: Optional[Tuple[in
 
 
 def stream_compressed(source, options: EncodeOptions = None, residual_mode: str = "step",
-                      with_residual: bool = True, workers: int = 1) -> Iterator[CompressedFrame]:
-  """`CompressedFrame`s of any source, transcoded to the canonical stream on the fly.
+                      with_residual: bool = True, workers: int = 1, motion_source: str = "auto",
+                      path: Optional[dict] = None) -> Iterator[CompressedFrame]:
+  """`CompressedFrame`s of any source: THE door from any video to the compressed domain.
 
-  The same frames as `decode_compressed(transcode(source))`, with nothing written to disk
-  and no wait for the whole input. Works on what a file cannot do: a pipe or FIFO, a growing
-  file, a URL FFmpeg opens (rtsp://...). Source decoding and transcoding run on threads
-  (FFmpeg releases the GIL). `workers`: GOPs transcoded at once (`transcoder`: 1 hands each
-  frame on as soon as it is in; N > 1 adds about a GOP of latency and is N times the
-  transcoding throughput, the same frames bit for bit).
+  With the stream's own motion where it is unambiguous (`native`: no B-frames, one reference;
+  the H.264 grid at 4x4 cells) unless `motion_source` says "transcode"; otherwise transcoded
+  to the canonical stream on the fly, giving the same frames as
+  `decode_compressed(transcode(source))`. Nothing is written to disk and nothing waits for
+  the whole input, so it works on what a file cannot do: a pipe or FIFO, a growing file, a
+  URL FFmpeg opens (rtsp://...). Decoding and transcoding run on threads (FFmpeg releases
+  the GIL). `workers`: GOPs transcoded at once (`transcoder`: 1 hands each frame on as soon
+  as it is in; N > 1 adds about a GOP of latency and is N times the transcoding throughput,
+  the same frames bit for bit). `path`: if given, gets "native" (bool) once the first frame
+  is out.
   """
   options = options or EncodeOptions()
   name = "<image list>" if sources.is_image_list(source) else str(source)
-  size = {}
-  yield from _compressed_frames(_threaded(transcoder.transcoded_frames(source, options, size, name, workers)),
-                                lambda: size.get("size"), residual_mode, name, with_residual)
+  size = {} if path is None else path
+  items = native.compressed_items(source, name, motion_source, options, size, workers)
+  yield from _compressed_frames(_threaded(items), lambda: size.get("size"), residual_mode, name, with_residual)

@@ -20,13 +20,14 @@ MV_UNITS_PER_PIXEL = 4
 
 
 def block_motion_from_vectors(vectors: Optional[np.ndarray], coded_height: int,
-                              coded_width: int) -> np.ndarray:
-  """FFmpeg AVMotionVector records -> [ceil(Hc/8), ceil(Wc/8), 2] int16 quarter-pel grid.
+                              coded_width: int, cell: int = MV_CELL) -> np.ndarray:
+  """FFmpeg AVMotionVector records -> [ceil(Hc/cell), ceil(Wc/cell), 2] int16 quarter-pel grid.
 
   `src = dst + motion / motion_scale`, so `dst - src = -motion / motion_scale`. Only
   forward predictions (`source < 0`) are used; blocks without a vector (intra) get 0.
+  `cell`: the codec's finest partition (8 for MPEG-4 Part 2, 4 for H.264).
   """
-  grid = np.zeros((-(-coded_height // MV_CELL), -(-coded_width // MV_CELL), 2), np.int16)
+  grid = np.zeros((-(-coded_height // cell), -(-coded_width // cell), 2), np.int16)
   if vectors is None or len(vectors) == 0:
     return grid
   v = vectors[vectors["source"] < 0]
@@ -34,10 +35,10 @@ def block_motion_from_vectors(vectors: Optional[np.ndarray], coded_height: int,
   # Quarter pixels: -motion * 4 / scale (exact for scale 1, 2, 4).
   mx = (-v["motion_x"].astype(np.int32) * MV_UNITS_PER_PIXEL) // scale
   my = (-v["motion_y"].astype(np.int32) * MV_UNITS_PER_PIXEL) // scale
-  x0 = (v["dst_x"].astype(np.int32) - v["w"].astype(np.int32) // 2) // MV_CELL
-  y0 = (v["dst_y"].astype(np.int32) - v["h"].astype(np.int32) // 2) // MV_CELL
-  nx = np.maximum(v["w"].astype(np.int32) // MV_CELL, 1)
-  ny = np.maximum(v["h"].astype(np.int32) // MV_CELL, 1)
+  x0 = (v["dst_x"].astype(np.int32) - v["w"].astype(np.int32) // 2) // cell
+  y0 = (v["dst_y"].astype(np.int32) - v["h"].astype(np.int32) // 2) // cell
+  nx = np.maximum(v["w"].astype(np.int32) // cell, 1)
+  ny = np.maximum(v["h"].astype(np.int32) // cell, 1)
   for oy in range(int(ny.max())):
     for ox in range(int(nx.max())):
       sel = (oy < ny) & (ox < nx)

@@ -72,20 +72,29 @@ def iter_source_frames(source: Union[str, os.PathLike, Sequence[str]]) -> Iterat
       yield img
     return
   container = open_input(source)
-  count = 0
   try:
-    stream = container.streams.video[0]
-    stream.thread_type = "AUTO"
     h, w = stored_size(container) or (None, None)  # a stream we wrote: drop its codec padding
-    indexed = stream.frames  # frame count from the container's index; 0 when unknown
-    try:
-      for frame in container.decode(stream):
-        count += 1
-        yield np.ascontiguousarray(frame.to_ndarray(format="rgb24")[:h, :w])
-    except av.error.FFmpegError as e:
-      raise VideoError(source, f"truncated or corrupt video after {count} frames ({e})") from None
+    for frame in decoded_frames(container, source):
+      yield np.ascontiguousarray(frame.to_ndarray(format="rgb24")[:h, :w])
   finally:
     container.close()
+
+
+def decoded_frames(container, source, packets=None) -> Iterator[av.VideoFrame]:
+  """The decoded PyAV frames of an open container's video stream (frame threads on), or
+  VideoError for a truncated or corrupt one. `packets`: the stream's packets when the caller
+  has already started demuxing (default: demux from here)."""
+  stream = container.streams.video[0]
+  stream.thread_type = "AUTO"
+  indexed = stream.frames  # frame count from the container's index; 0 when unknown
+  count = 0
+  try:
+    for packet in packets if packets is not None else container.demux(stream):
+      for frame in stream.codec_context.decode(packet):  # demux ends on an empty packet: the flush
+        count += 1
+        yield frame
+  except av.error.FFmpegError as e:
+    raise VideoError(source, f"truncated or corrupt video after {count} frames ({e})") from None
   if count == 0:
     raise VideoError(source, "zero frames decoded (empty or truncated video)")
   # A damaged file is rejected whole, never used up to the damage: with frame threading the

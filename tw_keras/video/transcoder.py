@@ -14,7 +14,7 @@ and hand the frames on in order: the same frames, bit for bit, as one worker.
               time. At most N + 1 GOPs of frames are held (bounded memory, whatever the
               length of the input).
 
-Each item is (pict_type, rgb at coded size, motion vectors), as `codec` reads a decoded
+Each item is (pict_type, rgb at coded size, motion vectors, 8), as `codec` reads a decoded
 frame; `codec.stream_compressed` turns them into `CompressedFrame`s.
 """
 
@@ -29,6 +29,7 @@ import numpy as np
 
 from tw_keras.video import canonical, sources
 from tw_keras.video.errors import VideoError
+from tw_keras.video.motion import MV_CELL
 
 PICT_TYPES = {1: "I", 2: "P", 3: "B"}
 
@@ -39,13 +40,14 @@ def default_workers() -> int:
   return max(1, min(4, os.cpu_count() or 1))
 
 
-def decoded(frames):
-  """Decoded PyAV frames -> (pict_type, rgb [Hc, Wc, 3], motion vectors) in stream order:
-  THE reading of a decoded frame, for files and for the in-memory transcoder alike."""
+def decoded(frames, cell: int = MV_CELL):
+  """Decoded PyAV frames -> (pict_type, rgb [H, W, 3], motion vectors, the vectors' grid cell)
+  in stream order: THE reading of a decoded frame, for files, the in-memory transcoder and a
+  stream's own motion (`native`) alike."""
   for frame in frames:
     side = frame.side_data.get("MOTION_VECTORS")
     yield (PICT_TYPES.get(int(frame.pict_type), "?"), frame.to_ndarray(format="rgb24"),
-           side.to_ndarray() if side is not None else None)
+           side.to_ndarray() if side is not None else None, cell)
 
 
 class _Codec:
@@ -88,9 +90,15 @@ def transcoded_frames(source, options: canonical.EncodeOptions, size: dict, name
   Raises:
     VideoError: no frames, or a frame of another size than the first.
   """
+  return transcoded_rgb(sources.iter_source_frames(source), options, size, name, workers)
+
+
+def transcoded_rgb(frames: Iterator[np.ndarray], options: canonical.EncodeOptions, size: dict, name: str,
+                   workers: int = 1) -> Iterator[tuple]:
+  """`transcoded_frames` of RGB frames already decoded (a stream whose own motion gave out)."""
   if workers < 1:
     raise ValueError(f"workers must be >= 1, got {workers}")
-  frames = sources.iter_source_frames(source)
+  frames = iter(frames)
   first = next(frames, None)
   if first is None:
     raise VideoError(name, "zero frames")
