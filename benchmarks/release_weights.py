@@ -8,9 +8,11 @@ Copies the ordinary model-directory files that inference needs (`model_config.js
 optimizer checkpoints, no TensorBoard logs) and writes `manifest.json`:
 
   command, commit      what made them (`--commit`, default this checkout's, "+dirty" if modified)
+  scored_at            the checkout that scored them (the records' encoder is this one's)
   data                 the records they were trained and scored on
   files                sha256 of every file
   val_miou             mean mIoU over d = 0..11 of every variant on the val split
+  val_temporal_consistency   TC (percent) of every variant there, on `temporal_consistency_motion`
   check                the same on the benchmark's first `--check_sequences` val snippets,
                        rendered from its seed: what tests/test_released_weights.py reproduces
 """
@@ -76,7 +78,8 @@ def main(argv):
       shutil.copyfile(os.path.join(src, rel), tmp)
   scratch = os.path.join(src, "release_eval")
   full = job.evaluate_model_dir(FLAGS.data_dir, out, os.path.join(scratch, "val"), variants=variants,
-                                write_pngs=False, quiet=True)
+                                write_pngs=False, quiet=True,
+                                flow_root=os.path.join(FLAGS.data_dir, "synthetic_cityscapes"))
   # The check set is rendered as the test renders it: the benchmark's first val snippets.
   from tw_keras.data import build  # pylint: disable=g-import-not-at-top
   check_data = os.path.join(scratch, "check_data")
@@ -86,11 +89,13 @@ def main(argv):
                                  write_pngs=False, quiet=True)
   from tw_keras.data import dataset  # pylint: disable=g-import-not-at-top
   manifest = {
-      "command": FLAGS.command, "commit": FLAGS.commit or commit(),
+      "command": FLAGS.command, "commit": FLAGS.commit or commit(), "scored_at": commit(),
       "data": {"dataset": dataset.dataset_info_of(FLAGS.data_dir).name, "val_sequences": full["sequences"],
                "render": "python -m data_prep.build_tfrecords --dataset=synthetic (256x512, seed 0)"},
       "files": {rel: sha256(os.path.join(out, rel)) for rel in files},
       "val_miou": {v: full["variants"][v]["mean_miou_over_d"] for v in variants},
+      "val_temporal_consistency": {v: full["variants"][v]["temporal_consistency"] for v in variants},
+      "temporal_consistency_motion": full["tc_motion"],
       "check": {"val_sequences": check["sequences"],
                 "miou": {v: check["variants"][v]["mean_miou_over_d"] for v in variants}},
   }

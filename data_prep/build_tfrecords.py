@@ -41,7 +41,8 @@ pixel counts. The descriptor is written as `OUTPUT_DIR/dataset.json`; training c
 the model directory.
 
 Each source is transcoded to MPEG-4 Part 2 Simple Profile with a strict GOP (`--gop`,
-default 12 = I + 11 P, no B-frames, no scene-cut I-frames, constant `--qscale`), decoded
+default 12 = I + 11 P, no B-frames, no scene-cut I-frames, constant `--qscale`; or with
+`--codec=h264` to H.264 with one reference and the same GOP, constant `--qp`), decoded
 once, and written as one `tf.train.SequenceExample` per GOP. Features (keys in
 `tw_keras/data/features.py`):
 
@@ -90,6 +91,10 @@ def define_flags():
   flags.DEFINE_integer("gop", _D.gop, "GOP length: 1 I-frame + gop-1 P-frames.")
   flags.DEFINE_integer("qscale", _D.qscale, "Constant MPEG-4 quantiser (2 best .. 31).")
   flags.DEFINE_integer("fps", _D.fps, "Frame rate of the canonical stream.")
+  flags.DEFINE_enum("codec", _D.codec, ["mpeg4", "h264"], "The canonical codec: MPEG-4 Part 2 (the paper's), "
+                    "or H.264 (x264: no B-frames, one reference, the same strict GOP, constant --qp; its own "
+                    "4x4 motion, as live cameras send it).")
+  flags.DEFINE_integer("qp", _D.qp, "Constant x264 quantiser with --codec=h264 (0 .. 51).")
   flags.DEFINE_enum("residual_mode", _D.residual_mode, ["step", "accumulate"], "Residual reference: the "
                     "previous frame (TWNet) or the GOP's I-frame (CoViAR/TapLab).")
   flags.DEFINE_integer("first_frame", _D.first_frame, "First snippet frame encoded (cityscapes, synthetic).")

@@ -277,7 +277,7 @@ def run(config: build.BuildConfig, runner: str, beam_args: Sequence[str] = (), l
   start = time.time()
   gfile = _gfile()
   out = config.output_dir
-  report = {"dataset": config.dataset, "gop": config.gop, "qscale": config.qscale,
+  report = {"dataset": config.dataset, "codec": config.codec, "gop": config.gop, "qscale": config.qscale,
             "residual_mode": config.residual_mode, "runner": runner, "splits": {}}
   if fileio.is_remote(out):
     gfile.makedirs(out)

@@ -42,6 +42,8 @@ class BuildConfig:
     sequences_per_shard: sequences (snippets or videos) per shard.
     workers: parallel worker processes.
     gop, qscale, fps: the canonical MPEG-4 Part 2 stream (1 I + gop-1 P, constant quantiser).
+    codec, qp: "mpeg4" (the paper's), or "h264": x264 with no B-frames, one reference and the
+      same strict GOP at constant QP `qp` (its own 4x4 motion; `codec.EncodeOptions`).
     residual_mode: "step" (previous frame, TWNet) or "accumulate" (the GOP's I-frame).
     first_frame, num_frames, annotated_frame: which snippet frames are encoded (8..19) and
       which must be labelled (19; -1 = none). num_frames 0 = all from first_frame. For
@@ -61,6 +63,8 @@ class BuildConfig:
   gop: int = 12
   qscale: int = 3
   fps: int = 17
+  codec: str = "mpeg4"
+  qp: int = 20
   residual_mode: str = "step"
   first_frame: int = 8
   num_frames: int = 12
@@ -96,7 +100,8 @@ class BuildConfig:
 
   @property
   def prep_options(self) -> prepare.PrepOptions:
-    return prepare.PrepOptions(codec.EncodeOptions(self.gop, self.qscale, self.fps), self.residual_mode,
+    return prepare.PrepOptions(codec.EncodeOptions(self.gop, self.qscale, self.fps, self.codec, self.qp),
+                               self.residual_mode,
                                self.info or dataset_info.CITYSCAPES)
 
   @property
@@ -209,7 +214,7 @@ def build(config: BuildConfig, log=print) -> Dict[str, object]:
   if not config.output_dir:
     raise ValueError("BuildConfig.output_dir is required")
   start = time.time()
-  report = {"dataset": config.dataset, "gop": config.gop, "qscale": config.qscale,
+  report = {"dataset": config.dataset, "codec": config.codec, "gop": config.gop, "qscale": config.qscale,
             "residual_mode": config.residual_mode, "splits": {}}
   fileio.check_output_dir(config.output_dir)
   with fileio.DirectoryLock(config.output_dir):  # one job per output directory, released even by kill -9

@@ -36,6 +36,9 @@ FF_QP2LAMBDA = 118  # FFmpeg's quantiser -> lambda scale (libavutil/avutil.h)
 MAX_SIZE = 8191 // MACROBLOCK * MACROBLOCK
 
 
+ENCODERS = {"mpeg4": "mpeg4", "h264": "libx264"}  # canonical codec -> FFmpeg encoder
+
+
 @dataclasses.dataclass(frozen=True)
 class EncodeOptions:
   """Canonical stream settings.
@@ -45,10 +48,16 @@ class EncodeOptions:
     qscale: constant MPEG-4 quantiser, 2 (best) .. 31. The authors' OpenCV DIVX writer
       used qmin 3.
     fps: output frame rate; the authors wrote Cityscapes at 17 fps.
+    codec: "mpeg4" (MPEG-4 Part 2, the paper's) or "h264" (x264 with no B-frames, one
+      reference, keyint = gop and no scene-cut I-frames, constant QP `qp`: the motion that
+      live cameras send; records only, the live path always transcodes to MPEG-4).
+    qp: x264's constant quantiser with codec "h264", 0 .. 51.
   """
   gop: int = 12
   qscale: int = 3
   fps: int = 17
+  codec: str = "mpeg4"
+  qp: int = 20
 
   def __post_init__(self):
     if self.gop < 1:
@@ -57,6 +66,10 @@ class EncodeOptions:
       raise ValueError(f"qscale must be in [1, 31], got {self.qscale}")
     if self.fps < 1:
       raise ValueError(f"fps must be >= 1, got {self.fps}")
+    if self.codec not in ENCODERS:
+      raise ValueError(f"codec must be one of {', '.join(ENCODERS)}, got {self.codec!r}")
+    if not 0 <= self.qp <= 51:
+      raise ValueError(f"qp must be in [0, 51], got {self.qp}")
 
 
 def legal_size(height: int, width: int) -> Tuple[int, int]:
@@ -86,6 +99,12 @@ def configure_encoder(cc, coded_height: int, coded_width: int, options: EncodeOp
   cc.gop_size = options.gop
   cc.max_b_frames = 0
   cc.bit_rate = 0  # constant quantiser, no rate control (a bare context defaults to 200 kb/s)
+  if options.codec == "h264":
+    # One reference and no B-frames: the stream's own vectors are motion from the previous
+    # frame (`native`). One thread: x264's frame threads would make the bits depend on timing.
+    cc.options = {"x264-params": f"bframes=0:ref=1:keyint={options.gop}:min-keyint={options.gop}:"
+                                 f"scenecut=0:qp={options.qp}:threads=1"}
+    return
   cc.options = {
       "sc_threshold": "1000000000",  # no scene-cut I-frames: the GOP grid is strict
       # A true constant quantiser (FFmpeg's -q:v): the rate-distortion lambda is fixed at
@@ -134,7 +153,7 @@ def encode_frames(frames: Iterable[np.ndarray], output_path, options: EncodeOpti
         ch, cw = coded_size(h, w, source_name)
         container = av.open(tmp, "w")
         container.metadata["comment"] = f"{sources.SIZE_TAG}{w}x{h}"
-        stream = container.add_stream("mpeg4", rate=options.fps)
+        stream = container.add_stream(ENCODERS[options.codec], rate=options.fps)
         configure_encoder(stream.codec_context, ch, cw, options)
         info = (h, w, ch, cw)
       elif rgb.shape[:2] != info[:2]:

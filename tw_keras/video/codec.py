@@ -41,7 +41,7 @@ from tw_keras.video import native, sources, transcoder
 from tw_keras.video.canonical import (EncodeOptions, MAX_SIZE, TranscodeInfo, encode_frames, is_canonical,  # pylint: disable=unused-import
                                       legal_size, transcode)
 from tw_keras.video.errors import VideoError
-from tw_keras.video.motion import (MACROBLOCK, MV_CELL, MV_UNITS_PER_PIXEL, MotionCompensator,  # pylint: disable=unused-import
+from tw_keras.video.motion import (CELLS, MACROBLOCK, MV_CELL, MV_UNITS_PER_PIXEL, MotionCompensator,  # pylint: disable=unused-import
                                    block_motion_from_vectors, dense_motion, expand_grid)
 from tw_keras.video.sources import SIZE_TAG, is_live, iter_source_frames, read_image, stored_size  # pylint: disable=unused-import
 
@@ -173,7 +173,8 @@ def decode_compressed(path, residual_mode: str = "step", size: Optional[Tuple[in
   """Decodes a canonical stream in one pass into `CompressedFrame`s.
 
   Args:
-    path: an MPEG-4 Part 2 file (as written by `transcode`).
+    path: a canonical file (as written by `transcode`: MPEG-4 Part 2, or H.264 with
+      `EncodeOptions(codec="h264")`, whose grid has 4x4 cells).
     residual_mode: "step" (previous frame) or "accumulate" (back to the GOP's I-frame).
     size: (height, width) to crop to; defaults to the size `transcode` stored, else the
       coded size.
@@ -188,7 +189,8 @@ def decode_compressed(path, residual_mode: str = "step", size: Optional[Tuple[in
     stream = container.streams.video[0]
     stream.codec_context.options = {"flags2": "+export_mvs"}
     size = size or stored_size(container)
-    yield from _compressed_frames(_threaded(transcoder.decoded(container.decode(stream))), lambda: size,
+    cell = CELLS.get(stream.codec_context.name, MV_CELL)
+    yield from _compressed_frames(_threaded(transcoder.decoded(container.decode(stream), cell)), lambda: size,
                                   residual_mode, path, with_residual)
   finally:
     container.close()

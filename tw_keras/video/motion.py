@@ -15,6 +15,8 @@ import numpy as np
 MACROBLOCK = 16
 # Motion-vector grid cell: MPEG-4 blocks are 16x16 or 8x8 (4MV), so an 8x8 grid is exact.
 MV_CELL = 8
+# A codec's finest motion partition: the grid cell of its own vectors (FFmpeg decoder name).
+CELLS = {"h264": 4, "mpeg4": 8, "h263": 8, "h263p": 8}
 # Block motion is stored in quarter pixels (exact for half- and quarter-pel codecs).
 MV_UNITS_PER_PIXEL = 4
 

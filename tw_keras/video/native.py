@@ -20,8 +20,8 @@ import numpy as np
 
 from tw_keras.video import sources, transcoder
 from tw_keras.video.errors import VideoError
+from tw_keras.video.motion import CELLS
 
-CELLS = {"h264": 4, "mpeg4": 8, "h263": 8, "h263p": 8}
 MOTION_SOURCES = ("auto", "native", "transcode")
 # H.264 profiles whose SPS carries chroma format, bit depths and scaling lists (7.3.2.1.1).
 _HIGH_PROFILES = {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135}
@@ -151,8 +151,9 @@ def compressed_items(source, name: str, motion_source: str, options, size: dict,
       raise VideoError(name, f"its own motion vectors are ambiguous: {reason} (use --motion_source=auto)")
     size["native"] = reason is None
     frames = sources.decoded_frames(container, name, itertools.chain([first] if first is not None else [], packets))
+    stored = sources.stored_size(container)  # a stream we wrote: drop its codec padding
     if reason is not None:
-      h, w = sources.stored_size(container) or (None, None)  # a stream we wrote: drop its codec padding
+      h, w = stored or (None, None)
       rgb = (np.ascontiguousarray(f.to_ndarray(format="rgb24")[:h, :w]) for f in frames)
       yield from transcoder.transcoded_rgb(rgb, options, size, name, workers)
       return
@@ -161,7 +162,7 @@ def compressed_items(source, name: str, motion_source: str, options, size: dict,
     for index, item in enumerate(transcoder.decoded(frames, cell)):
       pict_type, rgb, vectors, _ = item
       if index == 0:
-        size["size"] = rgb.shape[:2]
+        size["size"] = stored or rgb.shape[:2]
       why = None
       if pict_type not in ("I", "P"):
         why = f"frame {index} is a {pict_type} picture"

@@ -29,7 +29,7 @@ import numpy as np
 
 from tw_keras.video import canonical, sources
 from tw_keras.video.errors import VideoError
-from tw_keras.video.motion import MV_CELL
+from tw_keras.video.motion import CELLS, MV_CELL
 
 PICT_TYPES = {1: "I", 2: "P", 3: "B"}
 
@@ -55,15 +55,16 @@ class _Codec:
 
   def __init__(self, coded_height: int, coded_width: int, options: canonical.EncodeOptions):
     self.size, self.options = (coded_height, coded_width), options
-    self.encoder = av.CodecContext.create("mpeg4", "w")
+    self.encoder = av.CodecContext.create(canonical.ENCODERS[options.codec], "w")
     self.encoder.time_base = fractions.Fraction(1, options.fps)
     self.encoder.framerate = fractions.Fraction(options.fps)
     canonical.configure_encoder(self.encoder, coded_height, coded_width, options)
-    self.decoder = av.CodecContext.create("mpeg4", "r")
+    self.decoder = av.CodecContext.create(options.codec, "r")
     self.decoder.options = {"flags2": "+export_mvs"}
+    self.cell = CELLS[options.codec]
 
   def _decode(self, packets):
-    return decoded(frame for packet in packets for frame in self.decoder.decode(packet))
+    return decoded((frame for packet in packets for frame in self.decoder.decode(packet)), self.cell)
 
   def frame(self, rgb: np.ndarray, n: int):
     """Frame n of the stream in; whatever the decoder has out (no B-frames: this frame)."""
