@@ -12,7 +12,6 @@ The clip is a textured panorama under a slow pan and zoom, encoded to the canoni
 import sys
 import os
 import tempfile
-import time
 
 from absl import flags
 
@@ -23,7 +22,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 
 from tw_keras import cli  # pylint: disable=wrong-import-position
 from tw_keras.video import codec
-from clips import make_clip  # benchmarks/clips.py
+from clips import make_clip, plain_decode  # benchmarks/clips.py
+import clips  # pylint: disable=wrong-import-position
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("sizes", ["1024x2048", "512x1024"], "HxW sizes to measure.")
@@ -31,32 +31,8 @@ flags.DEFINE_integer("frames", 96, "Frames per clip (multiple of 12).")
 flags.DEFINE_integer("repeats", 2, "Timed passes per measurement; the best is reported.")
 
 
-def plain_decode(path, export_mvs):
-  c = av.open(path)
-  s = c.streams.video[0]
-  if export_mvs:
-    s.codec_context.options = {"flags2": "+export_mvs"}
-  n = 0
-  for f in c.decode(s):
-    f.to_ndarray(format="rgb24")
-    if export_mvs:
-      f.side_data.get("MOTION_VECTORS")
-    n += 1
-  c.close()
-  return n
-
-
 def full(path, mode, with_residual=True):
   return sum(1 for _ in codec.decode_compressed(path, residual_mode=mode, with_residual=with_residual))
-
-
-def best_fps(fn, *args):
-  best = 0.0
-  for _ in range(FLAGS.repeats):
-    t = time.perf_counter()
-    n = fn(*args)
-    best = max(best, n / (time.perf_counter() - t))
-  return best
 
 
 def main(_):
@@ -66,11 +42,11 @@ def main(_):
       h, w = map(int, size.split("x"))
       path = os.path.join(d, f"{h}x{w}.mp4")
       make_clip(path, h, w, FLAGS.frames)
-      plain = best_fps(plain_decode, path, False)
-      mvs = best_fps(plain_decode, path, True)
-      compact = best_fps(full, path, "step", False)
-      step = best_fps(full, path, "step")
-      acc = best_fps(full, path, "accumulate")
+      plain = clips.best_fps(FLAGS.repeats, plain_decode, path, False)
+      mvs = clips.best_fps(FLAGS.repeats, plain_decode, path, True)
+      compact = clips.best_fps(FLAGS.repeats, full, path, "step", False)
+      step = clips.best_fps(FLAGS.repeats, full, path, "step")
+      acc = clips.best_fps(FLAGS.repeats, full, path, "accumulate")
       print(f"{w}x{h}: plain decode {plain:7.1f} f/s | decode+MV export {mvs:7.1f} f/s | "
             f"compact (frame + motion grid) {compact:7.1f} f/s ({compact / plain:.2f}x plain) | "
             f"host residual: step {step:7.1f} f/s ({step / plain:.2f}x), accumulate {acc:7.1f} f/s")

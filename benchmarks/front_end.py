@@ -33,6 +33,7 @@ import cv2
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # runs from a clone without install
 
 from tw_keras import cli  # pylint: disable=wrong-import-position
+import clips  # pylint: disable=wrong-import-position  # benchmarks/clips.py
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("size", "1024x2048", "HxW of the clip.")
@@ -65,21 +66,6 @@ def sample_clip(path, h, w, n, x264_params="bframes=3"):
       out.mux(p)
 
 
-def plain_decode(path, export_mvs=False):
-  with av.open(path) as c:
-    s = c.streams.video[0]
-    s.thread_type = "AUTO"
-    if export_mvs:
-      s.codec_context.options = {"flags2": "+export_mvs"}
-    n = 0
-    for f in c.decode(s):
-      f.to_ndarray(format="rgb24")
-      if export_mvs:
-        f.side_data.get("MOTION_VECTORS")
-      n += 1
-  return n
-
-
 def live(path, workers, motion_source="transcode"):
   from tw_keras.video import codec  # pylint: disable=g-import-not-at-top
   return sum(1 for _ in codec.stream_compressed(path, with_residual=False, workers=workers,
@@ -89,15 +75,6 @@ def live(path, workers, motion_source="transcode"):
 def canonical_decode(path):
   from tw_keras.video import codec  # pylint: disable=g-import-not-at-top
   return sum(1 for _ in codec.decode_compressed(path, with_residual=False))
-
-
-def best_fps(fn, *args):
-  best = 0.0
-  for _ in range(FLAGS.repeats):
-    t = time.perf_counter()
-    n = fn(*args)
-    best = max(best, n / (time.perf_counter() - t))
-  return best
 
 
 def end_to_end(model_dir, variant, path, workers, motion_source="transcode"):
@@ -134,16 +111,16 @@ def main(_):
       s = c.streams.video[0]
       print(f"clip: {s.codec_context.name} {s.codec_context.width}x{s.codec_context.height}, "
             f"{sum(1 for _ in c.demux(s)) - 1} frames, B-frames: {bool(s.codec_context.has_b_frames)}")
-    plain = best_fps(plain_decode, path)
-    rows = [("plain decode", plain), ("decode + MVs", best_fps(plain_decode, path, True))]
-    rows += [(f"live, {n} worker{'s' if n > 1 else ''}", best_fps(live, path, n)) for n in workers]
-    rows += [("canonical decode", best_fps(canonical_decode, canonical))]
+    plain = clips.best_fps(FLAGS.repeats, clips.plain_decode, path, False, True)
+    rows = [("plain decode", plain), ("decode + MVs", clips.best_fps(FLAGS.repeats, clips.plain_decode, path, True, True))]
+    rows += [(f"live, {n} worker{'s' if n > 1 else ''}", clips.best_fps(FLAGS.repeats, live, path, n)) for n in workers]
+    rows += [("canonical decode", clips.best_fps(FLAGS.repeats, canonical_decode, canonical))]
     if not FLAGS.video:
       camera = os.path.join(d, "camera.mp4")
       sample_clip(camera, h, w, FLAGS.frames, "bframes=0:ref=1")
-      camera_plain = best_fps(plain_decode, camera)
+      camera_plain = clips.best_fps(FLAGS.repeats, clips.plain_decode, camera, False, True)
       rows += [("camera clip (no B-frames, 1 ref): plain decode", camera_plain),
-               ("camera clip: its own motion (native)", best_fps(live, camera, 1, "native"))]
+               ("camera clip: its own motion (native)", clips.best_fps(FLAGS.repeats, live, camera, 1, "native"))]
     print("| front end | frames/s | vs plain decode of the same clip |\n|---|---|---|")
     for name, fps in rows:
       base = camera_plain if name.startswith("camera") else plain

@@ -12,7 +12,6 @@ photometric error of warping the previous decoded frame by each motion (and by n
 |RGB difference| to the current frame on the same pixels, and DIS's time per frame (one run).
 """
 
-import json
 import os
 import sys
 import time

@@ -92,6 +92,14 @@ def test_extraction_speed_script_runs():
   print(stdout)
 
 
+def test_front_end_benchmark_prints_every_path():
+  stdout = run("benchmarks/front_end.py", "--size=64x96", "--frames=26", "--repeats=1", "--workers=1,2")
+  for row in ("| plain decode |", "| live, 1 worker |", "| live, 2 workers |", "| canonical decode |",
+              "| camera clip: its own motion (native) |"):
+    assert row in stdout, stdout
+  assert "26 frames, B-frames: True" in stdout
+
+
 def test_study_report_script_reads_a_results_file(tmp):
   from tw_keras import dataset_info
   CS = dataset_info.CITYSCAPES
