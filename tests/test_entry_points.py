@@ -100,6 +100,23 @@ def test_front_end_benchmark_prints_every_path():
   assert "26 frames, B-frames: True" in stdout
 
 
+def test_motion_oracle_script_splits_the_loss(tmp):
+  import json  # pylint: disable=g-import-not-at-top
+  scores = {"codec": {"per_frame": 40.0, "layer1_warp": 36.0, "layer1_cfr_rga": 38.0},
+            "dis": {"per_frame": 40.0, "layer1_warp": 37.0, "layer1_cfr_rga": 38.5},
+            "gt": {"per_frame": 40.0, "layer1_warp": 37.5, "layer1_cfr_rga": 39.0}}
+  for flow, rows in scores.items():
+    os.makedirs(os.path.join(tmp, flow))
+    rep = {"sequences": 8, "tc_motion": "exact flow, visible pixels",
+           "variants": {v: {"mean_miou_over_d": m, "temporal_consistency": 90.0 + m / 10} for v, m in rows.items()}}
+    with open(os.path.join(tmp, flow, "results.json"), "w") as f:
+      json.dump(rep, f)
+  stdout = run("benchmarks/motion_oracle.py", f"--eval_root={tmp}")
+  assert "| layer1_warp | 36.0 | 37.0 | 37.5 | +1.50 | +2.50 |" in stdout, stdout
+  assert "| layer1_cfr_rga | 38.0 | 38.5 | 39.0 | +1.00 | +1.00 |" in stdout
+  assert "| per_frame | 94.0 | 94.0 | 94.0 |" in stdout
+
+
 def test_study_report_script_reads_a_results_file(tmp):
   from tw_keras import dataset_info
   CS = dataset_info.CITYSCAPES
