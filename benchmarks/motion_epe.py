@@ -12,6 +12,7 @@ photometric error of warping the previous decoded frame by each motion (and by n
 |RGB difference| to the current frame on the same pixels, and DIS's time per frame (one run).
 """
 
+import json
 import os
 import sys
 import time
@@ -99,10 +100,13 @@ def main(argv):
   out["dis_ms_per_frame"] = round(1000 * dis_seconds / max(frames, 1), 2)
   h, w = gop[features.CLIP_IMAGES].shape[1:3]
   out["size"] = f"{w}x{h}"
+  out["codec_cell"] = cell = int(gop[features.CLIP_MOTION_CELL])
+  report = os.path.join(FLAGS.data_dir, features.BUILD_REPORT)
+  out["codec_name"] = json.load(open(report)).get("codec", "mpeg4") if os.path.exists(report) else "mpeg4"
   print(f"{frames} P-frames at {w}x{h}; {100 * out['valid_share']:.1f}% of pixels visible in both frames; "
         f"DIS {out['dis_ms_per_frame']} ms/frame")
   print("warp error, mean |RGB| on visible pixels: " + ", ".join(f"{k} {v}" for k, v in out["warp_error"].items()))
-  print("\n| EPE (px) | codec (8x8 blocks) | DIS |\n|---|---|---|")
+  print(f"\n| EPE (px) | codec: {out['codec_name']} ({cell}x{cell} blocks) | DIS |\n|---|---|---|")
   for group in ("all", "category", "motion", "class"):
     for key in out["codec"][group]:
       print(f"| {group if group == 'all' else f'{group}: {key}'} | {out['codec'][group][key]} | "
