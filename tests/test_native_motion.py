@@ -114,6 +114,10 @@ def test_h264_records_carry_its_own_4x4_motion_and_train(tmp):
                                          synthetic_height=64, synthetic_width=128, codec="h264", workers=1),
                        log=lambda line: None)
   assert report["codec"] == "h264"
+  with pytest.raises(ValueError, match=r"val-shards.json: its finished shards were encoded otherwise "
+                                       r"\(codec='h264' \(asked 'mpeg4'\)\)"):
+    build.build(build.BuildConfig(dataset="synthetic", output_dir=data, splits=("val",), synthetic_val=2,
+                                  synthetic_height=64, synthetic_width=128, workers=1), log=lambda line: None)
   gop = next(iter(dataset.gop_dataset(dataset.shard_files(data, "val"))))
   assert int(gop[features.CLIP_MOTION_CELL]) == 4 and gop[features.CLIP_MOTION_GRID].shape == (12, 16, 32, 2)
   assert gop[features.CLIP_PICT_TYPES].numpy().tolist() == [b"I"] + [b"P"] * 11

@@ -220,7 +220,7 @@ def _plan(config: build.BuildConfig, out: str, split: str, first_key: int) -> Di
   if gfile.exists(spill_dir):
     gfile.rmtree(spill_dir)
   stats_path = _join(out, features.SHARD_STATS.format(split=split))
-  stats = prepare.read_stats(stats_path, num_shards)
+  stats = prepare.read_stats(stats_path, num_shards, prepare.encoding_of(config.prep_options))
   bounds = prepare.shard_bounds(len(sources), num_shards)
   name = lambda s: features.SHARD_PATTERN.format(split=split, index=s, count=num_shards)
   todo = [s for s in range(num_shards) if not (name(s) in stats and gfile.exists(_join(out, name(s))))]
@@ -321,7 +321,7 @@ def run(config: build.BuildConfig, runner: str, beam_args: Sequence[str] = (), l
     rejected_all, workers_all = [], set()
     for plan, (stats, rejected, workers, written) in zip(plans, verified):
       split = plan["split"]
-      fileio.write_json(plan["stats_path"], {"count": plan["num_shards"], "shards": stats})
+      prepare.write_stats(plan["stats_path"], plan["num_shards"], stats, prepare.encoding_of(config.prep_options))
       fileio.write_json(_join(out, REJECTED.format(split=split)), rejected)
       gfile.rmtree(plan["spill_dir"])
       summary = {"split": split, "shards": plan["num_shards"],

@@ -232,7 +232,8 @@ def write_shards(sources: Sequence[Source], output_dir: str, split: str, num_sha
   removed = remove_stale(output_dir, split, num_shards)
   bounds = shard_bounds(len(sources), num_shards)
   stats_path = os.path.join(output_dir, features.SHARD_STATS.format(split=split))
-  stats = read_stats(stats_path, num_shards)
+  encoding = encoding_of(options)
+  stats = read_stats(stats_path, num_shards, encoding)
   todo = [(s, bounds[s], bounds[s + 1]) for s in range(num_shards)
           if not (os.path.exists(shard_path(output_dir, split, s, num_shards))
                   and os.path.basename(shard_path(output_dir, split, s, num_shards)) in stats)]
@@ -267,7 +268,7 @@ def write_shards(sources: Sequence[Source], output_dir: str, split: str, num_sha
             if progress:
               progress(1)
       stats[os.path.basename(final)] = {**counts_shard, "bytes": os.path.getsize(final)}
-      fileio.write_json(stats_path, {"count": num_shards, "shards": stats})
+      write_stats(stats_path, num_shards, stats, encoding)
   finally:
     if pool:
       pool.terminate()
@@ -291,13 +292,34 @@ def add_totals(summary: Dict[str, object], stats: Dict[str, Dict[str, int]], sta
   return summary
 
 
-def read_stats(path: str, num_shards: int) -> Dict[str, Dict[str, int]]:
-  """Per-shard stats of finished shards (`{split}-shards.json`) of the `num_shards` set."""
+def encoding_of(options: "PrepOptions") -> Dict[str, object]:
+  """What a shard's records were encoded with (codec, GOP, quantisers, fps, residual mode):
+  kept with the shard stats, so that a resumed build never mixes two encodings."""
+  return {**dataclasses.asdict(options.encode), "residual_mode": options.residual_mode}
+
+
+def write_stats(path: str, num_shards: int, stats: Dict[str, Dict[str, int]], encoding: Dict[str, object]):
+  """THE `{split}-shards.json` write: the shard set's size, its encoding, each finished shard's counts."""
+  fileio.write_json(path, {"count": num_shards, "encoding": encoding, "shards": stats})
+
+
+def read_stats(path: str, num_shards: int, encoding: Optional[Dict[str, object]] = None) -> Dict[str, Dict[str, int]]:
+  """Per-shard stats of finished shards (`{split}-shards.json`) of the `num_shards` set.
+
+  Raises:
+    ValueError: the finished shards were encoded otherwise than `encoding` (one line, naming
+      the file and the settings that differ); files from before encodings were kept pass.
+  """
   try:
     with fileio.open_file(path, "r") as f:
       data = json.load(f)
   except Exception:  # pylint: disable=broad-except
     return {}  # missing or unreadable: nothing is known to be finished
+  old = data.get("encoding")
+  if encoding is not None and old is not None and old != encoding and data.get("shards"):
+    diff = ", ".join(f"{k}={old.get(k)!r} (asked {v!r})" for k, v in encoding.items() if old.get(k) != v)
+    raise ValueError(f"{path}: its finished shards were encoded otherwise ({diff}); use a new output "
+                     "directory, or remove those shards")
   return data.get("shards", {}) if data.get("count") == num_shards else {}
 
 
