@@ -83,6 +83,7 @@ def main(argv):
   # The check set is rendered as the test renders it: the benchmark's first val snippets.
   from tw_keras.data import build  # pylint: disable=g-import-not-at-top
   check_data = os.path.join(scratch, "check_data")
+  shutil.rmtree(check_data, ignore_errors=True)  # rendered and encoded by this checkout, never resumed
   build.build(build.BuildConfig(dataset="synthetic", output_dir=check_data, splits=("val",),
                                 synthetic_val=FLAGS.check_sequences), log=lambda line: None)
   check = job.evaluate_model_dir(check_data, out, os.path.join(scratch, "check"), variants=variants,
