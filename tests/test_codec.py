@@ -170,16 +170,19 @@ def test_retranscoding_our_own_stream_keeps_the_original_size(tmp):
   assert decode_all(second)[0].rgb.shape == (75, 101, 3)
 
 
-@pytest.mark.parametrize("mode,workers", [("step", 1), ("accumulate", 1), ("step", 3)])
-def test_on_the_fly_transcoding_gives_the_frames_of_the_file_path(tmp, mode, workers):
-  """`stream_compressed` (in memory, one encoder or a fresh one per GOP on 3 threads) ==
-  `decode_compressed(transcode(...))` (on disk, one encoder), exactly: GOPs are independent."""
+@pytest.mark.parametrize("mode,workers,h,w", [("step", 1, 50, 90), ("accumulate", 1, 50, 90), ("step", 3, 50, 90),
+                                               ("step", 2, 64, 96)])
+def test_on_the_fly_transcoding_gives_the_frames_of_the_file_path(tmp, mode, workers, h, w):
+  """`stream_compressed` (in memory, one encoder or a fresh one per GOP on N threads) ==
+  `decode_compressed(transcode(...))` (on disk, one encoder), exactly: GOPs are independent.
+  50x90 is padded to 64x96 through RGB and cropped back; 64x96 frames go to the encoder in
+  their decoded YUV (`sources.to_encoder_input`)."""
   from tw_keras.video import writer
   source = os.path.join(tmp, "in.mp4")
-  w = writer.VideoWriter(source, 17, 90, 50, b_frames=2)  # odd size: padded to 96x64 and cropped back
-  for frame in translated_clip(50, 90, 26, 2.5, 1):
-    w.write(frame)
-  w.close()
+  vw = writer.VideoWriter(source, 17, w, h, b_frames=2)
+  for frame in translated_clip(h, w, 26, 2.5, 1):
+    vw.write(frame)
+  vw.close()
   codec.transcode(source, os.path.join(tmp, "c.mp4"))
   on_disk = list(codec.decode_compressed(os.path.join(tmp, "c.mp4"), residual_mode=mode))
   streamed = list(codec.stream_compressed(source, residual_mode=mode, workers=workers))
@@ -194,7 +197,7 @@ def test_on_the_fly_transcoding_gives_the_frames_of_the_file_path(tmp, mode, wor
 def test_gop_parallel_transcoding_names_a_bad_frame_and_keeps_order(monkeypatch):
   from tw_keras.video import transcoder
   frames = translated_clip(32, 48, 30, 1.5, 0.5)
-  feed = lambda fs: monkeypatch.setattr(transcoder.sources, "iter_source_frames", lambda source: iter(fs))
+  feed = lambda fs: monkeypatch.setattr(transcoder.sources, "iter_source_frames", lambda source, **kw: iter(fs))
   feed(frames)
   size = {}
   out = list(transcoder.transcoded_frames("clip", codec.EncodeOptions(), size, "clip", workers=2))

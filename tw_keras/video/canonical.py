@@ -21,6 +21,7 @@ with the in-memory transcoder (`transcoder`, behind `codec.stream_compressed`).
 """
 
 import dataclasses
+import fractions
 from typing import Iterable, Tuple
 
 import av
@@ -118,11 +119,17 @@ def configure_encoder(cc, coded_height: int, coded_width: int, options: EncodeOp
   }
 
 
-def canonical_frame(rgb: np.ndarray, n: int, coded_height: int, coded_width: int, gop: int):
-  frame = av.VideoFrame.from_ndarray(pad_to(rgb, coded_height, coded_width), format="rgb24")
+def canonical_frame(rgb, n: int, coded_height: int, coded_width: int, options: "EncodeOptions"):
+  """Frame n of the canonical stream: [H, W, 3] uint8 RGB (edge-padded to the coded size), or
+  a yuv420p `av.VideoFrame` already at it (`sources.to_encoder_input`), taken as it is."""
+  if isinstance(rgb, av.VideoFrame):
+    frame = rgb
+    frame.time_base = fractions.Fraction(1, options.fps)  # pts below count the stream's frames
+  else:
+    frame = av.VideoFrame.from_ndarray(pad_to(rgb, coded_height, coded_width), format="rgb24")
   frame.pts = n
-  if n % gop == 0:  # force the GOP grid; sc_threshold keeps P-frames P
-    frame.pict_type = av.video.frame.PictureType.I
+  # Force the GOP grid (sc_threshold keeps P-frames P); a decoded frame's own type is cleared.
+  frame.pict_type = av.video.frame.PictureType.I if n % options.gop == 0 else av.video.frame.PictureType.NONE
   return frame
 
 
@@ -149,17 +156,17 @@ def encode_frames(frames: Iterable[np.ndarray], output_path, options: EncodeOpti
   try:
     for rgb in frames:
       if container is None:
-        h, w = rgb.shape[:2]
+        h, w = sources.frame_size(rgb)
         ch, cw = coded_size(h, w, source_name)
         container = av.open(tmp, "w")
         container.metadata["comment"] = f"{sources.SIZE_TAG}{w}x{h}"
         stream = container.add_stream(ENCODERS[options.codec], rate=options.fps)
         configure_encoder(stream.codec_context, ch, cw, options)
         info = (h, w, ch, cw)
-      elif rgb.shape[:2] != info[:2]:
-        raise VideoError(source_name, f"frame {n} has size {rgb.shape[1]}x{rgb.shape[0]}, "
-                         f"expected {info[1]}x{info[0]}")
-      for packet in stream.encode(canonical_frame(rgb, n, info[2], info[3], options.gop)):
+      elif sources.frame_size(rgb) != info[:2]:
+        fh, fw = sources.frame_size(rgb)
+        raise VideoError(source_name, f"frame {n} has size {fw}x{fh}, expected {info[1]}x{info[0]}")
+      for packet in stream.encode(canonical_frame(rgb, n, info[2], info[3], options)):
         container.mux(packet)
       n += 1
     if container is None:
@@ -179,7 +186,7 @@ def encode_frames(frames: Iterable[np.ndarray], output_path, options: EncodeOpti
 def transcode(source, output_path, options: EncodeOptions = EncodeOptions()) -> TranscodeInfo:
   """Transcodes a video file or an ordered list of image files to the canonical stream."""
   name = "<image list>" if sources.is_image_list(source) else str(source)
-  return encode_frames(sources.iter_source_frames(source), output_path, options, source_name=name)
+  return encode_frames(sources.iter_source_frames(source, for_encoder=True), output_path, options, source_name=name)
 
 
 def is_canonical(path, gop: int = 12) -> bool:

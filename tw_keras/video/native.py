@@ -153,9 +153,8 @@ def compressed_items(source, name: str, motion_source: str, options, size: dict,
     frames = sources.decoded_frames(container, name, itertools.chain([first] if first is not None else [], packets))
     stored = sources.stored_size(container)  # a stream we wrote: drop its codec padding
     if reason is not None:
-      h, w = stored or (None, None)
-      rgb = (np.ascontiguousarray(f.to_ndarray(format="rgb24")[:h, :w]) for f in frames)
-      yield from transcoder.transcoded_rgb(rgb, options, size, name, workers)
+      inputs = (sources.to_encoder_input(f, stored) for f in frames)
+      yield from transcoder.transcoded_rgb(inputs, options, size, name, workers)
       return
     cc.options = {"flags2": "+export_mvs"}
     cell = CELLS[cc.name]

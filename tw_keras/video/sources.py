@@ -53,8 +53,24 @@ def open_input(path):
   return container
 
 
-def iter_source_frames(source: Union[str, os.PathLike, Sequence[str]]) -> Iterator[np.ndarray]:
-  """Yields [H, W, 3] uint8 RGB frames from a video file or an ordered list of images.
+def frame_size(frame) -> Tuple[int, int]:
+  """(height, width) of an RGB array or a PyAV frame."""
+  return (frame.height, frame.width) if isinstance(frame, av.VideoFrame) else frame.shape[:2]
+
+
+def to_encoder_input(frame: av.VideoFrame, crop: Optional[Tuple[int, int]] = None):
+  """A decoded frame as the canonical encoder takes it: the frame itself when it is already
+  in the encoder's format and size (yuv420p, both sides multiples of 16, nothing to crop),
+  which spares two colour conversions; else [H, W, 3] uint8 RGB (cropped to `crop`)."""
+  if crop is None and frame.format.name == "yuv420p" and frame.width % 16 == 0 and frame.height % 16 == 0:
+    return frame
+  h, w = crop or (None, None)
+  return np.ascontiguousarray(frame.to_ndarray(format="rgb24")[:h, :w])
+
+
+def iter_source_frames(source: Union[str, os.PathLike, Sequence[str]], for_encoder: bool = False) -> Iterator[np.ndarray]:
+  """Yields [H, W, 3] uint8 RGB frames from a video file or an ordered list of images
+  (`for_encoder`: a video's frames as `to_encoder_input` gives them).
 
   Raises:
     VideoError: unreadable, truncated or empty input, or frames of changing size.
@@ -73,9 +89,13 @@ def iter_source_frames(source: Union[str, os.PathLike, Sequence[str]]) -> Iterat
     return
   container = open_input(source)
   try:
-    h, w = stored_size(container) or (None, None)  # a stream we wrote: drop its codec padding
+    crop = stored_size(container)  # a stream we wrote: drop its codec padding
     for frame in decoded_frames(container, source):
-      yield np.ascontiguousarray(frame.to_ndarray(format="rgb24")[:h, :w])
+      if for_encoder:
+        yield to_encoder_input(frame, crop)
+      else:
+        h, w = crop or (None, None)
+        yield np.ascontiguousarray(frame.to_ndarray(format="rgb24")[:h, :w])
   finally:
     container.close()
 

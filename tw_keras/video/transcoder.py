@@ -68,7 +68,7 @@ class _Codec:
 
   def frame(self, rgb: np.ndarray, n: int):
     """Frame n of the stream in; whatever the decoder has out (no B-frames: this frame)."""
-    yield from self._decode(self.encoder.encode(canonical.canonical_frame(rgb, n, *self.size, self.options.gop)))
+    yield from self._decode(self.encoder.encode(canonical.canonical_frame(rgb, n, *self.size, self.options)))
 
   def flush(self):
     yield from self._decode(self.encoder.encode(None))
@@ -91,27 +91,29 @@ def transcoded_frames(source, options: canonical.EncodeOptions, size: dict, name
   Raises:
     VideoError: no frames, or a frame of another size than the first.
   """
-  return transcoded_rgb(sources.iter_source_frames(source), options, size, name, workers)
+  return transcoded_rgb(sources.iter_source_frames(source, for_encoder=True), options, size, name, workers)
 
 
 def transcoded_rgb(frames: Iterator[np.ndarray], options: canonical.EncodeOptions, size: dict, name: str,
                    workers: int = 1) -> Iterator[tuple]:
-  """`transcoded_frames` of RGB frames already decoded (a stream whose own motion gave out)."""
+  """`transcoded_frames` of frames already decoded (a stream whose own motion gave out): RGB
+  arrays, or PyAV frames as `sources.to_encoder_input` gives them."""
   if workers < 1:
     raise ValueError(f"workers must be >= 1, got {workers}")
   frames = iter(frames)
   first = next(frames, None)
   if first is None:
     raise VideoError(name, "zero frames")
-  h, w = first.shape[:2]
+  h, w = sources.frame_size(first)
   ch, cw = canonical.coded_size(h, w, name)
   size["size"] = (h, w)
 
   def checked():
     yield first
     for n, rgb in enumerate(frames, 1):
-      if rgb.shape[:2] != (h, w):
-        raise VideoError(name, f"frame {n} has size {rgb.shape[1]}x{rgb.shape[0]}, expected {w}x{h}")
+      if sources.frame_size(rgb) != (h, w):
+        fh, fw = sources.frame_size(rgb)
+        raise VideoError(name, f"frame {n} has size {fw}x{fh}, expected {w}x{h}")
       yield rgb
 
   if workers == 1:
