@@ -72,6 +72,27 @@ def live(path, workers, motion_source="transcode"):
                                                 motion_source=motion_source))
 
 
+def gop_scaling(path, threads):
+  """(f/s of the source decode alone, f/s of transcoding 4 GOPs of its frames on 1 thread, on
+  `threads` threads): what the GOP workers can give once the source decoder is set aside."""
+  import concurrent.futures  # pylint: disable=g-import-not-at-top
+  import itertools  # pylint: disable=g-import-not-at-top
+  from tw_keras.video import canonical, codec, sources, transcoder  # pylint: disable=g-import-not-at-top
+  t = time.perf_counter()
+  frames = list(itertools.islice(sources.iter_source_frames(path, for_encoder=True), 48))
+  decode = len(frames) / (time.perf_counter() - t)
+  h, w = sources.frame_size(frames[0])
+  ch, cw = canonical.coded_size(h, w, path)
+  gops = [frames[g:g + 12] for g in range(0, len(frames), 12)]
+  rates = []
+  for n in (1, threads):
+    t = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(n) as pool:
+      list(pool.map(lambda g: transcoder._gop(g[1], 12 * g[0], ch, cw, codec.EncodeOptions()), enumerate(gops)))  # pylint: disable=protected-access
+    rates.append(len(frames) / (time.perf_counter() - t))
+  return decode, rates[0], rates[1]
+
+
 def canonical_decode(path):
   from tw_keras.video import codec  # pylint: disable=g-import-not-at-top
   return sum(1 for _ in codec.decode_compressed(path, with_residual=False))
@@ -115,6 +136,9 @@ def main(_):
     rows = [("plain decode", plain), ("decode + MVs", clips.best_fps(FLAGS.repeats, clips.plain_decode, path, True, True))]
     rows += [(f"live, {n} worker{'s' if n > 1 else ''}", clips.best_fps(FLAGS.repeats, live, path, n)) for n in workers]
     rows += [("canonical decode", clips.best_fps(FLAGS.repeats, canonical_decode, canonical))]
+    decode, one, many = gop_scaling(path, 4)
+    print(f"transcoding alone (48 frames decoded first, at {decode:.1f} f/s): 1 thread {one:.1f} f/s, "
+          f"4 threads {many:.1f} f/s ({many / one:.2f}x)")
     if not FLAGS.video:
       camera = os.path.join(d, "camera.mp4")
       sample_clip(camera, h, w, FLAGS.frames, "bframes=0:ref=1")
