@@ -36,8 +36,12 @@ FB_ABSOLUTE = 0.5
 
 def dis_motion(previous: np.ndarray, current: np.ndarray, preset: int = DIS_PRESET) -> np.ndarray:
   """[H, W, 3] uint8 RGB previous, current -> [H, W, 2] float32 motion (dst - src, pixels)."""
-  gray = lambda rgb: cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
-  return -cv2.DISOpticalFlow_create(preset).calc(gray(current), gray(previous), None)
+  return -cv2.DISOpticalFlow_create(preset).calc(_gray(current), _gray(previous), None)
+
+
+def _gray(rgb: np.ndarray) -> np.ndarray:
+  """DIS's input: [H, W] uint8 luma of [H, W, 3] RGB."""
+  return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
 
 
 def dis_with_mask(previous: np.ndarray, current: np.ndarray, preset: int = DIS_PRESET
@@ -45,9 +49,8 @@ def dis_with_mask(previous: np.ndarray, current: np.ndarray, preset: int = DIS_P
   """[H, W, 3] uint8 RGB previous, current -> (motion [H, W, 2] float32 as `dis_motion`,
   valid [H, W] bool): the pixels of `current` whose motion passes the forward-backward test
   (`FB_RELATIVE`, `FB_ABSOLUTE`) and whose source lies inside `previous`. Two DIS runs."""
-  gray = lambda rgb: cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
   dis = cv2.DISOpticalFlow_create(preset)
-  g0, g1 = gray(previous), gray(current)
+  g0, g1 = _gray(previous), _gray(current)
   back = dis.calc(g1, g0, None)  # on current's pixels: current(q) ~ previous(q + back(q))
   forward = dis.calc(g0, g1, None)  # on previous's pixels: previous(p) ~ current(p + forward(p))
   h, w = g1.shape
