@@ -150,6 +150,35 @@ def test_block_motion_direction_and_block_sizes():
   np.testing.assert_array_equal(field[16:, 16:], 0)
 
 
+def test_block_motion_matches_a_per_block_reference_on_mixed_partitions():
+  """H.264-like macroblocks split into 16x16 .. 4x4 partitions, quarter- and half-pel, some
+  backward records and a block hanging over the frame's edge: the vectorised grid equals
+  painting each forward block's cells one by one."""
+  rng = np.random.default_rng(4)
+  dtype = np.dtype([("source", "<i4"), ("w", "u1"), ("h", "u1"), ("src_x", "<i2"), ("src_y", "<i2"),
+                    ("dst_x", "<i2"), ("dst_y", "<i2"), ("flags", "<u8"), ("motion_x", "<i4"),
+                    ("motion_y", "<i4"), ("motion_scale", "<u2")])
+  records = []
+  for my0 in range(0, 48, 16):
+    for mx0 in range(0, 64, 16):  # the last macroblock column is left to the edge block
+      bw, bh = [(16, 16), (16, 8), (8, 16), (8, 8), (8, 4), (4, 8), (4, 4)][rng.integers(7)]
+      for y in range(my0, my0 + 16, bh):
+        for x in range(mx0, mx0 + 16, bw):
+          records.append((rng.choice([-1, -1, -1, 1]), bw, bh, 0, 0, x + bw // 2, y + bh // 2, 0,
+                          rng.integers(-40, 40), rng.integers(-40, 40), rng.choice([2, 4])))
+  records.append((-1, 16, 16, 0, 0, 72 + 8, 40, 0, 8, -8, 4))  # half outside, clipped to the edge
+  mvs = np.array(records, dtype)
+  grid = codec.block_motion_from_vectors(mvs, 48, 80, 4)
+  ref = np.zeros((12, 20, 2), np.int16)
+  for v in mvs[mvs["source"] < 0]:
+    x0, y0 = (int(v["dst_x"]) - v["w"] // 2) // 4, (int(v["dst_y"]) - v["h"] // 2) // 4
+    for oy in range(v["h"] // 4):
+      for ox in range(v["w"] // 4):
+        ref[min(max(y0 + oy, 0), 11), min(max(x0 + ox, 0), 19)] = (
+            -int(v["motion_x"]) * 4 // int(v["motion_scale"]), -int(v["motion_y"]) * 4 // int(v["motion_scale"]))
+  np.testing.assert_array_equal(grid, ref)
+
+
 def test_motion_compensator_matches_numpy_reference():
   rng = np.random.default_rng(0)
   img = textured(40, 56, seed=3)

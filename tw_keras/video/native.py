@@ -21,6 +21,7 @@ import numpy as np
 from tw_keras.video import sources, transcoder
 from tw_keras.video.errors import VideoError
 from tw_keras.video.motion import CELLS
+from tw_keras.video.transcoder import motion_vectors, pict_type
 
 MOTION_SOURCES = ("auto", "native", "transcode")
 # H.264 profiles whose SPS carries chroma format, bit depths and scaling lists (7.3.2.1.1).
@@ -158,20 +159,24 @@ def compressed_items(source, name: str, motion_source: str, options, size: dict,
       return
     cc.options = {"flags2": "+export_mvs"}
     cell = CELLS[cc.name]
-    for index, item in enumerate(transcoder.decoded(frames, cell)):
-      pict_type, rgb, vectors, _ = item
-      if index == 0:
-        size["size"] = stored or rgb.shape[:2]
+    for index, frame in enumerate(frames):
+      kind, vectors = pict_type(frame), motion_vectors(frame)
       why = None
-      if pict_type not in ("I", "P"):
-        why = f"frame {index} is a {pict_type} picture"
+      if kind not in ("I", "P"):
+        why = f"frame {index} is a {kind} picture"
       elif vectors is not None and len(vectors) and (vectors["source"] > 0).any():
         why = f"frame {index} has vectors from a future frame"
       if why is None:
-        yield item
+        rgb = frame.to_ndarray(format="rgb24")
+        if index == 0:
+          size["size"] = stored or rgb.shape[:2]
+        yield kind, rgb, vectors, cell
         continue
+      if index == 0:
+        size["size"] = stored or (frame.height, frame.width)
       (notice or _notice)(f"{name}: {why}: transcoding from there on")
-      rest = itertools.chain([rgb], (np.ascontiguousarray(f.to_ndarray(format="rgb24")) for f in frames))
+      # The rest as the transcode path takes a decoded frame (yuv420p goes in as it is).
+      rest = (sources.to_encoder_input(f, stored) for f in itertools.chain([frame], frames))
       yield from transcoder.transcoded_rgb(rest, options, {}, name, workers)
       return
   finally:

@@ -42,12 +42,22 @@ def default_workers() -> int:
 
 def decoded(frames, cell: int = MV_CELL):
   """Decoded PyAV frames -> (pict_type, rgb [H, W, 3], motion vectors, the vectors' grid cell)
-  in stream order: THE reading of a decoded frame, for files, the in-memory transcoder and a
-  stream's own motion (`native`) alike."""
+  in stream order: THE reading of a decoded frame (`pict_type`, `motion_vectors`), for files,
+  the in-memory transcoder and a stream's own motion (`native`, which looks at the first two
+  before it converts a frame) alike."""
   for frame in frames:
-    side = frame.side_data.get("MOTION_VECTORS")
-    yield (PICT_TYPES.get(int(frame.pict_type), "?"), frame.to_ndarray(format="rgb24"),
-           side.to_ndarray() if side is not None else None, cell)
+    yield pict_type(frame), frame.to_ndarray(format="rgb24"), motion_vectors(frame), cell
+
+
+def pict_type(frame) -> str:
+  """"I", "P", "B" (or "?") of a decoded PyAV frame."""
+  return PICT_TYPES.get(int(frame.pict_type), "?")
+
+
+def motion_vectors(frame):
+  """The exported AVMotionVector records of a decoded PyAV frame, or None."""
+  side = frame.side_data.get("MOTION_VECTORS")
+  return side.to_ndarray() if side is not None else None
 
 
 class _Codec:
