@@ -16,7 +16,6 @@ import itertools
 import sys
 from typing import Iterator, Optional
 
-
 from tw_keras.video import sources, transcoder
 from tw_keras.video.errors import VideoError
 from tw_keras.video.motion import CELLS
