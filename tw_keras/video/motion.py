@@ -35,26 +35,28 @@ def block_motion_from_vectors(vectors: Optional[np.ndarray], coded_height: int,
   gh, gw = grid.shape[:2]
   field = lambda name: vectors[name].astype(np.int32)  # (a boolean row selection of the
   # structured records would cost more than the rest of this function)
-  scale = field("motion_scale")
   # Quarter pixels: -motion * 4 / scale (exact for scale 1, 2, 4); (dx, dy) as one int32.
-  value = np.stack([(-field("motion_x") * MV_UNITS_PER_PIXEL) // scale,
-                    (-field("motion_y") * MV_UNITS_PER_PIXEL) // scale], -1).astype(np.int16).view(np.int32)[:, 0]
+  motion = np.stack([field("motion_x"), field("motion_y")], -1)
+  value = ((-MV_UNITS_PER_PIXEL * motion) // field("motion_scale")[:, None]).astype(np.int16).view(np.int32)[:, 0]
   bw, bh = field("w"), field("h")
   x0, y0 = (field("dst_x") - bw // 2) // cell, (field("dst_y") - bh // 2) // cell
   nx, ny = np.maximum(bw // cell, 1), np.maximum(bh // cell, 1)
   # One pass per block shape (H.264 has at most 7, MPEG-4 2), each painting all its blocks at
   # once (a 2048x1024 H.264 frame has up to 131,072 4x4 cells). Only forward predictions
-  # (source < 0) count. Blocks of a valid stream do not overlap.
+  # (source < 0) count; shape 0 marks the others. Blocks of a valid stream do not overlap.
   shape = np.where(field("source") < 0, ny * (int(nx.max()) + 1) + nx, 0)
+  order = np.argsort(shape, kind="stable")
+  ends = np.cumsum(np.bincount(shape))
+  x0, y0, value = x0[order], y0[order], value[order]
   flat = grid.view(np.int32).reshape(-1)
   for s in np.flatnonzero(np.bincount(shape)[1:]) + 1:
-    k = shape == s
-    bx, by = int(nx[k][0]), int(ny[k][0])
-    ys = y0[k][:, None] + np.arange(by)  # [K, by]
-    xs = x0[k][:, None] + np.arange(bx)  # [K, bx]
+    k = slice(ends[s - 1], ends[s])
+    bx, by = int(nx[order[k.start]]), int(ny[order[k.start]])
+    ys = y0[k, None] + np.arange(by, dtype=np.int32)  # [K, by]
+    xs = x0[k, None] + np.arange(bx, dtype=np.int32)  # [K, bx]
     if ys.min() < 0 or ys.max() >= gh or xs.min() < 0 or xs.max() >= gw:  # (not in a valid stream)
       ys, xs = np.clip(ys, 0, gh - 1), np.clip(xs, 0, gw - 1)
-    flat[ys[:, :, None] * gw + xs[:, None, :]] = value[k][:, None, None]
+    flat[ys[:, :, None] * gw + xs[:, None, :]] = value[k, None, None]
   return grid
 
 
