@@ -78,11 +78,11 @@ def test_model_cost_script_counts_and_times():
 def test_gpu_suite_script_runs_at_a_tiny_size():
   """The GPU suite is one command no session has had a GPU for: at least its flags and steps must work."""
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="", PYTHON=sys.executable,
-             SIZE="64x96", FRAMES="12", REPEATS="1", PRESET="tiny", VARIANTS="layer1_cfr_rga,layer3")
+             SIZE="64x96", FRAMES="12", REPEATS="1", PRESET="tiny", VARIANTS="layer1_cfr_rga")
   r = subprocess.run(["bash", "benchmarks/gpu_suite.sh"], cwd=ROOT, env=env, capture_output=True, text=True,
                      timeout=900)
   assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
-  assert r.stdout.count("| layer3 |") == 5  # network tables: xla x precision, and unfolded
+  assert r.stdout.count("| layer1_cfr_rga |") == 5  # network tables: xla x precision, and unfolded
   assert "xla=True" in r.stdout and "precision=bfloat16" in r.stdout and "batch norms folded=False" in r.stdout
   assert "| layer1_cfr_rga (GOP, residual: host, folded) |" in r.stdout  # end to end, both foldings
 
