@@ -223,6 +223,27 @@ def test_on_the_fly_transcoding_gives_the_frames_of_the_file_path(tmp, mode, wor
     np.testing.assert_array_equal(a.residual, b.residual)
 
 
+def test_the_canonical_bytes_do_not_depend_on_the_machines_cores(tmp):
+  """FFmpeg's MPEG-4 encoder cuts a frame into one slice per thread and its default thread
+  count is cores + 1: a process allowed one core must still write the same bytes."""
+  import hashlib  # pylint: disable=g-import-not-at-top
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  script = ("import hashlib, os, sys\n"
+            "os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})\n"
+            "sys.path.insert(0, 'tests')\n"
+            "from helpers import translated_clip\n"
+            "from tw_keras.video import codec\n"
+            "codec.encode_frames(translated_clip(128, 96, 6, 2, 1), sys.argv[1])\n"
+            "print(hashlib.sha256(open(sys.argv[1], 'rb').read()).hexdigest())\n")
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  one_core = subprocess.run([sys.executable, "-c", script, os.path.join(tmp, "one.mp4")], cwd=root,
+                            capture_output=True, text=True, check=True).stdout.split()[-1]
+  codec.encode_frames(translated_clip(128, 96, 6, 2, 1), os.path.join(tmp, "here.mp4"))
+  with open(os.path.join(tmp, "here.mp4"), "rb") as f:
+    assert hashlib.sha256(f.read()).hexdigest() == one_core
+
+
 def test_gop_parallel_transcoding_names_a_bad_frame_and_keeps_order(monkeypatch):
   from tw_keras.video import transcoder
   frames = translated_clip(32, 48, 30, 1.5, 0.5)
