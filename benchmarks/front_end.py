@@ -19,6 +19,9 @@ or --video. Prints frames/s and the ratio to plain decoding, measured in this on
 With --model_dir, also the end to end (decode threads + the network, labels discarded) on
 the live path with 1 and the largest N workers, and on the canonical file, at --network_size
 (the sample clip resized to it).
+
+It also prints each stage's CPU time a frame (`cpu_account`): the live path's ratio to plain
+decoding cannot beat plain / live CPU unless it uses the cores better than the decoder does.
 """
 
 import os
@@ -93,6 +96,41 @@ def gop_scaling(path, threads):
   return decode, rates[0], rates[1]
 
 
+def cpu_account(path, n=24):
+  """CPU ms a frame (all threads' time) of each stage of the live path on the first n frames,
+  one after the other: what bounds the live path's ratio to plain decoding on any core count,
+  if both use the cores equally well."""
+  import fractions  # pylint: disable=g-import-not-at-top
+  import itertools  # pylint: disable=g-import-not-at-top
+  from tw_keras.video import canonical, motion, sources, transcoder  # pylint: disable=g-import-not-at-top
+
+  def cpu(fn):
+    t = time.process_time()
+    out = fn()
+    return out, 1e3 * (time.process_time() - t) / n
+
+  with av.open(path) as c:
+    frames, decode = cpu(lambda: list(itertools.islice(c.decode(c.streams.video[0]), n)))
+  _, rgb = cpu(lambda: [f.to_ndarray(format="rgb24") for f in frames])
+  inputs = [sources.to_encoder_input(f) for f in frames]  # as the live path feeds the encoder
+  h, w = canonical.coded_size(frames[0].height, frames[0].width, path)
+  options = canonical.EncodeOptions()
+  enc = av.CodecContext.create(canonical.ENCODERS[options.codec], "w")
+  enc.time_base, enc.framerate = fractions.Fraction(1, options.fps), fractions.Fraction(options.fps)
+  canonical.configure_encoder(enc, h, w, options)
+  packets, encode = cpu(lambda: [p for i, f in enumerate(inputs + [None])
+                                 for p in enc.encode(None if f is None else canonical.canonical_frame(f, i, h, w, options))])
+  dec = av.CodecContext.create(options.codec, "r")
+  dec.options = {"flags2": "+export_mvs"}
+  decoded, redecode = cpu(lambda: [f for p in packets + [None] for f in dec.decode(p)])
+  _, grid = cpu(lambda: [motion.block_motion_from_vectors(transcoder.motion_vectors(f), h, w) for f in decoded])
+  plain, live = decode + rgb, decode + encode + redecode + rgb + grid
+  print(f"CPU a frame ({n} frames, ms): source decode {decode:.2f}, to RGB {rgb:.2f}; canonical encode "
+        f"{encode:.2f} ({canonical.SLICES} slices), its decode with motion vectors {redecode:.2f}, block grid "
+        f"{grid:.2f}.\nPlain decode {plain:.2f} ms, the live path {live:.2f} ms: at equal use of the cores "
+        f"the live path reaches {plain / live:.2f}x of plain decoding.")
+
+
 def canonical_decode(path):
   from tw_keras.video import codec  # pylint: disable=g-import-not-at-top
   return sum(1 for _ in codec.decode_compressed(path, with_residual=False))
@@ -136,6 +174,7 @@ def main(_):
     rows = [("plain decode", plain), ("decode + MVs", clips.best_fps(FLAGS.repeats, clips.plain_decode, path, True, True))]
     rows += [(f"live, {n} worker{'s' if n > 1 else ''}", clips.best_fps(FLAGS.repeats, live, path, n)) for n in workers]
     rows += [("canonical decode", clips.best_fps(FLAGS.repeats, canonical_decode, canonical))]
+    cpu_account(path)
     decode, one, many = gop_scaling(path, 4)
     print(f"transcoding alone (48 frames decoded first, at {decode:.1f} f/s): 1 thread {one:.1f} f/s, "
           f"4 threads {many:.1f} f/s ({many / one:.2f}x)")

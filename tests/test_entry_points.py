@@ -98,6 +98,7 @@ def test_front_end_benchmark_prints_every_path():
               "| camera clip: its own motion (native) |"):
     assert row in stdout, stdout
   assert "26 frames, B-frames: True" in stdout
+  assert "at equal use of the cores the live path reaches" in stdout, stdout
 
 
 def test_motion_oracle_script_splits_the_loss(tmp):
