@@ -150,10 +150,11 @@ def test_block_motion_direction_and_block_sizes():
   np.testing.assert_array_equal(field[16:, 16:], 0)
 
 
-def test_block_motion_matches_a_per_block_reference_on_mixed_partitions():
+@pytest.mark.parametrize("edge", [False, True], ids=["on_the_macroblock_grid", "a_block_over_the_edge"])
+def test_block_motion_matches_a_per_block_reference_on_mixed_partitions(edge):
   """H.264-like macroblocks split into 16x16 .. 4x4 partitions, quarter- and half-pel, some
-  backward records and a block hanging over the frame's edge: the vectorised grid equals
-  painting each forward block's cells one by one."""
+  backward records, and (`edge`) a 16x16 block off the macroblock grid hanging over the
+  frame's edge: the vectorised grid equals painting each forward block's cells one by one."""
   rng = np.random.default_rng(4)
   dtype = np.dtype([("source", "<i4"), ("w", "u1"), ("h", "u1"), ("src_x", "<i2"), ("src_y", "<i2"),
                     ("dst_x", "<i2"), ("dst_y", "<i2"), ("flags", "<u8"), ("motion_x", "<i4"),
@@ -166,7 +167,8 @@ def test_block_motion_matches_a_per_block_reference_on_mixed_partitions():
         for x in range(mx0, mx0 + 16, bw):
           records.append((rng.choice([-1, -1, -1, 1]), bw, bh, 0, 0, x + bw // 2, y + bh // 2, 0,
                           rng.integers(-40, 40), rng.integers(-40, 40), rng.choice([2, 4])))
-  records.append((-1, 16, 16, 0, 0, 72 + 8, 40, 0, 8, -8, 4))  # half outside, clipped to the edge
+  if edge:
+    records.append((-1, 16, 16, 0, 0, 72 + 8, 40, 0, 8, -8, 4))  # half outside, clipped to the edge
   mvs = np.array(records, dtype)
   grid = codec.block_motion_from_vectors(mvs, 48, 80, 4)
   ref = np.zeros((12, 20, 2), np.int16)

@@ -44,12 +44,26 @@ def block_motion_from_vectors(vectors: Optional[np.ndarray], coded_height: int,
   # One pass per block shape (H.264 has at most 7, MPEG-4 2), each painting all its blocks at
   # once (a 2048x1024 H.264 frame has up to 131,072 4x4 cells). Only forward predictions
   # (source < 0) count; shape 0 marks the others. Blocks of a valid stream do not overlap.
-  shape = np.where(field("source") < 0, ny * (int(nx.max()) + 1) + nx, 0)
+  code = lambda bx, by: by * (int(nx.max()) + 1) + bx
+  shape = np.where(field("source") < 0, code(nx, ny), 0)
   order = np.argsort(shape, kind="stable")
   ends = np.cumsum(np.bincount(shape))
   x0, y0, value = x0[order], y0[order], value[order]
   flat = grid.view(np.int32).reshape(-1)
-  for s in np.flatnonzero(np.bincount(shape)[1:]) + 1:
+  groups = list(np.flatnonzero(np.bincount(shape)[1:]) + 1)
+  # Whole macroblocks (most of a frame's area) go on the macroblock grid, which is then
+  # expanded, when they sit on it: m = 4 cells a side for H.264, 2 for MPEG-4.
+  m, mb = MACROBLOCK // cell, code(MACROBLOCK // cell, MACROBLOCK // cell)
+  if m > 1 and mb in groups and gh % m == 0 and gw % m == 0:
+    k = slice(ends[mb - 1], ends[mb])
+    ys, xs = y0[k], x0[k]
+    if not (ys % m).any() and not (xs % m).any() and ys.min() >= 0 and xs.min() >= 0 and ys.max() < gh \
+        and xs.max() < gw:
+      coarse = np.zeros((gh // m, gw // m), np.int32)
+      coarse[ys // m, xs // m] = value[k]
+      flat[:] = cv2.resize(coarse, (gw, gh), interpolation=cv2.INTER_NEAREST).reshape(-1)
+      groups.remove(mb)
+  for s in groups:
     k = slice(ends[s - 1], ends[s])
     bx, by = int(nx[order[k.start]]), int(ny[order[k.start]])
     ys = y0[k, None] + np.arange(by, dtype=np.int32)  # [K, by]
