@@ -36,41 +36,46 @@ def block_motion_from_vectors(vectors: Optional[np.ndarray], coded_height: int,
   field = lambda name: vectors[name].astype(np.int32)  # (a boolean row selection of the
   # structured records would cost more than the rest of this function)
   # Quarter pixels: -motion * 4 / scale (exact for scale 1, 2, 4); (dx, dy) as one int32.
-  motion = np.stack([field("motion_x"), field("motion_y")], -1)
-  value = ((-MV_UNITS_PER_PIXEL * motion) // field("motion_scale")[:, None]).astype(np.int16).view(np.int32)[:, 0]
+  motion, scale = np.stack([field("motion_x"), field("motion_y")], -1), field("motion_scale")
+  if (scale == scale[0]).all() and MV_UNITS_PER_PIXEL % scale[0] == 0:  # one scale: no division
+    motion *= -(MV_UNITS_PER_PIXEL // scale[0])
+  else:
+    motion = (-MV_UNITS_PER_PIXEL * motion) // scale[:, None]
+  value = motion.astype(np.int16).view(np.int32)[:, 0]
   bw, bh = field("w"), field("h")
   x0, y0 = (field("dst_x") - bw // 2) // cell, (field("dst_y") - bh // 2) // cell
   nx, ny = np.maximum(bw // cell, 1), np.maximum(bh // cell, 1)
-  # One pass per block shape (H.264 has at most 7, MPEG-4 2), each painting all its blocks at
-  # once (a 2048x1024 H.264 frame has up to 131,072 4x4 cells). Only forward predictions
-  # (source < 0) count; shape 0 marks the others. Blocks of a valid stream do not overlap.
-  code = lambda bx, by: by * (int(nx.max()) + 1) + bx
-  shape = np.where(field("source") < 0, code(nx, ny), 0)
-  order = np.argsort(shape, kind="stable")
-  ends = np.cumsum(np.bincount(shape))
-  x0, y0, value = x0[order], y0[order], value[order]
-  flat = grid.view(np.int32).reshape(-1)
-  groups = list(np.flatnonzero(np.bincount(shape)[1:]) + 1)
-  # Whole macroblocks (most of a frame's area) go on the macroblock grid, which is then
-  # expanded, when they sit on it: m = 4 cells a side for H.264, 2 for MPEG-4.
-  m, mb = MACROBLOCK // cell, code(MACROBLOCK // cell, MACROBLOCK // cell)
-  if m > 1 and mb in groups and gh % m == 0 and gw % m == 0:
-    k = slice(ends[mb - 1], ends[mb])
-    ys, xs = y0[k], x0[k]
-    if not (ys % m).any() and not (xs % m).any() and ys.min() >= 0 and xs.min() >= 0 and ys.max() < gh \
-        and xs.max() < gw:
-      coarse = np.zeros((gh // m, gw // m), np.int32)
-      coarse[ys // m, xs // m] = value[k]
-      flat[:] = cv2.resize(coarse, (gw, gh), interpolation=cv2.INTER_NEAREST).reshape(-1)
-      groups.remove(mb)
-  for s in groups:
-    k = slice(ends[s - 1], ends[s])
-    bx, by = int(nx[order[k.start]]), int(ny[order[k.start]])
-    ys = y0[k, None] + np.arange(by, dtype=np.int32)  # [K, by]
-    xs = x0[k, None] + np.arange(bx, dtype=np.int32)  # [K, bx]
-    if ys.min() < 0 or ys.max() >= gh or xs.min() < 0 or xs.max() >= gw:  # (not in a valid stream)
-      ys, xs = np.clip(ys, 0, gh - 1), np.clip(xs, 0, gw - 1)
-    flat[ys[:, :, None] * gw + xs[:, None, :]] = value[k, None, None]
+  # All blocks of one shape at once (H.264 has 7 shapes, MPEG-4 2; a 2048x1024 H.264 frame has
+  # up to 131,072 4x4 cells), each shape on the coarsest grid it sits on: level L paints
+  # L x L-cell squares, from the macroblock (L = 16 / cell) down to 1, and each level is
+  # expanded 2x into the next. Only forward predictions (source < 0) count; shape 0 marks the
+  # others. Blocks of a valid stream do not overlap.
+  code = nx * (int(ny.max()) + 1) + ny
+  shape = np.where(field("source") < 0, code, 0)
+  m = MACROBLOCK // cell
+  levels = [m >> i for i in range(m.bit_length())] if MACROBLOCK % cell == 0 and m & (m - 1) == 0 else [1]
+  if gh % levels[0] or gw % levels[0]:
+    levels = [1]
+  painted = {level: [] for level in levels}
+  for s in np.flatnonzero(np.bincount(shape)[1:]) + 1:
+    k = np.flatnonzero(shape == s)
+    bx, by, ys, xs = int(nx[k[0]]), int(ny[k[0]]), y0[k], x0[k]
+    inside = ys.min() >= 0 and xs.min() >= 0 and ys.max() + by <= gh and xs.max() + bx <= gw
+    level = next(l for l in levels if l == 1 or (inside and bx % l == 0 and by % l == 0 and not (ys % l).any()
+                                                 and not (xs % l).any()))
+    painted[level].append((ys, xs, value[k], bx, by))
+  level_grid = np.zeros((gh // levels[0], gw // levels[0]), np.int32)
+  for level in levels:
+    if level != levels[0]:  # the coarser level's squares, 2x2 each here
+      level_grid = np.repeat(np.repeat(level_grid, 2, 0), 2, 1)
+    lh, lw = level_grid.shape
+    for y, x, v, bx, by in painted[level]:
+      ys = y[:, None] // level + np.arange(by // level, dtype=np.int32)  # [K, by / level]
+      xs = x[:, None] // level + np.arange(bx // level, dtype=np.int32)  # [K, bx / level]
+      if level == 1:  # (outside the frame only in a damaged stream)
+        ys, xs = np.clip(ys, 0, lh - 1), np.clip(xs, 0, lw - 1)
+      level_grid.reshape(-1)[ys[:, :, None] * lw + xs[:, None, :]] = v[:, None, None]
+  grid.view(np.int32)[..., 0] = level_grid
   return grid
 
 
