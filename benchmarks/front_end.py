@@ -97,38 +97,44 @@ def gop_scaling(path, threads):
 
 
 def cpu_account(path, n=24):
-  """CPU ms a frame (all threads' time) of each stage of the live path on the first n frames,
-  one after the other: what bounds the live path's ratio to plain decoding on any core count,
-  if both use the cores equally well."""
+  """CPU ms a frame of each stage of the live path on the first n frames, one frame at a time
+  through all of them (decoders on one thread; the encoder's time counts its slice threads):
+  what bounds the live path's ratio to plain decoding on any core count, if both use the
+  cores equally well."""
+  import collections  # pylint: disable=g-import-not-at-top
   import fractions  # pylint: disable=g-import-not-at-top
-  import itertools  # pylint: disable=g-import-not-at-top
   from tw_keras.video import canonical, motion, sources, transcoder  # pylint: disable=g-import-not-at-top
+  cost = collections.Counter()
 
-  def cpu(fn):
+  def timed(stage, fn, *args):
     t = time.process_time()
-    out = fn()
-    return out, 1e3 * (time.process_time() - t) / n
+    out = fn(*args)
+    cost[stage] += time.process_time() - t
+    return out
 
-  with av.open(path) as c:
-    frames, decode = cpu(lambda: list(itertools.islice(c.decode(c.streams.video[0]), n)))
-  _, rgb = cpu(lambda: [f.to_ndarray(format="rgb24") for f in frames])
-  inputs = [sources.to_encoder_input(f) for f in frames]  # as the live path feeds the encoder
-  h, w = canonical.coded_size(frames[0].height, frames[0].width, path)
   options = canonical.EncodeOptions()
-  enc = av.CodecContext.create(canonical.ENCODERS[options.codec], "w")
-  enc.time_base, enc.framerate = fractions.Fraction(1, options.fps), fractions.Fraction(options.fps)
-  canonical.configure_encoder(enc, h, w, options)
-  packets, encode = cpu(lambda: [p for i, f in enumerate(inputs + [None])
-                                 for p in enc.encode(None if f is None else canonical.canonical_frame(f, i, h, w, options))])
-  dec = av.CodecContext.create(options.codec, "r")
-  dec.options = {"flags2": "+export_mvs"}
-  decoded, redecode = cpu(lambda: [f for p in packets + [None] for f in dec.decode(p)])
-  _, grid = cpu(lambda: [motion.block_motion_from_vectors(transcoder.motion_vectors(f), h, w) for f in decoded])
-  plain, live = decode + rgb, decode + encode + redecode + rgb + grid
-  print(f"CPU a frame ({n} frames, ms): source decode {decode:.2f}, to RGB {rgb:.2f}; canonical encode "
-        f"{encode:.2f} ({canonical.SLICES} slices), its decode with motion vectors {redecode:.2f}, block grid "
-        f"{grid:.2f}.\nPlain decode {plain:.2f} ms, the live path {live:.2f} ms: at equal use of the cores "
-        f"the live path reaches {plain / live:.2f}x of plain decoding.")
+  with av.open(path) as c:
+    stream = c.streams.video[0]
+    stream.thread_count = 1
+    h, w = canonical.coded_size(stream.codec_context.height, stream.codec_context.width, path)
+    enc = av.CodecContext.create(canonical.ENCODERS[options.codec], "w")
+    enc.time_base, enc.framerate = fractions.Fraction(1, options.fps), fractions.Fraction(options.fps)
+    canonical.configure_encoder(enc, h, w, options)
+    dec = av.CodecContext.create(options.codec, "r")
+    dec.thread_count, dec.options = 1, {"flags2": "+export_mvs"}
+    frames = c.decode(stream)
+    for i in range(n):
+      frame = timed("decode", next, frames)
+      timed("rgb", frame.to_ndarray, "rgb24")  # plain decoding's conversion (the live path's is the same)
+      packets = timed("encode", enc.encode, canonical.canonical_frame(sources.to_encoder_input(frame), i, h, w, options))
+      for out in timed("redecode", lambda: [f for p in packets for f in dec.decode(p)]):
+        timed("grid", lambda f: motion.block_motion_from_vectors(transcoder.motion_vectors(f), h, w), out)
+  ms = {k: 1e3 * v / n for k, v in cost.items()}
+  plain, live = ms["decode"] + ms["rgb"], sum(ms.values())
+  print(f"CPU a frame ({n} frames, ms): source decode {ms['decode']:.2f}, to RGB {ms['rgb']:.2f}; canonical "
+        f"encode {ms['encode']:.2f} ({canonical.SLICES} slices), its decode with motion vectors "
+        f"{ms['redecode']:.2f}, block grid {ms['grid']:.2f}.\nPlain decode {plain:.2f} ms, the live path "
+        f"{live:.2f} ms: at equal use of the cores the live path reaches {plain / live:.2f}x of plain decoding.")
 
 
 def canonical_decode(path):
