@@ -47,6 +47,7 @@ class SegmentStats:
   transcoded: bool
   temporal_consistency: Optional[float] = None  # percent, when measured (`ConsistencyMeter`)
   valid_fraction: Optional[float] = None  # of the pixels it counted
+  transcoded_from: Optional[int] = None  # the frame where the stream's own motion gave out
 
   def line(self) -> str:
     fps = lambda s: self.frames / s if s > 0 else float("inf")
@@ -56,7 +57,8 @@ class SegmentStats:
             f"{100 * self.valid_fraction:.1f}% of pixels forward-backward consistent)")
     return (f"{self.frames} frames ({self.key_frames} key): network {fps(self.network_seconds):.1f} FPS, "
             f"total {fps(self.total_seconds):.1f} FPS; waited {self.decode_seconds:.1f} s for decoding"
-            + (" (transcoded on the fly)" if self.transcoded else " (the stream's own motion)")
+            + (" (transcoded on the fly)" if self.transcoded else " (the stream's own motion)" if
+               self.transcoded_from is None else f" (the stream's own motion, transcoded from frame {self.transcoded_from} on)")
             + f", {self.write_seconds:.1f} s for writing" + tc)
 
 
@@ -113,7 +115,8 @@ def compressed_frames(video: str, options: codec.EncodeOptions = codec.EncodeOpt
   residual if asked for. A canonical file is decoded as it is (path {"native": True});
   anything else goes through `codec.stream_compressed`: its own motion where unambiguous,
   else transcoded on the fly, in memory, `workers` GOPs at once (0:
-  `transcoder.default_workers`); `path["native"]` says which, once the first frame is out."""
+  `transcoder.default_workers`); `path["native"]` says which, once the first frame is out, and
+  `path["transcoded_from"]` the frame where a stream's own motion gave out, if it did."""
   if motion_source != "transcode" and not codec.is_live(video) and codec.is_canonical(video, options.gop):
     return codec.decode_compressed(video, with_residual=with_residual), {"native": True, "canonical": True}
   path = {}
@@ -225,7 +228,7 @@ def segment_video(video: str, segmenter: runner.StreamSegmenter, output: Optiona
     write_seconds += writer.close(ok)
   return SegmentStats(n, segmenter.key_frames, decode_seconds, segmenter.network_seconds, write_seconds,
                       time.perf_counter() - start, not path.get("native", False), meter.value if meter else None,
-                      meter.valid_fraction if meter else None)
+                      meter.valid_fraction if meter else None, path.get("transcoded_from"))
 
 
 def tune_adaptive(video: str, segmenter: runner.StreamSegmenter, target_key_rate: float, max_frames: int = 300,

@@ -210,7 +210,7 @@ def stream_compressed(source, options: EncodeOptions = None, residual_mode: str 
   the GIL). `workers`: GOPs transcoded at once (`transcoder`: 1 hands each frame on as soon
   as it is in; N > 1 adds about a GOP of latency and is N times the transcoding throughput,
   the same frames bit for bit). `path`: if given, gets "native" (bool) once the first frame
-  is out.
+  is out, and "transcoded_from" (a frame index) if the stream's own motion gave out there.
   """
   options = options or EncodeOptions()
   name = "<image list>" if sources.is_image_list(source) else str(source)

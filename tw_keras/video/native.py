@@ -124,8 +124,9 @@ def compressed_items(source, name: str, motion_source: str, options, size: dict,
                      notice=None) -> Iterator[tuple]:
   """Any video source -> (pict_type, rgb, motion vectors, grid cell) items for
   `codec._compressed_frames`, by the stream's own motion where `motion_source` and the stream
-  allow it (module doc), else transcoded (`transcoder`). Sets size["size"] and
-  size["native"] (whether the stream's own motion was used from the first frame).
+  allow it (module doc), else transcoded (`transcoder`). Sets size["size"],
+  size["native"] (whether the stream's own motion was used from the first frame) and, when a
+  frame forces the fallback, size["transcoded_from"] (its index).
 
   motion_source: "auto" (native when unambiguous), "native" (a one-line VideoError when it is
   not), "transcode" (always). `notice(line)`: told once when a frame forces the fallback.
@@ -173,6 +174,7 @@ def compressed_items(source, name: str, motion_source: str, options, size: dict,
       if index == 0:
         size["size"] = stored or (frame.height, frame.width)
       (notice or _notice)(f"{name}: {why}: transcoding from there on")
+      size["transcoded_from"] = index
       # The rest as the transcode path takes a decoded frame (yuv420p goes in as it is).
       rest = (sources.to_encoder_input(f, stored) for f in itertools.chain([frame], frames))
       yield from transcoder.transcoded_rgb(rest, options, {}, name, workers)
