@@ -91,7 +91,7 @@ def gop_scaling(path, threads):
   for n in (1, threads):
     t = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(n) as pool:
-      list(pool.map(lambda g: transcoder._gop(g[1], 12 * g[0], ch, cw, codec.EncodeOptions()), enumerate(gops)))  # pylint: disable=protected-access
+      list(pool.map(lambda g: transcoder.transcode_gop(g[1], 12 * g[0], ch, cw, codec.EncodeOptions()), enumerate(gops)))
     rates.append(len(frames) / (time.perf_counter() - t))
   return decode, rates[0], rates[1]
 

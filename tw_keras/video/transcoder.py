@@ -85,9 +85,11 @@ class _Codec:
     yield from self._decode([None])
 
 
-def _gop(frames: List[np.ndarray], start: int, coded_height: int, coded_width: int,
-         options: canonical.EncodeOptions) -> list:
-  """One GOP (frames start .. start + len - 1 of the stream) through a fresh encoder/decoder."""
+def transcode_gop(frames: List[np.ndarray], start: int, coded_height: int, coded_width: int,
+                  options: canonical.EncodeOptions) -> list:
+  """One GOP (frames start .. start + len - 1 of the stream: RGB arrays or encoder-ready PyAV
+  frames) through a fresh encoder/decoder -> its items, as `transcoded_frames` yields them.
+  What each GOP worker runs (and `benchmarks/front_end.py` times on its own)."""
   c = _Codec(coded_height, coded_width, options)
   out = [item for i, rgb in enumerate(frames) for item in c.frame(rgb, start + i)]
   return out + list(c.flush())
@@ -139,14 +141,14 @@ def transcoded_rgb(frames: Iterator[np.ndarray], options: canonical.EncodeOption
       for n, rgb in enumerate(checked()):
         gop.append(rgb)
         if len(gop) == options.gop:
-          pending.append(pool.submit(_gop, gop, start, ch, cw, options))
+          pending.append(pool.submit(transcode_gop, gop, start, ch, cw, options))
           gop, start = [], n + 1
         # In order: the oldest GOP as soon as it is done, and a wait for it when N + 1 are
         # held (bounded memory).
         while pending and (pending[0].done() or len(pending) > workers):
           yield from pending.popleft().result()
       if gop:
-        pending.append(pool.submit(_gop, gop, start, ch, cw, options))
+        pending.append(pool.submit(transcode_gop, gop, start, ch, cw, options))
       while pending:
         yield from pending.popleft().result()
     finally:
