@@ -50,3 +50,22 @@ def test_a_moving_object_followed_by_its_motion_is_perfectly_consistent():
   assert tc(motion, valid) == 100.0
   # Zero motion: the object overlaps itself by 10 of 40 pixels.
   assert tc(0 * motion) == pytest.approx(100 * np.mean([560 / 590, 10 / 40]), abs=0.01)
+
+
+def test_the_accumulator_sums_pairs_as_the_loop_reference_does():
+  """`ConsistencyCounts` (what evaluation, the scheduler study and the segmenter share): the
+  class-wise sums of three frame pairs, and TC of those sums, not the mean of three TCs."""
+  rng = np.random.default_rng(1)
+  frames = [rng.integers(0, 3, (7, 8)) for _ in range(4)]
+  motions = [rng.uniform(-2, 2, (7, 8, 2)).astype(np.float32) for _ in range(3)]
+  acc = metrics.ConsistencyCounts(3)
+  assert acc.value is None
+  inter, union = np.zeros(3, np.int64), np.zeros(3, np.int64)
+  for t in range(1, 4):
+    acc.add(frames[t - 1], frames[t], motions[t - 1], None if t == 2 else motions[t - 1][..., 0] > 0)
+    ref = _reference(frames[t - 1], frames[t], motions[t - 1], 3, None if t == 2 else motions[t - 1][..., 0] > 0)
+    inter += ref[0]
+    union += ref[1]
+  np.testing.assert_array_equal(acc.counts[0], inter)
+  np.testing.assert_array_equal(acc.counts[1], union)
+  assert acc.value == pytest.approx(100 * np.mean(inter[union > 0] / union[union > 0]), abs=0.005)

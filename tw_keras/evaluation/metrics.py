@@ -108,3 +108,31 @@ def temporal_consistency(inter: np.ndarray, union: np.ndarray) -> Optional[float
   inter, union = np.asarray(inter, np.float64), np.asarray(union, np.float64)
   seen = union > 0
   return round(100.0 * float(np.mean(inter[seen] / union[seen])), 2) if seen.any() else None
+
+
+class ConsistencyCounts:
+  """THE temporal-consistency accumulator, whatever the motion comes from (the exact flow in
+  `protocol.evaluate` and `scheduling.evaluate_schedulers`, DIS in `segment.ConsistencyMeter`):
+  per-class intersection and union summed over consecutive frame pairs (`add`)."""
+
+  def __init__(self, num_classes: int):
+    self.num_classes = num_classes
+    self.inter = np.zeros(num_classes, np.int64)
+    self.union = np.zeros(num_classes, np.int64)
+
+  def add(self, previous: np.ndarray, current: np.ndarray, motion: np.ndarray, valid=None):
+    """[H, W] labels of frames t-1 and t, [H, W, 2] motion t-1 -> t (pixels), [H, W] bool or None
+    (`temporal_consistency_counts`)."""
+    inter, union = temporal_consistency_counts(previous, current, motion, self.num_classes, valid)
+    self.inter += inter
+    self.union += union
+
+  @property
+  def counts(self) -> tuple:
+    """([K] intersections, [K] unions)."""
+    return self.inter, self.union
+
+  @property
+  def value(self) -> Optional[float]:
+    """TC in percent (`temporal_consistency`), None before any pair."""
+    return temporal_consistency(self.inter, self.union)

@@ -101,7 +101,7 @@ def evaluate(nets: Dict[str, twnet.TWNet], gops: Iterable[Dict], distances: Sequ
   k = info.num_classes
   conf = {n: np.zeros((len(distances), k, k), np.int64) for n in names}
   taplab = {n: np.zeros((k, k), np.int64) for n in names}
-  tc = {n: [np.zeros(k, np.int64), np.zeros(k, np.int64)] for n in names}
+  tc = {n: metrics.ConsistencyCounts(k) for n in names}
   rng = np.random.default_rng(TAPLAB_SEED)
   draws = []
   count = 0
@@ -151,13 +151,10 @@ def evaluate(nets: Dict[str, twnet.TWNet], gops: Iterable[Dict], distances: Sequ
       for name in names:
         preds = chains[name] if name in chains else whole_chain(nets[name])
         for t in range(1, n_frames):
-          inter, union = metrics.temporal_consistency_counts(preds[t - 1].numpy(), preds[t].numpy(),
-                                                             motions[t - 1][0], k, motions[t - 1][1])
-          tc[name][0] += inter
-          tc[name][1] += union
+          tc[name].add(preds[t - 1].numpy(), preds[t].numpy(), *motions[t - 1])
     count += 1
     if progress:
       progress()
   return {"confusion": conf, "taplab": taplab, "distances": list(distances), "sequences": count,
           "taplab_draws": draws, "dataset": info,
-          **({"tc_counts": {n: tuple(v) for n, v in tc.items()}} if tc_motion is not None else {})}
+          **({"tc_counts": {n: v.counts for n, v in tc.items()}} if tc_motion is not None else {})}

@@ -38,7 +38,7 @@ def evaluate_schedulers(net: twnet.TWNet, gops: Iterable[Dict], specs: Sequence[
       seg = first.with_scheduler(spec)
     k = net.config.num_classes
     conf = np.zeros((k, k), np.int64)
-    tc = [np.zeros(k, np.int64), np.zeros(k, np.int64)]
+    tc = metrics.ConsistencyCounts(k)
     frames = keys = non_keys = 0
     for gop in gops:
       seg.reset()
@@ -50,16 +50,14 @@ def evaluate_schedulers(net: twnet.TWNet, gops: Iterable[Dict], specs: Sequence[
         if bool(gop[features.CLIP_HAS_LABEL][t]):
           conf += metrics.confusion_matrix(gop[features.CLIP_LABELS][t].numpy(), pred, k)
         if tc_motion is not None and previous is not None:
-          motion, valid = tc_motion(gop, t)
-          for total, part in zip(tc, metrics.temporal_consistency_counts(previous, pred, motion, k, valid)):
-            total += part
+          tc.add(previous, pred, *tc_motion(gop, t))
         previous = pred
       frames += n
       keys += seg.key_frames
       non_keys += seg.non_key_frames
     s = metrics.summarize(conf, net.dataset)
     out[spec] = {"miou": s["miou"], "category_miou": s["category_miou"], "frames": frames,
-                 "temporal_consistency": metrics.temporal_consistency(*tc) if tc_motion is not None else None,
+                 "temporal_consistency": tc.value if tc_motion is not None else None,
                  "key_frame_rate": round(keys / max(frames, 1), 3),
                  "cost_per_frame": round((keys * key_cost + non_keys * non_key_cost) / max(frames, 1), 4)}
   return out

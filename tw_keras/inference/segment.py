@@ -69,9 +69,7 @@ class ConsistencyMeter:
   (`flow_sources.dis_with_mask`). Feed frames in order with `add`."""
 
   def __init__(self, num_classes: int):
-    self.num_classes = num_classes
-    self.inter = np.zeros(num_classes, np.int64)
-    self.union = np.zeros(num_classes, np.int64)
+    self.counts = metrics.ConsistencyCounts(num_classes)
     self.valid = self.pixels = 0
     self._previous = None
 
@@ -79,16 +77,14 @@ class ConsistencyMeter:
     """[H, W, 3] uint8 frame, [H, W] its predicted train ids."""
     if self._previous is not None:
       motion, valid = flow_sources.dis_with_mask(self._previous[0], rgb)
-      inter, union = metrics.temporal_consistency_counts(self._previous[1], labels, motion, self.num_classes, valid)
-      self.inter += inter
-      self.union += union
+      self.counts.add(self._previous[1], labels, motion, valid)
       self.valid += int(valid.sum())
       self.pixels += valid.size
     self._previous = (rgb, labels)
 
   @property
   def value(self) -> Optional[float]:
-    return metrics.temporal_consistency(self.inter, self.union)
+    return self.counts.value
 
   @property
   def valid_fraction(self) -> Optional[float]:
