@@ -29,10 +29,9 @@ def block_motion_from_vectors(vectors: Optional[np.ndarray], coded_height: int,
   forward predictions (`source < 0`) are used; blocks without a vector (intra) get 0.
   `cell`: the codec's finest partition (8 for MPEG-4 Part 2, 4 for H.264).
   """
-  grid = np.zeros((-(-coded_height // cell), -(-coded_width // cell), 2), np.int16)
+  gh, gw = -(-coded_height // cell), -(-coded_width // cell)
   if vectors is None or len(vectors) == 0:
-    return grid
-  gh, gw = grid.shape[:2]
+    return np.zeros((gh, gw, 2), np.int16)
   field = lambda name: vectors[name].astype(np.int32)  # (a boolean row selection of the
   # structured records would cost more than the rest of this function)
   # Quarter pixels: -motion * 4 / scale (exact for scale 1, 2, 4); (dx, dy) as one int32.
@@ -75,8 +74,7 @@ def block_motion_from_vectors(vectors: Optional[np.ndarray], coded_height: int,
       if level == 1:  # (outside the frame only in a damaged stream)
         ys, xs = np.clip(ys, 0, lh - 1), np.clip(xs, 0, lw - 1)
       level_grid.reshape(-1)[ys[:, :, None] * lw + xs[:, None, :]] = v[:, None, None]
-  grid.view(np.int32)[..., 0] = level_grid
-  return grid
+  return level_grid.view(np.int16).reshape(gh, gw, 2)  # each int32 back to its (dx, dy)
 
 
 def expand_grid(grid: np.ndarray, cell: int, height: int, width: int) -> np.ndarray:

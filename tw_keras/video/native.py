@@ -159,6 +159,8 @@ def compressed_items(source, name: str, motion_source: str, options, size: dict,
     cc.options = {"flags2": "+export_mvs"}
     cell = CELLS[cc.name]
     for index, frame in enumerate(frames):
+      if index == 0:
+        size["size"] = stored or (frame.height, frame.width)
       kind, vectors = pict_type(frame), motion_vectors(frame)
       why = None
       if kind not in ("I", "P"):
@@ -166,13 +168,8 @@ def compressed_items(source, name: str, motion_source: str, options, size: dict,
       elif vectors is not None and len(vectors) and (vectors["source"] > 0).any():
         why = f"frame {index} has vectors from a future frame"
       if why is None:
-        rgb = frame.to_ndarray(format="rgb24")
-        if index == 0:
-          size["size"] = stored or rgb.shape[:2]
-        yield kind, rgb, vectors, cell
+        yield kind, frame.to_ndarray(format="rgb24"), vectors, cell
         continue
-      if index == 0:
-        size["size"] = stored or (frame.height, frame.width)
       (notice or _notice)(f"{name}: {why}: transcoding from there on")
       size["transcoded_from"] = index
       # The rest as the transcode path takes a decoded frame (yuv420p goes in as it is).
