@@ -111,6 +111,9 @@ def define_flags():
                       "or a JSON file; default the layout's own (labelled_video: INPUT_DIR/dataset.json).")
   flags.DEFINE_string("input_pattern", None, "video: a file pattern instead of --input_dir (may be a "
                       "remote URI, e.g. gs://bucket/videos/*.mp4).")
+  flags.DEFINE_bool("allow_corrupt_frames", _D.allow_corrupt_frames, "Keep a video whose decoder flags frames "
+                    "as corrupt (damage FFmpeg concealed) and list them in build_report.json; by default such a "
+                    "video stops the job with one line naming it and the frames.")
   flags.DEFINE_string("input_list", None, "video: a text file naming one video (path or URI) per line.")
   flags.DEFINE_string("runner", "", "Empty: the local process pool (default). Otherwise an Apache Beam "
                       "runner (DirectRunner, DataflowRunner, FlinkRunner, SparkRunner, PortableRunner); "

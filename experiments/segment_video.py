@@ -18,6 +18,7 @@ other two stages.
 """
 
 import os
+import sys
 
 from absl import flags
 
@@ -93,6 +94,8 @@ def main(argv):
                                 max_frames=FLAGS.max_frames, temporal_consistency=FLAGS.temporal_consistency,
                                 workers=FLAGS.transcode_workers, motion_source=FLAGS.motion_source)
   print(stats.line())
+  if stats.corrupt_warning(FLAGS.video):
+    print(stats.corrupt_warning(FLAGS.video), file=sys.stderr, flush=True)
   if FLAGS.output:
     print(f"overlay video: {os.path.abspath(FLAGS.output)}")
   if FLAGS.label_dir:

@@ -38,6 +38,9 @@ def define_flags():
   flags.DEFINE_string("imagenet_weights", None, "ImageNet weights for the encoder: a local file, or "
                       "\"imagenet\" (Keras' own file, from Keras' cache or downloaded into it once).")
   flags.DEFINE_string("backbone", None, "Override the preset's backbone.")
+  flags.DEFINE_float("width", None, "Override the preset's encoder width multiplier.")
+  flags.DEFINE_enum("class_weighting", None, ["none", "median_frequency"], "Override the preset's stage-1 "
+                    "class weighting (median_frequency: SegNet's median-frequency balancing).")
   flags.DEFINE_bool("deep_context", True, "False trains the no-context ablation (encoder to stride 8, "
                     "stride-8/4 tail, classifier; stage 1 only) instead of the per-frame CNN.")
   flags.DEFINE_bool("eval", True, "Periodic evaluation on the val split.")
@@ -83,6 +86,11 @@ def main(argv):
     model_config = dataclasses.replace(model_config, imagenet_weights=FLAGS.imagenet_weights)
   if FLAGS.backbone:
     model_config = dataclasses.replace(model_config, backbone=FLAGS.backbone)
+  if FLAGS.width:
+    model_config = dataclasses.replace(model_config, width=FLAGS.width)
+  if FLAGS.class_weighting:
+    preset = dataclasses.replace(preset, stage1=dataclasses.replace(preset.stage1,
+                                                                    class_weighting=FLAGS.class_weighting))
   if not FLAGS.deep_context:
     model_config = dataclasses.replace(model_config, deep_context=False)
   eval_split = "val" if FLAGS.eval else None

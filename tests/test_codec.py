@@ -261,3 +261,37 @@ def test_gop_parallel_transcoding_names_a_bad_frame_and_keeps_order(monkeypatch)
   feed(frames[:20] + [np.zeros((16, 48, 3), np.uint8)])
   with pytest.raises(codec.VideoError, match="clip: frame 20 has size 48x16, expected 48x32"):
     list(transcoder.transcoded_frames("clip", codec.EncodeOptions(), {}, "clip", workers=2))
+
+
+def test_a_folder_of_numbered_frames_is_a_video_wherever_a_file_is(tmp):
+  """Frames in number order (frame_9 before frame_10), the same compressed frames as the same
+  images given as a list, one video in a --dataset=video tree; one-line errors for what is not."""
+  import cv2  # pylint: disable=g-import-not-at-top
+  from tw_keras.data import layouts  # pylint: disable=g-import-not-at-top
+  from tw_keras.video import sources  # pylint: disable=g-import-not-at-top
+  folder = os.path.join(tmp, "videos", "clip_a")
+  os.makedirs(folder)
+  frames = translated_clip(48, 64, 14, 2, 1)
+  for i, f in enumerate(frames):
+    cv2.imwrite(os.path.join(folder, f"frame_{i}.png"), f[..., ::-1])
+  ordered = sources.frame_folder(folder)
+  assert [os.path.basename(p) for p in ordered[8:11]] == ["frame_8.png", "frame_9.png", "frame_10.png"]
+  assert not sources.is_live(folder) and sources.is_image_list(folder) and not codec.is_canonical(folder)
+  streamed = list(codec.stream_compressed(folder))
+  listed = list(codec.stream_compressed(ordered))
+  assert len(streamed) == 14 and [f.pict_type for f in streamed[:13]] == ["I"] + ["P"] * 11 + ["I"]
+  for a, b in zip(streamed, listed):
+    np.testing.assert_array_equal(a.rgb, b.rgb)
+    np.testing.assert_array_equal(a.motion_grid, b.motion_grid)
+  translated = os.path.join(tmp, "videos", "clip_b.mp4")
+  codec.transcode(ordered, translated)
+  found = layouts.find_video_sources(os.path.join(tmp, "videos"))
+  assert [(s.sequence_id, s.video, len(s.images)) for s in found] == [("clip_a", None, 14),
+                                                                      ("clip_b.mp4", translated, 0)]
+  open(os.path.join(folder, "notes.txt"), "w").close()
+  with pytest.raises(codec.VideoError, match=r"clip_a/notes.txt: not an image file \(.png"):
+    list(codec.stream_compressed(folder))
+  os.remove(os.path.join(folder, "notes.txt"))
+  os.rename(os.path.join(folder, "frame_3.png"), os.path.join(folder, "cover.png"))
+  with pytest.raises(codec.VideoError, match=r"clip_a/cover.png: no frame number in the name"):
+    sources.frame_folder(folder)

@@ -91,6 +91,85 @@ def test_flipped_bytes_mid_stream_are_an_error(tmp_path):
       pass
 
 
+def _damage_packets(path, out, packets):
+  """`path` with 40 bytes flipped in the middle of each listed packet (decode order): FFmpeg's
+  decoders conceal such damage and flag the frame built on it, without an error."""
+  c = av.open(path)
+  spans = [(p.pos, p.size) for p in c.demux(c.streams.video[0]) if p.size]
+  c.close()
+  data = bytearray(open(path, "rb").read())
+  for i in packets:
+    pos, size = spans[i]
+    for j in range(pos + size // 2, pos + size // 2 + 40):
+      data[j] ^= 0x5A
+  with open(out, "wb") as f:
+    f.write(bytes(data))
+
+
+def _damaged_streams(tmp_path):
+  """{name: (path, flagged frames)}: a canonical MPEG-4 file and an H.264 file (no B-frames,
+  one reference: its own motion is used) with P-frames 15 and 22 damaged (an I-frame, 12, too
+  in the canonical one)."""
+  from helpers import translated_clip  # pylint: disable=g-import-not-at-top
+  frames = translated_clip(64, 96, 36, 2, 1)
+  canonical = str(tmp_path / "canonical.mp4")
+  codec.encode_frames(frames, canonical)
+  h264 = str(tmp_path / "h264.mp4")
+  codec.encode_frames(frames, h264, codec.EncodeOptions(codec="h264"))
+  out = {}
+  for name, path, packets in (("canonical", canonical, [12, 15, 22]), ("h264", h264, [15, 22])):
+    _damage_packets(path, str(tmp_path / f"bad_{name}.mp4"), packets)
+    out[name] = (str(tmp_path / f"bad_{name}.mp4"), packets)
+  return out
+
+
+@pytest.mark.parametrize("path_kind", ["canonical file", "native", "transcode, 1 worker", "transcode, 2 workers"])
+def test_concealed_damage_is_seen_on_every_front_end_path(tmp_path, path_kind):
+  """FFmpeg conceals the damage (no error) and flags the frames: refused by default with one
+  error naming them; listed, frame by frame, with CorruptFrames(allow=True)."""
+  from tw_keras.video import sources  # pylint: disable=g-import-not-at-top
+  streams = _damaged_streams(tmp_path)
+  path, flagged = streams["canonical" if path_kind == "canonical file" else "h264"]
+  if path_kind == "canonical file":
+    run = lambda corrupt: codec.decode_compressed(path, with_residual=False, corrupt=corrupt)
+  else:
+    motion, workers = ("native", 1) if path_kind == "native" else ("transcode", int(path_kind.split(", ")[1][0]))
+    run = lambda corrupt: codec.stream_compressed(path, with_residual=False, motion_source=motion, workers=workers,
+                                                  corrupt=corrupt)
+  with pytest.raises(codec.VideoError, match=rf"^{path}: corrupt frame\(s\) {', '.join(map(str, flagged))}: "
+                     "the decoder concealed damage"):
+    list(run(None))
+  corrupt = sources.CorruptFrames(allow=True)
+  seen = []
+  for frame in run(corrupt):
+    seen.append(frame.index in corrupt.frames)  # flagged before its frame comes out
+  assert len(seen) == 36 and [i for i, s in enumerate(seen) if s] == flagged == corrupt.frames
+
+
+def test_concealed_damage_stops_preparation_unless_allowed_and_segmenting_keys_past_it(tmp_path, tiny_model_dir):
+  streams = _damaged_streams(tmp_path)
+  videos = tmp_path / "videos"
+  videos.mkdir()
+  os.rename(streams["h264"][0], videos / "bad.mp4")
+  out = tmp_path / "out"
+  r = cli("data_prep.build_tfrecords", "--dataset=video", f"--input_dir={videos}", f"--output_dir={out}")
+  one_error_line(r, "bad.mp4: corrupt frame(s) 15, 22: the decoder concealed damage", "--allow_corrupt_frames")
+  assert not glob.glob(str(out / "*.tfrecord")) and not leftovers(str(out))
+  r = cli("data_prep.build_tfrecords", "--dataset=video", f"--input_dir={videos}", f"--output_dir={out}",
+          "--allow_corrupt_frames")
+  assert r.returncode == 0, r.stderr[-2000:]
+  assert "warning: video: kept 2 frame(s) the decoder flagged as corrupt" in r.stdout + r.stderr
+  with open(out / features.BUILD_REPORT) as f:
+    assert json.load(f)["splits"]["video"]["corrupt_frames"] == {"bad.mp4": [15, 22]}
+  r = cli("experiments.segment_video", f"--video={streams['canonical'][0]}", f"--checkpoint={tiny_model_dir}",
+          f"--output={tmp_path / 'seg.mp4'}", "--variant=layer1_cfr_rga")
+  assert r.returncode == 0, r.stderr[-2000:]
+  warnings = [l for l in r.stderr.splitlines() if l.startswith("warning:")]
+  assert warnings == [f"warning: {streams['canonical'][0]}: the decoder flagged frame(s) 12, 15, 22 as corrupt "
+                      "(damage it concealed); key frames forced at 13, 16, 23"], r.stderr[-2000:]
+  assert "36 frames (6 key)" in r.stdout and "3 corrupt frame(s), 3 key frame(s) forced after them" in r.stdout
+
+
 def test_truncated_video_via_the_cli_one_line_and_nothing_left(tmp_path):
   videos = tmp_path / "videos"
   videos.mkdir()

@@ -1,4 +1,5 @@
 """Per-frame CNN, NKFC variants and baselines: shapes, configs, weight sharing, freezing."""
+import os
 import numpy as np
 import pytest
 import keras
@@ -204,10 +205,26 @@ def test_imagenet_weights_load_from_a_local_file(tmp):
   assert len(loaded) == len(enc.weights)
   for a, b in zip(loaded, enc.weights):
     np.testing.assert_array_equal(a.numpy(), b.numpy())
-  with pytest.raises(FileNotFoundError, match="missing.h5: ImageNet weights file not found"):
+  with pytest.raises(FileNotFoundError, match=r"missing.h5: ImageNet weights file not found; mobilenet_v1 at width "
+                     r"0.25 takes Keras' mobilenet_2_5_224_tf_no_top.h5: pass its path, or copy it into \S+/models/ "
+                     "and pass --imagenet_weights=imagenet$"):
     models.build_per_frame(config_lib.ModelConfig(width=0.25, imagenet_weights=f"{tmp}/missing.h5"))
-  with pytest.raises(ValueError, match="does not match encoder"):
+  with pytest.raises(ValueError, match=r"mobilenet.weights.h5: ImageNet weights of another encoder \(.*\); "
+                     r"mobilenet_v1 at width 0.5 takes Keras' mobilenet_5_0_224_tf_no_top.h5: "):
     models.build_per_frame(config_lib.ModelConfig(width=0.5, imagenet_weights=path))
+
+
+def test_a_wrong_imagenet_file_fails_before_the_model_directory_is_written(tmp):
+  """Otherwise the directory's model_config.json would name the wrong file, and the rerun
+  with the right one would be refused as another configuration."""
+  from tw_keras.train import stages  # pylint: disable=g-import-not-at-top
+  path = f"{tmp}/w025.weights.h5"
+  encoders.build_encoder("mobilenet_v1", 0.25).save_weights(path)
+  preset = config_lib.TRAIN_PRESETS["tiny"]
+  with pytest.raises(ValueError, match="ImageNet weights of another encoder"):
+    stages.train_stage1(config_lib.ModelConfig(width=0.5, imagenet_weights=path), preset, f"{tmp}/no_data",
+                        f"{tmp}/model", steps=1, progress=False, eval_split=None)
+  assert not os.path.exists(f"{tmp}/model")
 
 
 def _numpy_adaptive_pool(x, oh, ow):

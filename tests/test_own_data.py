@@ -137,3 +137,52 @@ def test_windows_end_at_each_labelled_frame_and_frame_offsets_shift_them(tmp):
   open(os.path.join(tmp, "trainannot", "0016E5_00390.png"), "w").close()
   with pytest.raises(layouts.VideoError, match=r"videos/0016E5\.\*: no video for sequence 0016E5$"):
     layouts.find_camvid_sources(tmp, "train", info)
+
+
+def _segnet_copy(root, split, frames, height=64, width=96):
+  """A SegNet-style CamVid split without recordings: `{split}/{name}` frames (random texture
+  that moves one pixel a frame) and `{split}annot/{name}` index labels (0..11)."""
+  rng = np.random.default_rng(len(frames))
+  texture = rng.integers(0, 256, (height, width + 64, 3), np.uint8)
+  labels = {}
+  for k, name in enumerate(frames):
+    for d in (split, split + "annot"):
+      os.makedirs(os.path.join(root, d), exist_ok=True)
+    cv2.imwrite(os.path.join(root, split, name), texture[:, k:k + width])
+    labels[name] = rng.integers(0, 12, (height, width), np.uint8)
+    cv2.imwrite(os.path.join(root, split + "annot", name), labels[name])
+  return labels
+
+
+def test_segnets_camvid_copy_goes_in_as_it_is(tmp):
+  """No videos/: a run of labelled frames at a fixed small step is a video (a GOP ends at each
+  labelled frame with 11 before it), the 1 Hz stills are single-frame samples."""
+  from tw_keras.data import layouts  # pylint: disable=g-import-not-at-top
+  assert layouts.frame_runs([1, 3, 5, 7, 37, 67, 68]) == [[1, 3, 5, 7], [37], [67, 68]]
+  assert layouts.frame_runs([30, 60, 90, 91, 92, 94]) == [[30], [60], [90, 91, 92], [94]]
+  root = os.path.join(tmp, "camvid")
+  run = [f"0016E5_{7959 + 2 * i:05d}.png" for i in range(14)]  # 15 Hz: 3 GOPs, 11 frames skipped
+  stills = ["0001TP_006690.png", "0001TP_006720.png", "Seq05VD_f00000.png"]
+  val = _segnet_copy(root, "val", run + stills)
+  lines = []
+  report = build.build(build.BuildConfig(dataset="camvid", input_dir=root, output_dir=os.path.join(tmp, "data"),
+                                         splits=("val",), workers=1), log=lines.append)
+  assert "val: 1 video(s) -> 3 GOPs; 3 single-frame sample(s); 11 labelled frame(s) skipped (too short a history)" \
+      in lines
+  assert report["splits"]["val"]["gops"] == 6 and report["splits"]["val"]["frames"] == 3 * 12 + 3
+  gops = list(dataset.gop_dataset(dataset.shard_files(os.path.join(tmp, "data"), "val")))
+  windows = [g for g in gops if g[dataset.features.CLIP_IMAGES].shape[0] == 12]
+  singles = [g for g in gops if g[dataset.features.CLIP_IMAGES].shape[0] == 1]
+  assert len(windows) == 3 and len(singles) == 3
+  for i, gop in enumerate(windows):  # every frame of the run is labelled, void 11 -> ignore 255
+    assert all(gop[dataset.features.CLIP_HAS_LABEL].numpy())
+    want = val[run[11 + i]].copy()
+    want[want == 11] = 255
+    np.testing.assert_array_equal(gop[dataset.features.CLIP_LABELS][-1].numpy(), want)
+    assert list(gop[dataset.features.CLIP_FRAME_INDEX].numpy()) == list(range(i, i + 12))
+  for gop in singles:
+    assert gop[dataset.features.CLIP_IMAGES].shape == (1, 64, 96, 3) and bool(gop[dataset.features.CLIP_HAS_LABEL][0])
+  assert sorted(int(g[dataset.features.CLIP_FRAME_INDEX][0]) for g in singles) == [0, 6690, 6720]
+  os.remove(os.path.join(root, "val", stills[0]))
+  with pytest.raises(layouts.VideoError, match=r"val/0001TP_006690\.png: missing: the frame of label "):
+    layouts.find_camvid_sources(root, "val", dataset_info.CAMVID)

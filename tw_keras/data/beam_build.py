@@ -227,7 +227,8 @@ def _plan(config: build.BuildConfig, out: str, split: str, first_key: int) -> Di
   keys = {first_key + n: (out, split, s, num_shards, spill_dir) for n, s in enumerate(todo)}
   jobs = [(key, i, sources[i], _join(spill_dir, f"{i:06d}.tfrecord"))
           for key, (_, _, s, _, _) in keys.items() for i in range(bounds[s], bounds[s + 1])]
-  return dict(split=split, num_shards=num_shards, removed=removed, skipped=skipped, spill_dir=spill_dir, stats_path=stats_path,
+  return dict(split=split, num_shards=num_shards, removed=removed, skipped=skipped,
+              formed=build.formed_line(split, sources, skipped), spill_dir=spill_dir, stats_path=stats_path,
               stats={k: v for k, v in stats.items() if k not in {name(s) for s in todo}}, todo=todo,
               keys=keys, jobs=jobs, name=name)
 
@@ -299,6 +300,8 @@ def run(config: build.BuildConfig, runner: str, beam_args: Sequence[str] = (), l
       if plan["skipped"]:
         log(build.skipped_line(split, plan["skipped"], config.num_frames))
         report.setdefault("skipped_labelled_frames", {})[split] = plan["skipped"]
+      if plan["formed"]:
+        log(plan["formed"])
       plans.append(plan)
       shards.update(plan["keys"])
       jobs += plan["jobs"]

@@ -78,6 +78,7 @@ class BuildConfig:
   input_pattern: Optional[str] = None
   input_list: Optional[str] = None
   descriptor: Optional[str] = None
+  allow_corrupt_frames: bool = False
 
   def __post_init__(self):
     if self.dataset not in DATASETS:
@@ -102,7 +103,7 @@ class BuildConfig:
   def prep_options(self) -> prepare.PrepOptions:
     return prepare.PrepOptions(codec.EncodeOptions(self.gop, self.qscale, self.fps, self.codec, self.qp),
                                self.residual_mode,
-                               self.info or dataset_info.CITYSCAPES)
+                               self.info or dataset_info.CITYSCAPES, self.allow_corrupt_frames)
 
   @property
   def synthetic_config(self) -> synthetic.SyntheticConfig:
@@ -186,6 +187,24 @@ def skipped_line(split: str, skipped: int, num_frames: int) -> str:
           "in their video")
 
 
+def formed_line(split: str, sources: List[prepare.Source], skipped: int) -> Optional[str]:
+  """What a windowed layout (camvid, labelled_video) formed for one split: videos and their
+  GOPs (one per labelled frame with its history), single-frame samples, frames skipped."""
+  windowed = [s for s in sources if s.windows]
+  single = sum(1 for s in sources if not s.windows and len(s.images) == 1)
+  if not windowed and not single:
+    return None
+  return (f"{split}: {len(windowed)} video(s) -> {sum(len(s.windows) for s in windowed)} GOPs; "
+          f"{single} single-frame sample(s); {skipped} labelled frame(s) skipped (too short a history)")
+
+
+def corrupt_line(split: str, corrupt: Dict[str, List[int]]) -> str:
+  """The warning line of frames kept though the decoder flagged them (--allow_corrupt_frames)."""
+  return (f"warning: {split}: kept {sum(map(len, corrupt.values()))} frame(s) the decoder flagged as corrupt "
+          "(--allow_corrupt_frames; build_report.json lists them): " +
+          "; ".join(f"{seq}: {codec.sources.format_frames(f)}" for seq, f in sorted(corrupt.items())))
+
+
 def check_descriptor(config: BuildConfig, output_dir: str):
   """Before any work: refuses an output directory that holds records of another class table."""
   dataset_info.check_directory(output_dir, config.info, "records directory")
@@ -229,11 +248,16 @@ def build(config: BuildConfig, log=print) -> Dict[str, object]:
       if skipped:
         log(skipped_line(split, skipped, config.num_frames))
         report.setdefault("skipped_labelled_frames", {})[split] = skipped
+      formed = formed_line(split, sources, skipped)
+      if formed:
+        log(formed)
       with tqdm.tqdm(total=len(sources), desc=f"{split} -> tfrecords", unit="seq", disable=None) as bar:
         summary = prepare.write_shards(sources, config.output_dir, split, num_shards(config, len(sources)),
                                        config.prep_options, config.workers, progress=bar.update)
       report["splits"][split] = summary
       log(split_line(split, summary))
+      if summary.get("corrupt_frames"):
+        log(corrupt_line(split, summary["corrupt_frames"]))
     report["seconds"] = round(time.time() - start, 2)
     write_descriptor(config, config.output_dir)
     fileio.write_json(os.path.join(config.output_dir, features.BUILD_REPORT), report)

@@ -2,10 +2,12 @@
 
 * Cityscapes (and the built-in benchmark): snippets of `leftImg8bit_sequence/` with `gtFine/`
   labels (`find_cityscapes_sources`; `labelled_frames` reads its labelled frames);
-* CamVid, SegNet's split with the 30 Hz recordings (`find_camvid_sources`), and a user's
+* CamVid, SegNet's split (`find_camvid_sources`): with the 30 Hz recordings, or as SegNet's
+  copy ships (its 15 Hz val run as a video, its 1 Hz stills as single frames); and a user's
   `labelled_video` tree (`find_labelled_video_sources`): one source per video, a window of
   `num_frames` frames ending at each labelled frame;
-* unlabelled videos: a folder (`find_video_sources`) or explicit paths (`video_sources_from_paths`).
+* unlabelled videos: a folder (`find_video_sources`; a folder of numbered frames is one video)
+  or explicit paths (`video_sources_from_paths`).
 
 `data_prep/build_tfrecords.py` documents each layout as a user sees it.
 """
@@ -21,6 +23,7 @@ import numpy as np
 
 from tw_keras import dataset_info
 from tw_keras.data.prepare import Source, VideoError, read_label
+from tw_keras.video import sources
 
 _FRAME_RE = re.compile(r"^(?P<city>.+)_(?P<seq>\d{6})_(?P<frame>\d{6})_leftImg8bit\.png$")
 
@@ -67,16 +70,44 @@ _LABEL_RE = re.compile(r"^(?P<seq>.+?)_f?(?P<n>\d+)\.png$")  # CamVid: 0001TP_00
 
 def find_camvid_sources(root: str, split: str, info: dataset_info.DatasetInfo, num_frames: int = 12
                         ) -> Tuple[List[Source], int]:
-  """SegNet's CamVid layout, paired with the 30 Hz recordings::
+  """SegNet's CamVid layout, with or without the 30 Hz recordings::
 
     ROOT/{split}annot/{seq}_{n}.png    index labels (0..10, 11 = void); n = the frame's number
-    ROOT/videos/{seq}.{ext}            the sequence's video (any container FFmpeg reads)
+    ROOT/{split}/{seq}_{n}.png         the labelled frames themselves (SegNet's copy, 480x360)
+    ROOT/videos/{seq}.{ext}            optional: the sequence's video (any container FFmpeg reads)
 
-  Frame n of a label is frame n + `info.frame_offset(seq)` of the video. Each labelled frame
-  becomes one window: the `num_frames` frames ending at it. Labels (480x360 in SegNet's
-  copy) are resized nearest-neighbour to the video's frames (960x720). Returns (sources,
-  labelled frames skipped for too short a history).
+  Where `ROOT/videos/` exists it wins: frame n of a label is frame n + `info.frame_offset(seq)`
+  of the video, and each labelled frame becomes one window, the `num_frames` frames ending at
+  it; labels (480x360) are resized nearest-neighbour to the video's frames (960x720).
+
+  Without it, SegNet's copy goes in as it is (`frame_sources`): a run of a sequence's labelled
+  frames at one fixed step of at most `MAX_VIDEO_STEP` recording frames (the val split's
+  0016E5 07959..08159, every second frame: 15 Hz) is that sequence's video, windowed as
+  above; any other labelled frame (the 1 Hz stills) is a single-frame sample. Returns
+  (sources, labelled frames skipped for too short a history).
   """
+  labels_by_seq = _camvid_labels(root, split)
+  video_dir = os.path.join(root, "videos")
+  if os.path.isdir(video_dir):
+    videos = {seq: _video_of(video_dir, seq) for seq in labels_by_seq}
+    return _windowed_sources(split, videos, labels_by_seq, info, num_frames)
+  image_dir = os.path.join(root, split)
+  if not os.path.isdir(image_dir):
+    raise VideoError(image_dir, "no such directory: SegNet's CamVid keeps the frames in {split}/ "
+                     "(or give the 30 Hz recordings in ROOT/videos/)")
+  frames_by_seq = {}
+  for seq, labels in labels_by_seq.items():
+    frames_by_seq[seq] = {}
+    for n, label in labels.items():
+      image = os.path.join(image_dir, os.path.basename(label))
+      if not os.path.isfile(image):
+        raise VideoError(image, f"missing: the frame of label {label}")
+      frames_by_seq[seq][n] = (image, label)
+  return frame_sources(split, frames_by_seq, num_frames)
+
+
+def _camvid_labels(root: str, split: str):
+  """{sequence: {frame number: label path}} of `ROOT/{split}annot/`."""
   label_dir = os.path.join(root, f"{split}annot")
   if not os.path.isdir(label_dir):
     raise VideoError(label_dir, "no such directory (expected CamVid's {split}annot/ layout)")
@@ -88,8 +119,53 @@ def find_camvid_sources(root: str, split: str, info: dataset_info.DatasetInfo, n
     labels_by_seq[m["seq"]][int(m["n"])] = path
   if not labels_by_seq:
     raise VideoError(label_dir, "no label PNGs found")
-  videos = {seq: _video_of(os.path.join(root, "videos"), seq) for seq in labels_by_seq}
-  return _windowed_sources(split, videos, labels_by_seq, info, num_frames)
+  return labels_by_seq
+
+
+# Labelled frames at most this many recording frames apart (at one fixed step) are a video:
+# 3 at CamVid's 30 Hz is 10 Hz and faster. The 1 Hz stills (step 30) are single frames.
+MAX_VIDEO_STEP = 3
+
+
+def frame_runs(numbers: Sequence[int], max_step: int = MAX_VIDEO_STEP) -> List[List[int]]:
+  """Sorted frame numbers cut into maximal runs at one fixed step of at most `max_step`;
+  every other number is a run of its own. E.g. [1, 3, 5, 7, 37, 67] -> [[1, 3, 5, 7], [37], [67]]."""
+  runs: List[List[int]] = []
+  for n in sorted(numbers):
+    run = runs[-1] if runs else None
+    step = n - run[-1] if run else None
+    if run and step <= max_step and (len(run) == 1 or step == run[1] - run[0]):
+      run.append(n)
+    else:
+      runs.append([n])
+  return runs
+
+
+def frame_sources(split: str, frames_by_seq, num_frames: int) -> Tuple[List[Source], int]:
+  """Labelled frames without a video -> sources.
+
+  Args:
+    frames_by_seq: {sequence: {frame number: (image path, label path)}}.
+  Returns:
+    (sources, labelled frames skipped): each run of `frame_runs` with at least `num_frames`
+    frames is one video Source (its images in order) with a window ending at each labelled
+    frame that has `num_frames - 1` frames before it (the run's first frames are skipped);
+    each lone frame is a single-frame Source (one I-frame GOP).
+  """
+  out, skipped = [], 0
+  for seq in sorted(frames_by_seq):
+    frames = frames_by_seq[seq]
+    for run in frame_runs(list(frames)):
+      if len(run) == 1 or len(run) < num_frames:
+        for n in run:
+          image, label = frames[n]
+          out.append(Source(f"{split}/{seq}_{n}", images=(image,), labels=(label,), first_index=n))
+        continue
+      skipped += num_frames - 1
+      out.append(Source(f"{split}/{seq}_{run[0]}-{run[-1]}", images=tuple(frames[n][0] for n in run),
+                        labels=tuple(frames[n][1] for n in run),
+                        windows=tuple((i - num_frames + 1, i) for i in range(num_frames - 1, len(run)))))
+  return out, skipped
 
 
 def find_labelled_video_sources(root: str, split: str, info: dataset_info.DatasetInfo, num_frames: int = 12
@@ -147,14 +223,24 @@ def _windowed_sources(split, videos, labels_by_seq, info, num_frames):
 
 
 def find_video_sources(input_dir: str) -> List[Source]:
-  """Every (non-hidden) file under `input_dir`, recursively, as an unlabelled video source."""
+  """Every (non-hidden) video under `input_dir`, recursively, as an unlabelled source: each
+  file, except that a folder holding only image files is one video of numbered frames
+  (`sources.frame_folder`; `input_dir` itself too)."""
   if not os.path.isdir(input_dir):
     raise VideoError(input_dir, "no such directory")
-  paths = sorted(p for p in glob.glob(os.path.join(input_dir, "**", "*"), recursive=True)
-                 if os.path.isfile(p) and not os.path.basename(p).startswith("."))
-  if not paths:
+  out = []
+  for directory, subdirs, files in os.walk(input_dir):
+    subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+    files = sorted(f for f in files if not f.startswith("."))
+    if files and not subdirs and all(f.lower().endswith(sources.IMAGE_EXTENSIONS) for f in files):
+      images = tuple(sources.frame_folder(directory))
+      out.append(Source(os.path.relpath(directory, input_dir), images=images))
+    else:
+      out.extend(Source(os.path.relpath(os.path.join(directory, f), input_dir), video=os.path.join(directory, f))
+                 for f in files)
+  if not out:
     raise VideoError(input_dir, "no video files found")
-  return [Source(os.path.relpath(p, input_dir), video=p) for p in paths]
+  return sorted(out, key=lambda s: s.sequence_id)
 
 
 def video_sources_from_paths(paths: Sequence[str]) -> List[Source]:

@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from tw_keras.video import codec
+from tw_keras.video.sources import CorruptFrames
 from tw_keras.data import features, records
 from tw_keras import dataset_info, fileio
 
@@ -67,10 +68,13 @@ class Source:
 
 @dataclasses.dataclass(frozen=True)
 class PrepOptions:
-  """How sources are encoded. `dataset`: the descriptor their labels are read with."""
+  """How sources are encoded. `dataset`: the descriptor their labels are read with.
+  `allow_corrupt_frames`: keep a source whose decoder flags frames as corrupt (concealed
+  damage; `video.sources.CorruptFrames`) and record them, instead of refusing it."""
   encode: codec.EncodeOptions = codec.EncodeOptions()
   residual_mode: str = "step"
   dataset: dataset_info.DatasetInfo = dataset_info.CITYSCAPES
+  allow_corrupt_frames: bool = False
 
 
 def read_label(path: str, size: Tuple[int, int], info: dataset_info.DatasetInfo = dataset_info.CITYSCAPES,
@@ -114,24 +118,28 @@ def _check_labels_exist(source: Source):
       raise VideoError(path, "missing label file")
 
 
-def sequence_gops(source: Source, options: PrepOptions, work_dir: Optional[str] = None
+def sequence_gops(source: Source, options: PrepOptions, work_dir: Optional[str] = None,
+                  corrupt: Optional[CorruptFrames] = None
                   ) -> Iterator[Tuple[Dict[str, object], List[Dict[str, object]]]]:
   """THE per-sequence transform: transcode -> one-pass decode -> (context, frames) per GOP.
 
   Every driver (the local pool here, the Beam pipeline in `beam_build`) calls it; each GOP
   becomes one record via `records.to_sequence_example(context, frames)`. The canonical
   stream is written to a temporary directory under `work_dir` (default: the system's) and
-  removed when the generator finishes or is closed. Raises VideoError on bad input.
+  removed when the generator finishes or is closed. Raises VideoError on bad input, among it
+  frames the decoder flags as corrupt, unless `options.allow_corrupt_frames`; then their
+  indices (the source's decoded frames) go to `corrupt.frames`.
   """
+  corrupt = corrupt or CorruptFrames(options.allow_corrupt_frames)
   _check_labels_exist(source)  # fail before the (slow) transcode
   with tempfile.TemporaryDirectory(prefix="transcode_", dir=work_dir) as tmp:
     stream = os.path.join(tmp, "canonical.mp4")
     if not source.windows:
-      codec.transcode(source.video or list(source.images), stream, options.encode)
+      codec.transcode(source.video or list(source.images), stream, options.encode, corrupt)
       yield from _stream_gops(source, options, stream, 0, 0)
       return
-    for gop_index, (first, frames) in enumerate(_windows(source)):
-      codec.encode_frames(frames, stream, options.encode, source_name=source.video)
+    for gop_index, (first, frames) in enumerate(_windows(source, corrupt)):
+      codec.encode_frames(frames, stream, options.encode, source_name=source.video or source.sequence_id)
       yield from _stream_gops(source, options, stream, first, gop_index)
 
 
@@ -159,23 +167,25 @@ def _stream_gops(source: Source, options: PrepOptions, stream: str, first: int, 
     yield context(), gop
 
 
-def _windows(source: Source) -> Iterator[Tuple[int, List[np.ndarray]]]:
+def _windows(source: Source, corrupt: CorruptFrames) -> Iterator[Tuple[int, List[np.ndarray]]]:
   """(first, [frames first..last]) of each of the source's windows, in order, decoding its
-  video once and holding only the longest window's frames."""
+  video once and holding only the longest window's frames (`corrupt`: as `sequence_gops`)."""
   longest = max(last - first + 1 for first, last in source.windows)
   held = collections.deque(maxlen=longest)
   todo = sorted(source.windows, key=lambda w: w[1])
   count = 0
-  for index, rgb in enumerate(codec.iter_source_frames(source.video)):
+  name = source.video or source.sequence_id
+  for index, rgb in enumerate(codec.iter_source_frames(source.video or list(source.images), corrupt=corrupt)):
     held.append(rgb)
     count = index + 1
     while todo and todo[0][1] == index:
       first, last = todo.pop(0)
       yield first, list(held)[len(held) - (last - first + 1):]
     if not todo:
+      corrupt.check(name)  # decoding stops here, before the end of the video
       return
   last = todo[0][1]
-  raise VideoError(source.video, f"has {count} frames, but a label names its frame {last}"
+  raise VideoError(source.video or source.sequence_id, f"has {count} frames, but a label names its frame {last}"
                    + (f" ({source.labels[last]})" if last < len(source.labels) and source.labels[last] else ""))
 
 
@@ -185,13 +195,16 @@ def encode_source(source: Source, options: PrepOptions, spill_path: str) -> Dict
   Returns counts: {"frames", "gops"}. Raises VideoError on bad input.
   """
   counts = {"frames": 0, "gops": 0}
+  corrupt = CorruptFrames(options.allow_corrupt_frames)
   # The canonical stream lives next to the spill file, inside the job's spill directory,
   # which the parent removes whatever happens (also when it terminates the workers).
   with open(spill_path, "wb") as spill:
-    for context, frames in sequence_gops(source, options, os.path.dirname(spill_path) or None):
+    for context, frames in sequence_gops(source, options, os.path.dirname(spill_path) or None, corrupt):
       pickle.dump((context, frames), spill, protocol=pickle.HIGHEST_PROTOCOL)
       counts["gops"] += 1
       counts["frames"] += len(frames)
+  if corrupt.frames:
+    counts["corrupt_frames"] = corrupt.frames
   return counts
 
 
@@ -264,6 +277,8 @@ def write_shards(sources: Sequence[Source], output_dir: str, split: str, num_sha
             counts_shard["sequences"] += 1
             counts_shard["gops"] += counts["gops"]
             counts_shard["frames"] += counts["frames"]
+            if counts.get("corrupt_frames"):  # kept (--allow_corrupt_frames): recorded with the shard
+              counts_shard.setdefault("corrupt_frames", {})[sources[i].sequence_id] = counts["corrupt_frames"]
             summary["sequences_written"] += 1
             if progress:
               progress(1)
@@ -287,6 +302,9 @@ def add_totals(summary: Dict[str, object], stats: Dict[str, Dict[str, int]], sta
   """Totals over the whole shard set (this run's shards and those an earlier run finished)."""
   for key in ("sequences", "gops", "frames", "bytes"):
     summary[key] = sum(s[key] for s in stats.values())
+  corrupt = {seq: frames for s in stats.values() for seq, frames in s.get("corrupt_frames", {}).items()}
+  if corrupt:
+    summary["corrupt_frames"] = corrupt
   summary["seconds"] = round(time.time() - start, 2)
   summary["bytes_per_frame"] = round(summary["bytes"] / max(summary["frames"], 1))
   return summary

@@ -58,8 +58,8 @@ def category_confusion(conf: np.ndarray, info: dataset_info.DatasetInfo) -> np.n
 
 
 def summarize(conf: np.ndarray, info: dataset_info.DatasetInfo) -> Dict[str, object]:
-  """mIoU, per-class IoU and category IoU (in percent; NaN -> None) of a [K, K] confusion
-  matrix, named by `info`'s classes and categories."""
+  """mIoU, per-class IoU, category IoU and pixel accuracy (in percent; NaN -> None) of a [K, K]
+  confusion matrix, named by `info`'s classes and categories."""
   pct = lambda v: None if not np.isfinite(v) else round(100.0 * float(v), 2)
   ious = iou_per_class(conf)
   cat = iou_per_class(category_confusion(conf, info))
@@ -68,7 +68,14 @@ def summarize(conf: np.ndarray, info: dataset_info.DatasetInfo) -> Dict[str, obj
       "class_iou": {n: pct(v) for n, v in zip(info.class_names, ious)},
       "category_miou": pct(np.nanmean(cat)) if np.isfinite(cat).any() else None,
       "category_iou": {n: pct(v) for n, v in zip(info.categories, cat)},
+      "pixel_accuracy": pct(pixel_accuracy(conf)),
   }
+
+
+def pixel_accuracy(conf: np.ndarray) -> float:
+  """Correct pixels / labelled pixels (NaN when none is labelled)."""
+  conf = np.asarray(conf, np.float64)
+  return float(np.trace(conf) / conf.sum()) if conf.sum() else float("nan")
 
 
 def warp_labels(labels: np.ndarray, motion: np.ndarray) -> np.ndarray:

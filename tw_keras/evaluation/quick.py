@@ -13,7 +13,8 @@ def _take(files, n, with_motion=True):
 
 
 def quick_per_frame_miou(net: twnet.TWNet, files, max_gops: int = 8) -> float:
-  """mIoU (%) of the per-frame CNN on the last frame of the first `max_gops` GOPs."""
+  """mIoU (%) of the per-frame CNN on the last frame of the first `max_gops` GOPs (of every GOP
+  when the split has fewer)."""
   net = net.with_variant("per_frame")
   result = protocol.evaluate({net.name: net}, _take(files, max_gops, with_motion=False), [0])
   return float(metrics.mean_iou(result["confusion"][net.name][0]) * 100)

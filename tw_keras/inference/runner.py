@@ -99,7 +99,7 @@ class StreamSegmenter:
 
   def __call__(self, rgb: np.ndarray, motion_grid: np.ndarray, pict_type: str = "P",
                index: int = 0, residual: Optional[np.ndarray] = None,
-               cell: int = codec.MV_CELL) -> Tuple[np.ndarray, bool]:
+               cell: int = codec.MV_CELL, force_key: bool = False) -> Tuple[np.ndarray, bool]:
     """One frame -> ([H, W] int32 trainIds, whether it was a key frame).
 
     Args:
@@ -109,6 +109,8 @@ class StreamSegmenter:
         coded size: multiples of 16); with flow "dis", checked but not used.
       cell: the grid's cell (`CompressedFrame.motion_cell`: 8 for MPEG-4, 4 for H.264's own).
       residual: [H, W, 3], the decoder's residual; needed when `host_residual`, else unused.
+      force_key: run the per-frame CNN whatever the schedule says (the first clean frame after
+        damage the decoder concealed: warped features would carry it on).
     """
     h, w = rgb.shape[:2]
     blocks = (-(-h // codec.MACROBLOCK) * (codec.MACROBLOCK // cell),
@@ -119,7 +121,7 @@ class StreamSegmenter:
     t = time.perf_counter()
     rgb = np.asarray(rgb, np.uint8)
     image = tf.constant(rgb[None])
-    key = not self.twnet.has_non_key_frames or self.context is None
+    key = not self.twnet.has_non_key_frames or self.context is None or force_key
     if self.flow == "dis" and not key:
       motion_grid, cell = flow_sources.to_grid(flow_sources.dis_motion(self.previous_rgb, rgb)), 1
     grid = tf.constant(np.asarray(motion_grid, np.int16)[None])

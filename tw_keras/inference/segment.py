@@ -19,7 +19,7 @@ import dataclasses
 import queue
 import threading
 import time
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -27,7 +27,7 @@ from tw_keras import dataset_info, fileio
 from tw_keras.data import flow_sources, label_png
 from tw_keras.evaluation import metrics
 from tw_keras.inference import runner
-from tw_keras.video import codec, transcoder
+from tw_keras.video import codec, sources, transcoder
 from tw_keras.video.writer import VideoWriter
 
 QUEUE_DEPTH = 4
@@ -48,6 +48,8 @@ class SegmentStats:
   temporal_consistency: Optional[float] = None  # percent, when measured (`ConsistencyMeter`)
   valid_fraction: Optional[float] = None  # of the pixels it counted
   transcoded_from: Optional[int] = None  # the frame where the stream's own motion gave out
+  corrupt_frames: Tuple[int, ...] = ()  # frames the decoder flagged as corrupt (concealed damage)
+  forced_keys: Tuple[int, ...] = ()  # key frames forced on the first clean frame after them
 
   def line(self) -> str:
     fps = lambda s: self.frames / s if s > 0 else float("inf")
@@ -59,7 +61,16 @@ class SegmentStats:
             f"total {fps(self.total_seconds):.1f} FPS; waited {self.decode_seconds:.1f} s for decoding"
             + (" (transcoded on the fly)" if self.transcoded else " (the stream's own motion)" if
                self.transcoded_from is None else f" (the stream's own motion, transcoded from frame {self.transcoded_from} on)")
-            + f", {self.write_seconds:.1f} s for writing" + tc)
+            + f", {self.write_seconds:.1f} s for writing" + tc
+            + (f"; {len(self.corrupt_frames)} corrupt frame(s), {len(self.forced_keys)} key frame(s) forced after "
+               "them" if self.corrupt_frames else ""))
+
+  def corrupt_warning(self, video) -> Optional[str]:
+    """The one warning line about damage the decoder concealed, or None."""
+    if not self.corrupt_frames:
+      return None
+    return (f"warning: {video}: the decoder flagged frame(s) {sources.format_frames(self.corrupt_frames)} as "
+            f"corrupt (damage it concealed); key frames forced at {sources.format_frames(self.forced_keys) or 'none'}")
 
 
 class ConsistencyMeter:
@@ -106,19 +117,22 @@ def overlay(rgb: np.ndarray, train_ids: np.ndarray, alpha: float = 0.5,
 
 
 def compressed_frames(video: str, options: codec.EncodeOptions = codec.EncodeOptions(),
-                      with_residual: bool = False, workers: int = 0, motion_source: str = "auto"):
+                      with_residual: bool = False, workers: int = 0, motion_source: str = "auto",
+                      corrupt: Optional[sources.CorruptFrames] = None):
   """(frames, path): `CompressedFrame`s of any video: frame and motion grid, and the host
   residual if asked for. A canonical file is decoded as it is (path {"native": True});
   anything else goes through `codec.stream_compressed`: its own motion where unambiguous,
   else transcoded on the fly, in memory, `workers` GOPs at once (0:
   `transcoder.default_workers`); `path["native"]` says which, once the first frame is out, and
-  `path["transcoded_from"]` the frame where a stream's own motion gave out, if it did."""
+  `path["transcoded_from"]` the frame where a stream's own motion gave out, if it did.
+  `corrupt`: frames the decoder flags (`sources.CorruptFrames`; default: the video is refused)."""
   if motion_source != "transcode" and not codec.is_live(video) and codec.is_canonical(video, options.gop):
-    return codec.decode_compressed(video, with_residual=with_residual), {"native": True, "canonical": True}
+    return (codec.decode_compressed(video, with_residual=with_residual, corrupt=corrupt),
+            {"native": True, "canonical": True})
   path = {}
   workers = workers or transcoder.default_workers()
   return codec.stream_compressed(video, options, with_residual=with_residual, workers=workers,
-                                 motion_source=motion_source, path=path), path
+                                 motion_source=motion_source, path=path, corrupt=corrupt), path
 
 
 class _Writer:
@@ -191,6 +205,9 @@ def segment_video(video: str, segmenter: runner.StreamSegmenter, output: Optiona
   `temporal_consistency`: then outputs are optional and the stats carry the measure).
   `workers`: GOPs transcoded at once when the video is transcoded; `motion_source`: "auto"
   (the stream's own motion where unambiguous), "native" or "transcode" (`compressed_frames`).
+  Frames the decoder flags as corrupt (damage it concealed) do not stop it, since a live
+  stream should not die on one bad packet: the first clean frame after them is a key frame,
+  so that no warped feature carries the damage on; the stats list both (`corrupt_warning`).
 
   Raises:
     codec.VideoError: unreadable input. fileio.PathError: an output that cannot be written.
@@ -200,13 +217,15 @@ def segment_video(video: str, segmenter: runner.StreamSegmenter, output: Optiona
   check_outputs(output, label_dir)
   start = time.perf_counter()
   segmenter.reset()
-  frames, path = compressed_frames(video, options, segmenter.host_residual, workers, motion_source)
+  corrupt = sources.CorruptFrames(allow=True)
+  frames, path = compressed_frames(video, options, segmenter.host_residual, workers, motion_source, corrupt)
   info = segmenter.twnet.dataset
   meter = ConsistencyMeter(info.num_classes) if temporal_consistency else None
   writer = _Writer(output, label_dir, options.fps, info, meter)
   decode_seconds = write_seconds = 0.0
   n = 0
   ok = False
+  damaged, forced = False, []
   try:
     while not (max_frames and n >= max_frames):
       t = time.perf_counter()
@@ -214,8 +233,13 @@ def segment_video(video: str, segmenter: runner.StreamSegmenter, output: Optiona
       decode_seconds += time.perf_counter() - t
       if frame is None:
         break
+      bad = frame.index in corrupt.frames  # flagged before the frame comes out
+      force = damaged and not bad and frame.pict_type != "I"
+      if force:
+        forced.append(frame.index)
+      damaged = bad or (damaged and not force and frame.pict_type != "I")
       pred, _ = segmenter(frame.rgb, frame.motion_grid, frame.pict_type, frame.index, frame.residual,
-                          frame.motion_cell)
+                          frame.motion_cell, force_key=force)
       write_seconds += writer.put(frame.rgb, pred, frame.index)
       n += 1
     ok = n > 0
@@ -224,7 +248,8 @@ def segment_video(video: str, segmenter: runner.StreamSegmenter, output: Optiona
     write_seconds += writer.close(ok)
   return SegmentStats(n, segmenter.key_frames, decode_seconds, segmenter.network_seconds, write_seconds,
                       time.perf_counter() - start, not path.get("native", False), meter.value if meter else None,
-                      meter.valid_fraction if meter else None, path.get("transcoded_from"))
+                      meter.valid_fraction if meter else None, path.get("transcoded_from"),
+                      tuple(f for f in corrupt.frames if f < n), tuple(forced))
 
 
 def tune_adaptive(video: str, segmenter: runner.StreamSegmenter, target_key_rate: float, max_frames: int = 300,

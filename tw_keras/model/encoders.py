@@ -100,6 +100,17 @@ def fetch_imagenet_weights(backbone: str, width: float) -> str:
                      "network, or pass --imagenet_weights=FILE") from None
 
 
+def expected_file(backbone: str, width: float) -> str:
+  """Which file an encoder takes, for error messages: Keras' own file name where Keras has one."""
+  try:
+    name, _ = imagenet_file(backbone, width)
+  except ValueError:
+    return f"{backbone} at width {width} takes a weights file saved from that encoder (Keras has none)"
+  cache = os.path.join(os.environ.get("KERAS_HOME", os.path.join("~", ".keras")), "models")
+  return (f"{backbone} at width {width} takes Keras' {name}: pass its path, or copy it into {cache}/ and pass "
+          f"--imagenet_weights={IMAGENET}")
+
+
 def load_imagenet_weights(encoder: keras.Model, path: str, backbone: str = "", width: float = 1.0) -> None:
   """Loads ImageNet weights into `encoder`: `path` is a local file, or `IMAGENET` for Keras'
   own file of `backbone` at `width` (`fetch_imagenet_weights`: Keras' cache, else a download).
@@ -108,16 +119,22 @@ def load_imagenet_weights(encoder: keras.Model, path: str, backbone: str = "", w
   (legacy `.h5` or `.weights.h5`), or one saved from a tw_keras encoder.
 
   Raises:
-    FileNotFoundError: the file does not exist.
+    FileNotFoundError: the file does not exist (the message says which file goes where).
     ValueError: the file does not match this encoder (backbone or width), or it could not
       be fetched.
   """
   if path == IMAGENET:
     path = fetch_imagenet_weights(backbone, width)
   if not os.path.exists(path):
-    raise FileNotFoundError(f"{path}: ImageNet weights file not found")
+    raise FileNotFoundError(f"{path}: ImageNet weights file not found; {expected_file(backbone, width)}")
   try:
     encoder.load_weights(path)
   except Exception as e:  # Keras raises ValueError/KeyError/OSError variously
-    raise ValueError(f"{path}: does not match encoder {encoder.name} "
-                     f"({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
+    raise ValueError(f"{path}: ImageNet weights of another encoder ({type(e).__name__}: "
+                     f"{' '.join(str(e).split())[:160]}); {expected_file(backbone, width)}") from None
+
+
+def check_imagenet_weights(backbone: str, width: float, path: str) -> None:
+  """Loads `path` into a throwaway encoder: raises as `load_imagenet_weights` does. Training
+  calls it before it writes a model directory, so a wrong file leaves nothing behind."""
+  load_imagenet_weights(build_encoder(backbone, width), path, backbone, width)

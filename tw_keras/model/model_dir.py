@@ -24,6 +24,7 @@ from tw_keras import config as config_lib, dataset_info, fileio
 from tw_keras.model import models, twnet
 
 STAGE1_WEIGHTS = "per_frame.weights.h5"
+STAGE1_BEST = "best_val.weights.h5"  # stage 1 selected on the val split (the loop's best evaluation)
 STAGE2_WEIGHTS = "nkfc.weights.h5"
 MODEL_CONFIG = "model_config.json"
 STAGE2_MOTION = "motion.json"

@@ -63,7 +63,7 @@ def stage1_dataset(data_dir: str, split: str, cfg: config_lib.Stage1Config, seed
     ds = ds.cache()
   ds = ds.shuffle(512, seed=seed).repeat()
   ds = _stateless_seeds(ds, seed).skip(skip_batches * batch).map(
-      lambda s, x: augment.scale_flip_crop(x[0], x[1], s, cfg.crop, cfg.scale_range, cfg.flip),
+      lambda s, x: augment.scale_flip_crop(x[0], x[1], s, cfg.crop, cfg.scale_range, cfg.flip, cfg.photometric),
       num_parallel_calls=tf.data.AUTOTUNE)
   return ds.batch(batch, drop_remainder=True).prefetch(2)
 

@@ -5,6 +5,7 @@
 """
 
 import glob
+import json
 import os
 import shutil
 import signal
@@ -17,7 +18,8 @@ import keras
 import tensorflow as tf
 import tqdm
 
-from tw_keras import cli
+from tw_keras import cli, fileio
+from tw_keras.model import model_dir as model_dir_lib
 from tw_keras.train import distribute
 
 
@@ -49,7 +51,11 @@ class Loop:
   """Checkpointing, logging, progress and periodic evaluation around a distributed step."""
 
   def __init__(self, strategy, directory, step_fn, trackables, steps, checkpoint_every, eval_every,
-               eval_fn, progress, desc, model=None):
+               eval_fn, progress, desc, model=None, best_weights: Optional[str] = None):
+    """`best_weights`: a path; each evaluation whose first score beats every earlier one
+    writes the model's weights there and `{step, scores}` beside it (`best_record`): the
+    model selected on the evaluation split."""
+    self.best_weights = best_weights
     self.strategy, self.directory, self.steps = strategy, directory, steps
     self.step_fn, self.eval_fn, self.eval_every = step_fn, eval_fn, eval_every
     self.checkpoint_every, self.progress, self.desc = checkpoint_every, progress, desc
@@ -70,6 +76,15 @@ class Loop:
     self.manager = tf.train.CheckpointManager(self.ckpt, write_dir, max_to_keep=3)
     self.writer = tf.summary.create_file_writer(os.path.join(directory, "train")) if self.chief \
         else tf.summary.create_noop_writer()
+
+  def _keep_best(self, step: int, scores: Dict[str, float]):
+    if not (self.best_weights and self.chief and self.model is not None and scores):
+      return
+    name, value = next(iter(scores.items()))
+    best = read_best(self.best_weights)
+    if best is None or value > best["scores"][name] or best["step"] > step:  # (a later rerun from scratch)
+      model_dir_lib.save_weights(self.model, self.best_weights)
+      fileio.write_json(best_record(self.best_weights), {"step": step, "scores": scores})
 
   def restore(self) -> int:
     latest = tf.train.latest_checkpoint(self.directory)  # the chief's, also on other workers
@@ -134,6 +149,7 @@ class Loop:
           for k, v in scores.items():
             tf.summary.scalar(f"eval/{k}", v)
         history.setdefault("eval", []).append({"step": step, **scores})
+        self._keep_best(step, scores)
         if not show and self.chief:
           print(f"{self.desc} step {step}: " + ", ".join(f"{k}={v:.2f}" for k, v in scores.items()), flush=True)
       elif not show and self.chief and (step % max(1, self.steps // 10) == 0):
@@ -144,6 +160,19 @@ class Loop:
     history["final_step"] = int(self.step.numpy())
     history["final"] = metrics
     return history
+
+
+def best_record(weights_path: str) -> str:
+  """The JSON beside the best-on-evaluation weights: {"step", "scores"}."""
+  return weights_path.replace(".weights.h5", "") + ".json"
+
+
+def read_best(weights_path: str) -> Optional[Dict[str, object]]:
+  try:
+    with open(best_record(weights_path)) as f:
+      return json.load(f)
+  except (OSError, ValueError):
+    return None
 
 
 def apply_gradients(updates):

@@ -1,16 +1,19 @@
 """Training losses: softmax cross-entropy with an ignore label, and the CFR consistency loss."""
 
+import numpy as np
 import tensorflow as tf
 
 from tw_keras import dataset_info
 
 
-def masked_cross_entropy(gt, logits):
+def masked_cross_entropy(gt, logits, class_weights=None):
   """Mean softmax cross-entropy over pixels whose label is not 255.
 
   Args:
     gt: [B, H, W] int trainIds (255 = ignore).
     logits: [B, H, W, K].
+    class_weights: optional [K] float: pixel of class c weighs class_weights[c], and the mean
+      is over the weights (PyTorch's `CrossEntropyLoss(weight=...)`).
   Returns:
     Scalar float32; 0 when no pixel is labelled.
   """
@@ -18,8 +21,26 @@ def masked_cross_entropy(gt, logits):
   valid = tf.not_equal(gt, dataset_info.IGNORE_LABEL)
   safe = tf.where(valid, gt, tf.zeros_like(gt))
   ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=safe, logits=tf.cast(logits, tf.float32))
-  ce = tf.where(valid, ce, 0.0)
-  return tf.math.divide_no_nan(tf.reduce_sum(ce), tf.reduce_sum(tf.cast(valid, tf.float32)))
+  weight = tf.cast(valid, tf.float32)
+  if class_weights is not None:
+    weight *= tf.gather(tf.constant(class_weights, tf.float32), safe)
+  return tf.math.divide_no_nan(tf.reduce_sum(tf.where(valid, ce, 0.0) * weight), tf.reduce_sum(weight))
+
+
+def median_frequency_weights(pixels: np.ndarray, image_pixels: np.ndarray) -> np.ndarray:
+  """SegNet's median-frequency balancing (Eigen & Fergus 2015): freq(c) = pixels of class c /
+  pixels of the images in which c appears; weight(c) = median(freq) / freq(c).
+
+  Args:
+    pixels: [K] pixel count of each class over the training labels.
+    image_pixels: [K] labelled pixels of the images in which each class appears.
+  Returns:
+    [K] float32 (a class that never appears gets weight 0).
+  """
+  pixels, image_pixels = np.asarray(pixels, np.float64), np.asarray(image_pixels, np.float64)
+  seen = pixels > 0
+  freq = np.where(seen, pixels / np.maximum(image_pixels, 1), 0.0)
+  return np.where(seen, np.median(freq[seen]) / np.where(seen, freq, 1.0), 0.0).astype(np.float32)
 
 
 def consistency_loss(corrected, target):

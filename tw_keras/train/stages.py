@@ -20,13 +20,14 @@ import os
 from typing import Dict, Optional
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tw_keras import config as config_lib, dataset_info
 from tw_keras.data import dataset, features
 from tw_keras.evaluation import quick
 from tw_keras.model import model_dir as model_dir_lib
-from tw_keras.model import models, twnet
+from tw_keras.model import encoders, models, twnet
 from tw_keras.train import distribute, inputs, loop, losses
 from tw_keras.video import codec
 
@@ -39,8 +40,9 @@ class PerFrameTask:
   """
 
   def __init__(self, model_config: config_lib.ModelConfig, cfg: config_lib.Stage1Config, replicas: int = 1,
-               dataset: Optional[dataset_info.DatasetInfo] = None):
-    self.cfg, self.replicas = cfg, replicas
+               dataset: Optional[dataset_info.DatasetInfo] = None, class_weights=None):
+    """`class_weights`: optional [K] weights of the cross-entropy (`cfg.class_weighting`)."""
+    self.cfg, self.replicas, self.class_weights = cfg, replicas, class_weights
     self.twnet = twnet.build(model_config, "per_frame", dataset=dataset)
     self.model = self.twnet.per_frame
     encoder_vars = {id(v) for v in models.encoder_of(self.model).trainable_weights}
@@ -66,7 +68,7 @@ class PerFrameTask:
     dec, enc = self.decoder_vars, self.encoder_vars
     with tf.GradientTape() as tape:
       logits = self.model(images, training=True)["logits"]
-      ce = losses.masked_cross_entropy(labels, logits)
+      ce = losses.masked_cross_entropy(labels, logits, self.class_weights)
       loss = ce + losses.weight_decay_loss(self.decayed, self.cfg.weight_decay)
       scaled = loss / self.replicas
     grads = tape.gradient(scaled, dec + enc)
@@ -140,6 +142,25 @@ def _distributed_step(strategy, replica_step, xla: bool, unpack: bool):
   return step_fn
 
 
+def class_weights(data_dir: str, split: str, num_classes: int, weighting: str):
+  """[K] cross-entropy weights of `weighting` ("none" -> None; "median_frequency": SegNet's,
+  from the labelled frames of `split`), printed once."""
+  if weighting == "none":
+    return None
+  if weighting != "median_frequency":
+    raise ValueError(f"class_weighting {weighting!r}: choose none or median_frequency")
+  pixels, image_pixels = np.zeros(num_classes), np.zeros(num_classes)
+  for gop in dataset.gop_dataset(dataset.shard_files(data_dir, split), with_motion=False):
+    for label, has in zip(gop[features.CLIP_LABELS].numpy(), gop[features.CLIP_HAS_LABEL].numpy()):
+      if has:
+        counts = np.bincount(label[label < num_classes].ravel(), minlength=num_classes)[:num_classes]
+        pixels += counts
+        image_pixels += np.where(counts > 0, counts.sum(), 0)
+  weights = losses.median_frequency_weights(pixels, image_pixels)
+  print("class weights (median frequency): " + " ".join(f"{w:.2f}" for w in weights), flush=True)
+  return weights
+
+
 def train_stage1(model_config: config_lib.ModelConfig, preset: config_lib.Preset, data_dir: str,
                  model_dir: str, strategy: Optional[tf.distribute.Strategy] = None, seed: int = 0,
                  xla: bool = False, progress: bool = True, cache: Optional[bool] = None,
@@ -152,6 +173,8 @@ def train_stage1(model_config: config_lib.ModelConfig, preset: config_lib.Preset
   """
   strategy = strategy or tf.distribute.get_strategy()
   cfg = preset.stage1 if steps is None else dataclasses.replace(preset.stage1, steps=steps)
+  if model_config.imagenet_weights:  # a wrong file fails before anything is read or written
+    encoders.check_imagenet_weights(model_config.backbone, model_config.width, model_config.imagenet_weights)
   cache = inputs.fits_in_memory(data_dir, split, 512) if cache is None else cache
   loop.set_seed(seed)
   directory = model_dir_lib.stage1_dir(model_dir)
@@ -160,17 +183,19 @@ def train_stage1(model_config: config_lib.ModelConfig, preset: config_lib.Preset
   if distribute.is_chief(strategy):
     model_dir_lib.save_model_config(model_dir, model_config)  # refuses another configuration first
     model_dir_lib.save_dataset_info(model_dir, info)
+  weights = class_weights(data_dir, split, info.num_classes, cfg.class_weighting)
   with strategy.scope():
-    task = PerFrameTask(model_config, cfg, strategy.num_replicas_in_sync, info)
+    task = PerFrameTask(model_config, cfg, strategy.num_replicas_in_sync, info, weights)
   make_dataset = lambda start: strategy.distribute_datasets_from_function(
       lambda ctx: inputs.stage1_dataset(data_dir, split, cfg, seed, cache, ctx, inputs.resume_skip(start, cache)))
   eval_fn = None
   if eval_split:
     eval_files = dataset.shard_files(data_dir, eval_split)
-    eval_fn = lambda: {"miou": quick.quick_per_frame_miou(task.twnet, eval_files)}
+    eval_fn = lambda: {"miou": quick.quick_per_frame_miou(task.twnet, eval_files, preset.eval_gops)}
   runner = loop.Loop(strategy, directory, _distributed_step(strategy, task.train_step, xla, unpack=True),
                      task.checkpoint_items(), cfg.steps, preset.checkpoint_every, preset.eval_every, eval_fn,
-                     progress, "stage 1", task.model)
+                     progress, "stage 1", task.model,
+                     best_weights=os.path.join(directory, model_dir_lib.STAGE1_BEST) if eval_fn else None)
   history = runner.run(make_dataset)
   model_dir_lib.save_weights(task.model, os.path.join(distribute.write_dir(directory, strategy),
                                                       model_dir_lib.STAGE1_WEIGHTS))

@@ -24,7 +24,7 @@ with the in-memory transcoder (`transcoder`, behind `codec.stream_compressed`).
 
 import dataclasses
 import fractions
-from typing import Iterable, Tuple
+from typing import Iterable, Optional, Tuple
 
 import av
 import numpy as np
@@ -192,18 +192,25 @@ def encode_frames(frames: Iterable[np.ndarray], output_path, options: EncodeOpti
   return TranscodeInfo(n, *info)
 
 
-def transcode(source, output_path, options: EncodeOptions = EncodeOptions()) -> TranscodeInfo:
-  """Transcodes a video file or an ordered list of image files to the canonical stream."""
-  name = "<image list>" if sources.is_image_list(source) else str(source)
-  return encode_frames(sources.iter_source_frames(source, for_encoder=True), output_path, options, source_name=name)
+def transcode(source, output_path, options: EncodeOptions = EncodeOptions(),
+              corrupt: Optional[sources.CorruptFrames] = None) -> TranscodeInfo:
+  """Transcodes a video file, an ordered list of image files or a folder of numbered frames to
+  the canonical stream. `corrupt`: frames the decoder flags (`sources.decoded_frames`; default:
+  refused)."""
+  name = sources.source_name(source)
+  return encode_frames(sources.iter_source_frames(source, for_encoder=True, corrupt=corrupt), output_path, options,
+                       source_name=name)
 
 
 def is_canonical(path, gop: int = 12) -> bool:
   """True when `path` is MPEG-4 Part 2 whose key frames fall exactly every `gop` frames.
 
   Demuxes only (no decoding), so it is cheap even for long videos. B-frames are not
-  visible at this level; `decode_compressed` refuses them if they are there.
+  visible at this level; `decode_compressed` refuses them if they are there. Frames given as
+  images never are.
   """
+  if sources.is_image_list(path):
+    return False
   container = sources.open_input(path)
   try:
     stream = container.streams.video[0]

@@ -169,7 +169,8 @@ def _compressed_frames(decoded, size_of, residual_mode: str, name, with_residual
 
 
 def decode_compressed(path, residual_mode: str = "step", size: Optional[Tuple[int, int]] = None,
-                      with_residual: bool = True) -> Iterator[CompressedFrame]:
+                      with_residual: bool = True, corrupt: Optional[sources.CorruptFrames] = None
+                      ) -> Iterator[CompressedFrame]:
   """Decodes a canonical stream in one pass into `CompressedFrame`s.
 
   Args:
@@ -179,6 +180,7 @@ def decode_compressed(path, residual_mode: str = "step", size: Optional[Tuple[in
     size: (height, width) to crop to; defaults to the size `transcode` stored, else the
       coded size.
     with_residual: False leaves `residual` None (the compact inputs: frame + motion grid).
+    corrupt: frames the decoder flags (`sources.decoded_frames`; default: refused).
   Raises:
     VideoError: unreadable, truncated or empty stream, or B-frames in it.
   """
@@ -190,15 +192,17 @@ def decode_compressed(path, residual_mode: str = "step", size: Optional[Tuple[in
     stream.codec_context.options = {"flags2": "+export_mvs"}
     size = size or stored_size(container)
     cell = CELLS.get(stream.codec_context.name, MV_CELL)
-    yield from _compressed_frames(_threaded(transcoder.decoded(container.decode(stream), cell)), lambda: size,
-                                  residual_mode, path, with_residual)
+    frames = sources.decoded_frames(container, path, corrupt=corrupt)
+    yield from _compressed_frames(_threaded(transcoder.decoded(frames, cell)), lambda: size, residual_mode, path,
+                                  with_residual)
   finally:
     container.close()
 
 
 def stream_compressed(source, options: EncodeOptions = None, residual_mode: str = "step",
                       with_residual: bool = True, workers: int = 1, motion_source: str = "auto",
-                      path: Optional[dict] = None) -> Iterator[CompressedFrame]:
+                      path: Optional[dict] = None, corrupt: Optional[sources.CorruptFrames] = None
+                      ) -> Iterator[CompressedFrame]:
   """`CompressedFrame`s of any source: THE door from any video to the compressed domain.
 
   With the stream's own motion where it is unambiguous (`native`: no B-frames, one reference;
@@ -211,9 +215,11 @@ def stream_compressed(source, options: EncodeOptions = None, residual_mode: str 
   as it is in; N > 1 adds about a GOP of latency and is N times the transcoding throughput,
   the same frames bit for bit). `path`: if given, gets "native" (bool) once the first frame
   is out, and "transcoded_from" (a frame index) if the stream's own motion gave out there.
+  `corrupt`: frames the decoder flags (`sources.decoded_frames`; default: the source is
+  refused; a `CorruptFrames(allow=True)` lists them as they come out, each before its frame).
   """
   options = options or EncodeOptions()
-  name = "<image list>" if sources.is_image_list(source) else str(source)
+  name = sources.source_name(source)
   size = {} if path is None else path
-  items = native.compressed_items(source, name, motion_source, options, size, workers)
+  items = native.compressed_items(source, name, motion_source, options, size, workers, corrupt=corrupt)
   yield from _compressed_frames(_threaded(items), lambda: size.get("size"), residual_mode, name, with_residual)

@@ -121,7 +121,7 @@ def unambiguous(codec_name: str, has_b_frames: int, header: bytes) -> Optional[s
 
 
 def compressed_items(source, name: str, motion_source: str, options, size: dict, workers: int,
-                     notice=None) -> Iterator[tuple]:
+                     notice=None, corrupt: Optional[sources.CorruptFrames] = None) -> Iterator[tuple]:
   """Any video source -> (pict_type, rgb, motion vectors, grid cell) items for
   `codec._compressed_frames`, by the stream's own motion where `motion_source` and the stream
   allow it (module doc), else transcoded (`transcoder`). Sets size["size"],
@@ -130,6 +130,7 @@ def compressed_items(source, name: str, motion_source: str, options, size: dict,
 
   motion_source: "auto" (native when unambiguous), "native" (a one-line VideoError when it is
   not), "transcode" (always). `notice(line)`: told once when a frame forces the fallback.
+  `corrupt`: frames the decoder flags (`sources.decoded_frames`; default: refused).
   """
   if motion_source not in MOTION_SOURCES:
     raise ValueError(f"motion_source must be one of {', '.join(MOTION_SOURCES)}, got {motion_source!r}")
@@ -137,7 +138,7 @@ def compressed_items(source, name: str, motion_source: str, options, size: dict,
     if motion_source == "native":
       raise VideoError(name, "an image list has no motion vectors of its own")
     size["native"] = False
-    yield from transcoder.transcoded_frames(source, options, size, name, workers)
+    yield from transcoder.transcoded_frames(source, options, size, name, workers, corrupt)
     return
   container = sources.open_input(source)
   try:
@@ -150,7 +151,8 @@ def compressed_items(source, name: str, motion_source: str, options, size: dict,
     if reason is not None and motion_source == "native":
       raise VideoError(name, f"its own motion vectors are ambiguous: {reason} (use --motion_source=auto)")
     size["native"] = reason is None
-    frames = sources.decoded_frames(container, name, itertools.chain([first] if first is not None else [], packets))
+    frames = sources.decoded_frames(container, name, itertools.chain([first] if first is not None else [], packets),
+                                    corrupt)
     stored = sources.stored_size(container)  # a stream we wrote: drop its codec padding
     if reason is not None:
       inputs = (sources.to_encoder_input(f, stored) for f in frames)

@@ -1,8 +1,10 @@
-"""Reading sources: video files, live inputs (pipes, FIFOs, URLs, devices) and ordered image lists
-as RGB frames, with one-line errors (`VideoError`) for everything unreadable."""
+"""Reading sources: video files, live inputs (pipes, FIFOs, URLs, devices), ordered image lists
+and folders of numbered frames as RGB frames, with one-line errors (`VideoError`) for
+everything unreadable."""
 
 import os
-from typing import Iterator, Optional, Sequence, Tuple, Union
+import re
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 import av
 import cv2
@@ -13,8 +15,46 @@ from tw_keras.video.errors import VideoError
 SIZE_TAG = "tw_keras_size="  # the original size `canonical.encode_frames` stores in the `comment` tag
 
 
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+_NUMBER = re.compile(r"(\d+)(?!.*\d)")  # the last number in a file name
+
+
+def is_frame_folder(source) -> bool:
+  """A directory given where a video goes: a folder of numbered frames (`frame_folder`)."""
+  return isinstance(source, (str, os.PathLike)) and os.path.isdir(source)
+
+
+def frame_folder(directory) -> List[str]:
+  """The image files of a folder of numbered frames, in frame order: by the last number in
+  each name (`frame_9.png` before `frame_10.png`), then by name. Hidden files are ignored.
+
+  Raises:
+    VideoError: the folder holds no image file, a file that is not an image, or an image
+      whose name has no number.
+  """
+  names = sorted(n for n in os.listdir(directory) if not n.startswith("."))
+  if not names:
+    raise VideoError(directory, "an empty folder (a folder of numbered frames was expected)")
+  keyed = []
+  for name in names:
+    path = os.path.join(directory, name)
+    if not os.path.isfile(path) or not name.lower().endswith(IMAGE_EXTENSIONS):
+      raise VideoError(path, f"not an image file ({', '.join(IMAGE_EXTENSIONS)}), in a folder of numbered frames")
+    m = _NUMBER.search(name)
+    if not m:
+      raise VideoError(path, "no frame number in the name, in a folder of numbered frames")
+    keyed.append((int(m.group(1)), name, path))
+  return [path for _, _, path in sorted(keyed)]
+
+
 def is_image_list(source) -> bool:
-  return not isinstance(source, (str, os.PathLike))
+  """Frames given as images: an ordered list of image paths, or a folder of numbered frames."""
+  return not isinstance(source, (str, os.PathLike)) or is_frame_folder(source)
+
+
+def source_name(source) -> str:
+  """How errors and summaries name a source: its path, or "<image list>"."""
+  return "<image list>" if not isinstance(source, (str, os.PathLike)) else str(source)
 
 
 def read_image(path) -> np.ndarray:
@@ -31,7 +71,8 @@ def is_live(path) -> bool:
   """A source that can be read only once, front to back: a URL FFmpeg opens (rtsp://,
   http://, ...), a pipe or FIFO, a device. Never probed ahead; always streamed."""
   path = str(path)
-  return "://" in path or path.startswith("pipe:") or (os.path.exists(path) and not os.path.isfile(path))
+  return "://" in path or path.startswith("pipe:") or (os.path.exists(path) and not os.path.isfile(path)
+                                                        and not os.path.isdir(path))
 
 
 def open_input(path):
@@ -68,13 +109,17 @@ def to_encoder_input(frame: av.VideoFrame, crop: Optional[Tuple[int, int]] = Non
   return np.ascontiguousarray(frame.to_ndarray(format="rgb24")[:h, :w])
 
 
-def iter_source_frames(source: Union[str, os.PathLike, Sequence[str]], for_encoder: bool = False) -> Iterator[np.ndarray]:
-  """Yields [H, W, 3] uint8 RGB frames from a video file or an ordered list of images
-  (`for_encoder`: a video's frames as `to_encoder_input` gives them).
+def iter_source_frames(source: Union[str, os.PathLike, Sequence[str]], for_encoder: bool = False,
+                       corrupt: Optional["CorruptFrames"] = None) -> Iterator[np.ndarray]:
+  """Yields [H, W, 3] uint8 RGB frames from a video file, an ordered list of images or a folder
+  of numbered frames (`for_encoder`: a video's frames as `to_encoder_input` gives them;
+  `corrupt`: as `decoded_frames`).
 
   Raises:
     VideoError: unreadable, truncated or empty input, or frames of changing size.
   """
+  if is_frame_folder(source):
+    source = frame_folder(source)
   if is_image_list(source):
     if not source:
       raise VideoError("<image list>", "zero frames")
@@ -90,7 +135,7 @@ def iter_source_frames(source: Union[str, os.PathLike, Sequence[str]], for_encod
   container = open_input(source)
   try:
     crop = stored_size(container)  # a stream we wrote: drop its codec padding
-    for frame in decoded_frames(container, source):
+    for frame in decoded_frames(container, source, corrupt=corrupt):
       if for_encoder:
         yield to_encoder_input(frame, crop)
       else:
@@ -100,10 +145,43 @@ def iter_source_frames(source: Union[str, os.PathLike, Sequence[str]], for_encod
     container.close()
 
 
-def decoded_frames(container, source, packets=None) -> Iterator[av.VideoFrame]:
+class CorruptFrames:
+  """Frames the decoder flagged as corrupt, and what a decode does about them.
+
+  FFmpeg conceals damage in a stream (it copies in what it can) and flags each frame built on
+  it: PyAV's `VideoFrame.is_corrupt` (AV_FRAME_FLAG_CORRUPT, or any decode_error_flags). Every
+  decode of a user's stream goes through `decoded_frames`, which reads the flag.
+
+  Attributes:
+    allow: False: the source is refused (`check`, called when its decoding ends: one
+      VideoError naming every flagged frame). True: decoding goes on and `frames` grows as
+      flagged frames come out (the segmenter keys past them; a build records them).
+    frames: the flagged frames' indices, in output order (0 = the first decoded frame).
+  """
+
+  def __init__(self, allow: bool = False):
+    self.allow, self.frames = allow, []
+
+  def check(self, source):
+    if self.frames and not self.allow:
+      raise VideoError(source, f"corrupt frame(s) {format_frames(self.frames)}: the decoder concealed damage in "
+                       "the stream there (--allow_corrupt_frames keeps them)")
+
+
+def format_frames(indices: Sequence[int], limit: int = 10) -> str:
+  """[15, 22] -> "15, 22"; longer lists are cut: "1, 2, ... (40 frames)"."""
+  shown = ", ".join(str(i) for i in indices[:limit])
+  return shown if len(indices) <= limit else f"{shown}, ... ({len(indices)} frames)"
+
+
+def decoded_frames(container, source, packets=None, corrupt: Optional[CorruptFrames] = None
+                   ) -> Iterator[av.VideoFrame]:
   """The decoded PyAV frames of an open container's video stream (frame threads on), or
   VideoError for a truncated or corrupt one. `packets`: the stream's packets when the caller
-  has already started demuxing (default: demux from here)."""
+  has already started demuxing (default: demux from here). `corrupt`: where frames the
+  decoder flags go (default: a strict `CorruptFrames`, which refuses the source once its
+  decoding ends)."""
+  corrupt = CorruptFrames() if corrupt is None else corrupt
   stream = container.streams.video[0]
   stream.thread_type = "AUTO"
   indexed = stream.frames  # frame count from the container's index; 0 when unknown
@@ -111,6 +189,8 @@ def decoded_frames(container, source, packets=None) -> Iterator[av.VideoFrame]:
   try:
     for packet in packets if packets is not None else container.demux(stream):
       for frame in stream.codec_context.decode(packet):  # demux ends on an empty packet: the flush
+        if frame.is_corrupt:
+          corrupt.frames.append(count)
         count += 1
         yield frame
   except av.error.FFmpegError as e:
@@ -122,6 +202,7 @@ def decoded_frames(container, source, packets=None) -> Iterator[av.VideoFrame]:
   if indexed and count < indexed:
     raise VideoError(source, f"truncated or corrupt video: its index lists {indexed} frames but only "
                      f"{count} could be decoded")
+  corrupt.check(source)
 
 
 def stored_size(container) -> Optional[Tuple[int, int]]:

@@ -22,7 +22,7 @@ import collections
 import concurrent.futures
 import fractions
 import os
-from typing import Iterator, List
+from typing import Iterator, List, Optional
 
 import av
 import numpy as np
@@ -96,14 +96,15 @@ def transcode_gop(frames: List[np.ndarray], start: int, coded_height: int, coded
 
 
 def transcoded_frames(source, options: canonical.EncodeOptions, size: dict, name: str,
-                      workers: int = 1) -> Iterator[tuple]:
+                      workers: int = 1, corrupt: Optional[sources.CorruptFrames] = None) -> Iterator[tuple]:
   """Any source -> the canonical encoder -> a decoder, in memory (module doc).
 
   Sets size["size"] = (height, width) of the source before the first item.
   Raises:
     VideoError: no frames, or a frame of another size than the first.
   """
-  return transcoded_rgb(sources.iter_source_frames(source, for_encoder=True), options, size, name, workers)
+  return transcoded_rgb(sources.iter_source_frames(source, for_encoder=True, corrupt=corrupt), options, size, name,
+                        workers)
 
 
 def transcoded_rgb(frames: Iterator[np.ndarray], options: canonical.EncodeOptions, size: dict, name: str,
