@@ -36,3 +36,21 @@ def test_augment_pads_with_ignore_and_grey():
   lab, img = lab.numpy(), img.numpy()
   assert (lab == dataset_info.IGNORE_LABEL).sum() == 16 * 20 - 8 * 12
   assert np.all(img[lab == dataset_info.IGNORE_LABEL] == 127.5)
+
+
+def test_photometric_jitter_changes_colours_only_and_keeps_the_geometry():
+  image, label = _column_example()
+  seed = tf.constant([5, 6])
+  plain, plain_lab = augment.scale_flip_crop(image, label, seed, (16, 24), (1.0, 1.0), flip=True)
+  jittered, lab = augment.scale_flip_crop(image, label, seed, (16, 24), (1.0, 1.0), flip=True, photometric=True)
+  np.testing.assert_array_equal(lab.numpy(), plain_lab.numpy())  # the same crop and flip: only colours moved
+  j = jittered.numpy()
+  assert j.min() >= 0 and j.max() <= 255 and np.abs(j - plain.numpy()).max() > 1
+  # Pixels equal before stay equal after (a colour map applied to every pixel alike).
+  p = plain.numpy().reshape(-1, 3)
+  _, first = np.unique(p, axis=0, return_index=True)
+  for k in first[:5]:
+    same = np.all(p == p[k], axis=1)
+    assert np.ptp(j.reshape(-1, 3)[same], axis=0).max() < 1e-3
+  again, _ = augment.scale_flip_crop(image, label, seed, (16, 24), (1.0, 1.0), flip=True, photometric=True)
+  np.testing.assert_array_equal(again.numpy(), j)  # stateless: one seed, one jitter

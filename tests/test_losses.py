@@ -41,3 +41,26 @@ def test_weight_decay_covers_exactly_the_conv_and_dense_kernels():
     expected = 1e-3 * sum(float(np.sum(v.numpy() ** 2)) for v in kernels)
     assert float(losses.weight_decay_loss(kernels, 1e-3)) == pytest.approx(expected, rel=1e-4)
   assert float(losses.weight_decay_loss(kernels, 0.0)) == 0.0
+
+
+def test_class_weighted_cross_entropy_against_numpy():
+  logits = RNG.normal(size=(2, 3, 4, 5)).astype(np.float32)
+  gt = RNG.integers(0, 5, (2, 3, 4))
+  gt[0, 0] = 255
+  weights = np.array([0.5, 1.0, 2.0, 4.0, 0.25], np.float32)
+  log_softmax = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+  valid = gt != 255
+  ce = -np.take_along_axis(log_softmax, np.where(valid, gt, 0)[..., None], -1)[..., 0]
+  w = np.where(valid, weights[np.where(valid, gt, 0)], 0)
+  expected = (ce * w).sum() / w.sum()  # PyTorch's CrossEntropyLoss(weight=...) mean
+  got = float(losses.masked_cross_entropy(tf.constant(gt), tf.constant(logits), weights))
+  assert got == pytest.approx(expected, rel=1e-5)
+
+
+def test_median_frequency_weights_as_segnet_defines_them():
+  # freq(c) = pixels of c / pixels of the images where c appears; weight = median(freq) / freq(c).
+  pixels = np.array([600, 100, 10, 0])
+  image_pixels = np.array([1000, 400, 100, 0])  # class 3 never appears
+  freq = np.array([0.6, 0.25, 0.1])
+  expected = np.append(np.median(freq) / freq, 0.0)
+  np.testing.assert_allclose(losses.median_frequency_weights(pixels, image_pixels), expected, rtol=1e-6)

@@ -214,3 +214,26 @@ def test_resumed_run_matches_an_uninterrupted_one(tiny_records, tmp):
   a, b = model_dir_lib.load_per_frame(f"{tmp}/a"), model_dir_lib.load_per_frame(f"{tmp}/b")
   for x, y in zip(a.get_weights(), b.get_weights()):
     np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-6)
+
+
+def test_stage1_keeps_the_weights_that_scored_best_on_val(tiny_records, tmp, monkeypatch):
+  """Model selection on the val split: each evaluation that beats every earlier one writes
+  stage1/best_val.weights.h5 and its step and scores; a worse one leaves them."""
+  import h5py  # pylint: disable=g-import-not-at-top
+  from tw_keras.evaluation import quick  # pylint: disable=g-import-not-at-top
+  from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
+  from tw_keras.train import stages  # pylint: disable=g-import-not-at-top
+  scores = iter([10.0, 30.0, 20.0])
+  monkeypatch.setattr(quick, "quick_per_frame_miou", lambda net, files, max_gops=8: next(scores))
+  preset = config_lib.Preset(PRESET.model, PRESET.stage1, PRESET.stage2, eval_every=2, checkpoint_every=2)
+  stages.train_stage1(preset.model, preset, tiny_records, tmp, progress=False, steps=6)
+  best = os.path.join(tmp, "stage1", model_dir_lib.STAGE1_BEST)
+  with open(best.replace(".weights.h5", ".json")) as f:
+    assert json.load(f) == {"step": 4, "scores": {"miou": 30.0}}
+
+  def first_kernel(path):
+    with h5py.File(path, "r") as f:
+      names = []
+      f.visit(lambda n: names.append(n) if n.endswith("vars/0") else None)
+      return np.array(f[sorted(names)[0]])
+  assert not np.array_equal(first_kernel(best), first_kernel(os.path.join(tmp, "stage1", "per_frame.weights.h5")))
