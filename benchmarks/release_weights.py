@@ -40,7 +40,13 @@ def define_flags():
   flags.DEFINE_string("output_dir", "weights/benchmark", "Where the released model directory goes.")
   flags.DEFINE_string("command", "", "The command that trained the model (recorded in the manifest).")
   flags.DEFINE_string("commit", None, "The commit that trained them (default: this checkout's).")
-  flags.DEFINE_integer("check_sequences", 2, "Val GOPs the reproducibility test scores.")
+  flags.DEFINE_integer("check_sequences", 2, "Val GOPs the reproducibility test scores (the benchmark).")
+  flags.DEFINE_string("per_frame_weights", None, "Release these per-frame CNN weights instead of the model "
+                      "directory's last ones (e.g. MODEL_DIR/stage1/best_val.weights.h5: selected on val).")
+  flags.DEFINE_string("camvid_root", None, "Records of SegNet's CamVid: score val and test, and check on the "
+                      "first --check_frames test frames of this tree (instead of rendering the benchmark).")
+  flags.DEFINE_integer("check_frames", 8, "CamVid test frames the reproducibility test scores.")
+  flags.DEFINE_string("trained_on", "", "What the weights were trained on, and their licence (the manifest).")
 
 
 def sha256(path):
@@ -70,13 +76,18 @@ def main(argv):
            os.path.relpath(model_dir_lib.per_frame_weights(src), src)]
   files += [os.path.relpath(model_dir_lib.nkfc_weights(src, v), src) for v in variants
             if os.path.exists(model_dir_lib.nkfc_weights(src, v))]
+  origin = {rel: os.path.join(src, rel) for rel in files}
+  if FLAGS.per_frame_weights:
+    origin[files[2]] = FLAGS.per_frame_weights
   for rel in files:
-    if not os.path.exists(os.path.join(src, rel)):
-      raise FileNotFoundError(f"{os.path.join(src, rel)}: missing from the model directory")
+    if not os.path.exists(origin[rel]):
+      raise FileNotFoundError(f"{origin[rel]}: missing from the model directory")
     os.makedirs(os.path.dirname(os.path.join(out, rel)) or out, exist_ok=True)
     with fileio.atomic_path(os.path.join(out, rel)) as tmp:
-      shutil.copyfile(os.path.join(src, rel), tmp)
+      shutil.copyfile(origin[rel], tmp)
   scratch = os.path.join(src, "release_eval")
+  if FLAGS.camvid_root:
+    return release_camvid(src, out, files, scratch)
   full = job.evaluate_model_dir(FLAGS.data_dir, out, os.path.join(scratch, "val"), variants=variants,
                                 write_pngs=False, quiet=True,
                                 flow_root=os.path.join(FLAGS.data_dir, "synthetic_cityscapes"))
@@ -104,6 +115,53 @@ def main(argv):
   size = sum(os.path.getsize(os.path.join(out, rel)) for rel in files)
   print(json.dumps(manifest["val_miou"], indent=1))
   print(f"{len(files)} files, {size / 2**20:.2f} MiB, manifest: {os.path.join(out, MANIFEST)}")
+
+
+def release_camvid(src, out, files, scratch):
+  """The manifest of a per-frame CNN trained on SegNet's CamVid: its selection on val, its
+  score on the 233 test frames (mIoU, per-class IoU, pixel accuracy), and the check set: the
+  first --check_frames test frames, built from --camvid_root as the test builds them."""
+  from tw_keras import fileio  # pylint: disable=g-import-not-at-top
+  from tw_keras.evaluation import job  # pylint: disable=g-import-not-at-top
+  from tw_keras.train import loop  # pylint: disable=g-import-not-at-top
+  scores = {}
+  for split in ("val", "test"):
+    rep = job.evaluate_model_dir(FLAGS.data_dir, out, os.path.join(scratch, split), split=split, variants=["per_frame"],
+                                 distances=[0], write_pngs=False, quiet=True)
+    pooled = rep["variants"]["per_frame"]["pooled_over_d"]
+    scores[split] = {"frames": rep["sequences"], "miou": pooled["miou"], "pixel_accuracy": pooled["pixel_accuracy"],
+                     "class_iou": pooled["class_iou"], "category_iou": pooled["category_iou"]}
+  check = camvid_check(out, FLAGS.camvid_root, FLAGS.check_frames, os.path.join(scratch, "check"))
+  manifest = {
+      "command": FLAGS.command, "commit": FLAGS.commit or commit(), "scored_at": commit(),
+      "trained_on": FLAGS.trained_on,
+      "data": {"dataset": "camvid", "records": f"python -m data_prep.build_tfrecords --dataset=camvid "
+                                               f"--input_dir=CAMVID --splits=train,val,test --output_dir=DATA"},
+      "selected": loop.read_best(FLAGS.per_frame_weights) if FLAGS.per_frame_weights else None,
+      "files": {rel: sha256(os.path.join(out, rel)) for rel in files},
+      "val": scores["val"], "test": scores["test"], "check": check,
+  }
+  fileio.write_json(os.path.join(out, MANIFEST), manifest)
+  size = sum(os.path.getsize(os.path.join(out, rel)) for rel in files)
+  print(json.dumps({k: {"miou": v["miou"], "pixel_accuracy": v["pixel_accuracy"]} for k, v in scores.items()}))
+  print(f"check: {check}")
+  print(f"{len(files)} files, {size / 2**20:.2f} MiB, manifest: {os.path.join(out, MANIFEST)}")
+
+
+def camvid_check(model_dir, camvid_root, count, work_dir):
+  """{"test_frames", "names", "miou"}: the per-frame mIoU of `model_dir` on the first `count`
+  test frames of SegNet's CamVid at `camvid_root`, through the whole path (records, then the
+  evaluation job). tests/test_released_camvid.py runs the same."""
+  from tw_keras.data import build, layouts  # pylint: disable=g-import-not-at-top
+  from tw_keras.evaluation import job  # pylint: disable=g-import-not-at-top
+  shutil.rmtree(work_dir, ignore_errors=True)
+  names = layouts.camvid_subset(camvid_root, "test", count, os.path.join(work_dir, "camvid"))
+  build.build(build.BuildConfig(dataset="camvid", input_dir=os.path.join(work_dir, "camvid"),
+                                output_dir=os.path.join(work_dir, "data"), splits=("test",), workers=1),
+              log=lambda line: None)
+  rep = job.evaluate_model_dir(os.path.join(work_dir, "data"), model_dir, os.path.join(work_dir, "eval"), split="test",
+                               variants=["per_frame"], distances=[0], write_pngs=False, quiet=True)
+  return {"test_frames": count, "names": names, "miou": rep["variants"]["per_frame"]["pooled_over_d"]["miou"]}
 
 
 if __name__ == "__main__":

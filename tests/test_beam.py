@@ -126,9 +126,9 @@ def _run_val(tiny_records, out):
 def test_a_write_step_that_never_ran_is_an_error_naming_the_shard(tiny_records, tmp, monkeypatch):
   """A runner that skips the sink (as DaskRunner did with side branches) cannot end in success."""
   from tw_keras.data import beam_build
-  from tw_keras.video import codec
+  from tw_keras import errors
   monkeypatch.setattr(beam_build.WriteShard, "process", lambda self, element: iter(()))
-  with pytest.raises(codec.VideoError) as e:
+  with pytest.raises(errors.InputError) as e:
     _run_val(tiny_records, tmp)
   assert e.value.path == f"{tmp}/val-00000-of-00002.tfrecord" and "never wrote this shard" in e.value.problem
   assert not os.path.exists(f"{tmp}/build_report.json") and not os.path.exists(f"{tmp}/val-shards.json")
@@ -136,8 +136,8 @@ def test_a_write_step_that_never_ran_is_an_error_naming_the_shard(tiny_records, 
 
 def test_a_short_shard_is_an_error_and_is_not_recorded_as_finished(tiny_records, tmp, monkeypatch):
   import tensorflow as tf
+  from tw_keras import errors
   from tw_keras.data import beam_build
-  from tw_keras.video import codec
   write = beam_build.WriteShard.process
 
   def short(self, element):  # the shard loses its last record after the step reported it
@@ -150,7 +150,7 @@ def test_a_short_shard_is_an_error_and_is_not_recorded_as_finished(tiny_records,
     return iter(reports)
 
   monkeypatch.setattr(beam_build.WriteShard, "process", short)
-  with pytest.raises(codec.VideoError) as e:
+  with pytest.raises(errors.InputError) as e:
     _run_val(tiny_records, tmp)
   assert e.value.path == f"{tmp}/val-00000-of-00002.tfrecord"
   assert "holds 0 records, the pipeline reported 1" in e.value.problem

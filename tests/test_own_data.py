@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tw_keras import config as config_lib, dataset_info
+from tw_keras import config as config_lib, dataset_info, errors
 from tw_keras.data import build, dataset, synthetic_layouts
 
 TINY = config_lib.TRAIN_PRESETS["tiny"]
@@ -104,15 +104,14 @@ def test_a_bad_label_names_the_file_values_and_pixels_and_writes_nothing(tmp):
   rgb = cv2.imread(label)
   rgb[:2, :3] = (9, 8, 7)  # BGR of the colour (7, 8, 9): in no class
   cv2.imwrite(label, rgb)
-  from tw_keras.video import codec  # pylint: disable=g-import-not-at-top
   out = os.path.join(tmp, "data")
-  with pytest.raises(codec.VideoError, match=r"clip00_000011.png: colour\(s\) not in the class table of street5: "
+  with pytest.raises(errors.LabelError, match=r"clip00_000011.png: colour\(s\) not in the class table of street5: "
                      r"\(7, 8, 9\) x6 pixels"):
     build.build(build.BuildConfig(dataset="labelled_video", input_dir=root, output_dir=out, workers=1,
                                   splits=("train",)))
   assert set(os.listdir(out)) <= {".lock"}  # nothing written: no shard, no descriptor (the lock file stays)
   os.remove(os.path.join(root, dataset_info.DESCRIPTOR))
-  with pytest.raises(codec.VideoError, match=r"mine/dataset.json: missing: a labelled_video tree carries its dataset "
+  with pytest.raises(errors.InputError, match=r"mine/dataset.json: missing: a labelled_video tree carries its dataset "
                      "descriptor"):
     build.build(build.BuildConfig(dataset="labelled_video", input_dir=root, output_dir=out, workers=1,
                                   splits=("train",)))

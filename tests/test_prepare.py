@@ -263,8 +263,8 @@ def test_read_label_converts_label_ids_and_checks_size(tmp):
   cv2.imwrite(train_ids_path, train_ids)
   np.testing.assert_array_equal(prepare.read_label(train_ids_path, (2, 3)), train_ids)  # already trainIds
   cv2.imwrite(train_ids_path, ids)  # labelIds saved under the trainIds name: 24 and 26 are no trainIds
-  with pytest.raises(prepare.VideoError, match=r"labelTrainIds.png: label value\(s\) not in the class table "
+  with pytest.raises(prepare.LabelError, match=r"labelTrainIds.png: label value\(s\) not in the class table "
                      r"of cityscapes: 24 x1, 26 x1 pixels"):
     prepare.read_label(train_ids_path, (2, 3))
-  with pytest.raises(prepare.VideoError, match="does not match frame size 4x2"):
+  with pytest.raises(prepare.LabelError, match="does not match frame size 4x2"):
     prepare.read_label(path, (2, 4))

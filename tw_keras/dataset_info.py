@@ -34,17 +34,11 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from tw_keras.errors import LabelError  # pylint: disable=unused-import
+
 IGNORE_LABEL = 255  # ignore, in train ids: in the records and everywhere downstream
 DESCRIPTOR = "dataset.json"  # the descriptor's file name beside the records and in a model directory
 ENCODINGS = ("train_ids", "source_ids", "colour")
-
-
-class LabelError(ValueError):
-  """A label file that does not fit its descriptor. `path` and `problem` make the one-line error."""
-
-  def __init__(self, path, problem):
-    super().__init__(f"{path}: {problem}")
-    self.path, self.problem = str(path), problem
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,6 +19,8 @@ import shutil
 import tempfile
 from typing import Iterator
 
+from tw_keras.errors import PathError  # pylint: disable=unused-import
+
 TMP_MARK = ".tmp-"  # temporary files start with it
 
 
@@ -135,14 +137,6 @@ def write_text(path: str, text: str):
 
 def write_json(path: str, obj, indent: int = 2):
   write_text(path, json.dumps(obj, indent=indent, sort_keys=True, default=float) + "\n")
-
-
-class PathError(Exception):
-  """A path the job cannot write: one line that names it and the problem (`cli.describe`)."""
-
-  def __init__(self, path, problem):
-    self.path, self.problem = str(path), problem
-    super().__init__(f"{self.path}: {problem}")
 
 
 def check_output_dir(path: str, what: str = "output directory"):

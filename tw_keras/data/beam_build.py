@@ -62,6 +62,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from tw_keras import dataset_info, fileio
+from tw_keras.errors import InputError
 from tw_keras.data import build, features, prepare, records
 from tw_keras.video import codec
 
@@ -148,7 +149,7 @@ class EncodeSequence(beam.DoFn):
             writer.write(records.to_sequence_example(context, frames))
             part["gops"] += 1
             part["frames"] += len(frames)
-      except codec.VideoError as e:
+      except InputError as e:
         rejected = {"path": original_path(e.path, originals, tmp, source), "problem": e.problem,
                     "sequence_id": source.sequence_id}
         yield key, {"i": i, "rejected": rejected, "worker": part["worker"]}
@@ -247,7 +248,7 @@ def verify_split(plan: Dict[str, object], out: str, runner: str):
     name = plan["name"](s)
     report_path = _join(plan["spill_dir"], SHARD_REPORT.format(index=s))
     if not gfile.exists(report_path):
-      raise codec.VideoError(_join(out, name), f"the {runner} pipeline never wrote this shard (no report from "
+      raise InputError(_join(out, name), f"the {runner} pipeline never wrote this shard (no report from "
                              "its write step); nothing was recorded as finished, rerun to write it")
     report = _read_json(report_path)
     stats[name] = report["stats"]
@@ -258,10 +259,10 @@ def verify_split(plan: Dict[str, object], out: str, runner: str):
     name = plan["name"](s)
     path = _join(out, name)
     if not gfile.exists(path):
-      raise codec.VideoError(path, "shard missing after the pipeline ran")
+      raise InputError(path, "shard missing after the pipeline ran")
     found = records.count_records(path)
     if found != stats[name]["gops"]:
-      raise codec.VideoError(path, f"shard holds {found} records, the pipeline reported "
+      raise InputError(path, f"shard holds {found} records, the pipeline reported "
                              f"{stats[name]['gops']}; nothing was recorded as finished, rerun to rewrite it")
   return stats, sorted(rejected, key=lambda r: r["path"]), workers, written
 
@@ -348,7 +349,7 @@ def run(config: build.BuildConfig, runner: str, beam_args: Sequence[str] = (), l
       build.write_descriptor(config, out)
     fileio.write_json(_join(out, features.BUILD_REPORT), report)
   if rejected_all:
-    raise codec.VideoError(_join(out, REJECTED.format(split="*")),
+    raise InputError(_join(out, REJECTED.format(split="*")),
                            f"{len(rejected_all)} input file(s) rejected (listed there, with reasons); "
                            "the shards hold every other sequence")
   log(f"done in {report['seconds']} s ({runner}, {len(workers_all)} worker process(es)); "

@@ -16,6 +16,7 @@ from typing import Dict, List, Optional, Tuple
 import tqdm
 
 from tw_keras import dataset_info, fileio
+from tw_keras.errors import InputError
 from tw_keras.data import features, layouts, prepare, synthetic
 from tw_keras.video import codec
 
@@ -95,7 +96,7 @@ class BuildConfig:
     if name is None and self.dataset == "labelled_video":
       name = os.path.join(self.input_dir or "", dataset_info.DESCRIPTOR)
       if not os.path.exists(name):
-        raise codec.VideoError(name, "missing: a labelled_video tree carries its dataset descriptor "
+        raise InputError(name, "missing: a labelled_video tree carries its dataset descriptor "
                                "(or give --descriptor)")
     return dataset_info.load(name) if name else None
 
@@ -157,7 +158,7 @@ def _listed_inputs(config: BuildConfig) -> List[str]:
       with fileio.open_file(config.input_list, "r") as f:
         paths += [l.strip() for l in f.read().splitlines() if l.strip() and not l.startswith("#")]
     except Exception as e:  # pylint: disable=broad-except
-      raise codec.VideoError(config.input_list, f"cannot read the input list ({e})") from None
+      raise InputError(config.input_list, f"cannot read the input list ({e})") from None
   return paths
 
 
@@ -167,7 +168,7 @@ def find_sources(config: BuildConfig, split: str) -> Tuple[List[prepare.Source],
   if config.dataset == "video" and (config.input_pattern or config.input_list):
     paths = _listed_inputs(config)
     if not paths:
-      raise codec.VideoError(config.input_pattern or config.input_list, "matched no video files")
+      raise InputError(config.input_pattern or config.input_list, "matched no video files")
     return layouts.video_sources_from_paths(paths), 0
   root = config.source_root
   if root is None:

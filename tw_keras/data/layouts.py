@@ -23,6 +23,7 @@ import numpy as np
 
 from tw_keras import dataset_info
 from tw_keras.data.prepare import Source, VideoError, read_label
+from tw_keras.errors import InputError, LabelError
 from tw_keras.video import sources
 
 _FRAME_RE = re.compile(r"^(?P<city>.+)_(?P<seq>\d{6})_(?P<frame>\d{6})_leftImg8bit\.png$")
@@ -39,14 +40,14 @@ def find_cityscapes_sources(root: str, split: str, first_frame: int = 8, num_fra
   """
   image_dir = os.path.join(root, "leftImg8bit_sequence", split)
   if not os.path.isdir(image_dir):
-    raise VideoError(image_dir, "no such directory (expected Cityscapes leftImg8bit_sequence layout)")
+    raise InputError(image_dir, "no such directory (expected Cityscapes leftImg8bit_sequence layout)")
   groups = collections.defaultdict(dict)
   for path in sorted(glob.glob(os.path.join(image_dir, "*", "*_leftImg8bit.png"))):
     m = _FRAME_RE.match(os.path.basename(path))
     if m:
       groups[(m["city"], int(m["seq"]))][int(m["frame"])] = path
   if not groups:
-    raise VideoError(image_dir, "no *_leftImg8bit.png frames found")
+    raise InputError(image_dir, "no *_leftImg8bit.png frames found")
   sources = []
   for (city, seq), frames in sorted(groups.items()):
     last = max(frames) if num_frames is None else first_frame + num_frames - 1
@@ -93,7 +94,7 @@ def find_camvid_sources(root: str, split: str, info: dataset_info.DatasetInfo, n
     return _windowed_sources(split, videos, labels_by_seq, info, num_frames)
   image_dir = os.path.join(root, split)
   if not os.path.isdir(image_dir):
-    raise VideoError(image_dir, "no such directory: SegNet's CamVid keeps the frames in {split}/ "
+    raise InputError(image_dir, "no such directory: SegNet's CamVid keeps the frames in {split}/ "
                      "(or give the 30 Hz recordings in ROOT/videos/)")
   frames_by_seq = {}
   for seq, labels in labels_by_seq.items():
@@ -106,19 +107,37 @@ def find_camvid_sources(root: str, split: str, info: dataset_info.DatasetInfo, n
   return frame_sources(split, frames_by_seq, num_frames)
 
 
+def camvid_subset(root: str, split: str, count: int, out_root: str) -> List[str]:
+  """A SegNet-layout tree at `out_root` holding `count` labelled frames of `split`, evenly
+  spaced in name order (so every sequence has its share), as links to `root`'s files: the
+  released CamVid weights' check set, built by the release and by its test alike. Returns
+  the frames' names."""
+  every = sorted(os.path.basename(p) for p in glob.glob(os.path.join(root, f"{split}annot", "*.png")))
+  if len(every) < count:
+    raise InputError(os.path.join(root, f"{split}annot"), f"{len(every)} labels, {count} wanted")
+  names = [every[i * len(every) // count] for i in range(count)]
+  for folder in (split, f"{split}annot"):
+    os.makedirs(os.path.join(out_root, folder), exist_ok=True)
+    for name in names:
+      link = os.path.join(out_root, folder, name)
+      if not os.path.lexists(link):
+        os.symlink(os.path.abspath(os.path.join(root, folder, name)), link)
+  return names
+
+
 def _camvid_labels(root: str, split: str):
   """{sequence: {frame number: label path}} of `ROOT/{split}annot/`."""
   label_dir = os.path.join(root, f"{split}annot")
   if not os.path.isdir(label_dir):
-    raise VideoError(label_dir, "no such directory (expected CamVid's {split}annot/ layout)")
+    raise InputError(label_dir, "no such directory (expected CamVid's {split}annot/ layout)")
   labels_by_seq = collections.defaultdict(dict)
   for path in sorted(glob.glob(os.path.join(label_dir, "*.png"))):
     m = _LABEL_RE.match(os.path.basename(path))
     if not m:
-      raise VideoError(path, "label name is not {sequence}_{frame number}.png")
+      raise LabelError(path, "label name is not {sequence}_{frame number}.png")
     labels_by_seq[m["seq"]][int(m["n"])] = path
   if not labels_by_seq:
-    raise VideoError(label_dir, "no label PNGs found")
+    raise InputError(label_dir, "no label PNGs found")
   return labels_by_seq
 
 
@@ -181,19 +200,19 @@ def find_labelled_video_sources(root: str, split: str, info: dataset_info.Datase
   video_dir, label_dir = os.path.join(root, split, "videos"), os.path.join(root, split, "labels")
   for d in (video_dir, label_dir):
     if not os.path.isdir(d):
-      raise VideoError(d, "no such directory (expected the labelled_video layout: {split}/videos, {split}/labels)")
+      raise InputError(d, "no such directory (expected the labelled_video layout: {split}/videos, {split}/labels)")
   videos = {os.path.splitext(os.path.basename(p))[0]: p for p in sorted(glob.glob(os.path.join(video_dir, "*")))
             if os.path.isfile(p) and not os.path.basename(p).startswith(".")}
   labels_by_seq = collections.defaultdict(dict)
   for path in sorted(glob.glob(os.path.join(label_dir, "*.png"))):
     m = re.match(r"^(?P<seq>.+)_(?P<n>\d{6})\.png$", os.path.basename(path))
     if not m:
-      raise VideoError(path, "label name is not {video name}_{frame:06d}.png")
+      raise LabelError(path, "label name is not {video name}_{frame:06d}.png")
     if m["seq"] not in videos:
-      raise VideoError(path, f"no video {m['seq']}.* in {video_dir} for this label")
+      raise LabelError(path, f"no video {m['seq']}.* in {video_dir} for this label")
     labels_by_seq[m["seq"]][int(m["n"])] = path
   if not labels_by_seq:
-    raise VideoError(label_dir, "no label PNGs found")
+    raise InputError(label_dir, "no label PNGs found")
   return _windowed_sources(split, videos, labels_by_seq, info, num_frames)
 
 
@@ -227,7 +246,7 @@ def find_video_sources(input_dir: str) -> List[Source]:
   file, except that a folder holding only image files is one video of numbered frames
   (`sources.frame_folder`; `input_dir` itself too)."""
   if not os.path.isdir(input_dir):
-    raise VideoError(input_dir, "no such directory")
+    raise InputError(input_dir, "no such directory")
   out = []
   for directory, subdirs, files in os.walk(input_dir):
     subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
@@ -239,7 +258,7 @@ def find_video_sources(input_dir: str) -> List[Source]:
       out.extend(Source(os.path.relpath(os.path.join(directory, f), input_dir), video=os.path.join(directory, f))
                  for f in files)
   if not out:
-    raise VideoError(input_dir, "no video files found")
+    raise InputError(input_dir, "no video files found")
   return sorted(out, key=lambda s: s.sequence_id)
 
 

@@ -36,6 +36,7 @@ from tw_keras.video import codec
 from tw_keras.video.sources import CorruptFrames
 from tw_keras.data import features, records
 from tw_keras import dataset_info, fileio
+from tw_keras.errors import InputError, LabelError
 
 VideoError = codec.VideoError
 
@@ -84,29 +85,26 @@ def read_label(path: str, size: Tuple[int, int], info: dataset_info.DatasetInfo 
   Cityscapes' `*_labelTrainIds.png` are train ids and `*_labelIds.png` source ids; any other
   file is in `info.label_encoding`. The label must be the frame's `size` (h, w), or, with
   `resize`, have its aspect ratio (then it is resized nearest-neighbour to it).
-  Raises VideoError naming the file: missing, unreadable, wrong size, or values (colours)
+  Raises LabelError naming the file: missing, unreadable, wrong size, or values (colours)
   outside the class table, with their pixel counts.
   """
   if not os.path.exists(path):
-    raise VideoError(path, "missing label file")
+    raise LabelError(path, "missing label file")
   name = os.path.basename(path)
   encoding = ("train_ids" if name.endswith("labelTrainIds.png") else
               "source_ids" if name.endswith("labelIds.png") else info.label_encoding)
   lab = cv2.imread(path, cv2.IMREAD_COLOR if encoding == "colour" else cv2.IMREAD_UNCHANGED)
   if lab is None:
-    raise VideoError(path, "not a readable label PNG")
+    raise LabelError(path, "not a readable label PNG")
   if encoding == "colour":
     lab = lab[..., ::-1]
   elif lab.ndim != 2:
-    raise VideoError(path, f"not a single-channel label PNG (an index PNG of {info.name}'s "
+    raise LabelError(path, f"not a single-channel label PNG (an index PNG of {info.name}'s "
                      f"{info.label_encoding.replace('_', ' ')}; colour labels need label_encoding colour)")
   h, w = lab.shape[:2]
   if (h, w) != tuple(size) and not (resize and h * size[1] == w * size[0]):
-    raise VideoError(path, f"label size {w}x{h} does not match frame size {size[1]}x{size[0]}")
-  try:
-    train_ids = info.encode_label(lab, path, encoding)  # validated at the file's own size
-  except dataset_info.LabelError as e:
-    raise VideoError(e.path, e.problem) from None
+    raise LabelError(path, f"label size {w}x{h} does not match frame size {size[1]}x{size[0]}")
+  train_ids = info.encode_label(lab, path, encoding)  # validated at the file's own size
   if (h, w) != tuple(size):
     train_ids = cv2.resize(train_ids, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
   return train_ids
@@ -115,7 +113,7 @@ def read_label(path: str, size: Tuple[int, int], info: dataset_info.DatasetInfo 
 def _check_labels_exist(source: Source):
   for path in source.labels:
     if path is not None and not os.path.exists(path):
-      raise VideoError(path, "missing label file")
+      raise LabelError(path, "missing label file")
 
 
 def sequence_gops(source: Source, options: PrepOptions, work_dir: Optional[str] = None,
@@ -126,7 +124,8 @@ def sequence_gops(source: Source, options: PrepOptions, work_dir: Optional[str] 
   Every driver (the local pool here, the Beam pipeline in `beam_build`) calls it; each GOP
   becomes one record via `records.to_sequence_example(context, frames)`. The canonical
   stream is written to a temporary directory under `work_dir` (default: the system's) and
-  removed when the generator finishes or is closed. Raises VideoError on bad input, among it
+  removed when the generator finishes or is closed. Raises InputError on bad input (a
+  VideoError, a LabelError), among it
   frames the decoder flags as corrupt, unless `options.allow_corrupt_frames`; then their
   indices (the source's decoded frames) go to `corrupt.frames`.
   """
@@ -192,7 +191,7 @@ def _windows(source: Source, corrupt: CorruptFrames) -> Iterator[Tuple[int, List
 def encode_source(source: Source, options: PrepOptions, spill_path: str) -> Dict[str, int]:
   """The local pool's worker: streams `sequence_gops` as pickles to `spill_path`.
 
-  Returns counts: {"frames", "gops"}. Raises VideoError on bad input.
+  Returns counts: {"frames", "gops"}. Raises InputError on bad input.
   """
   counts = {"frames": 0, "gops": 0}
   corrupt = CorruptFrames(options.allow_corrupt_frames)
@@ -218,8 +217,8 @@ def _worker(args):
   source, options, spill_path = args
   try:
     return encode_source(source, options, spill_path), None
-  except VideoError as e:
-    return None, (e.path, e.problem)
+  except InputError as e:
+    return None, e
 
 
 def shard_path(output_dir, split, index, count):
@@ -236,7 +235,7 @@ def write_shards(sources: Sequence[Source], output_dir: str, split: str, num_sha
   Returns:
     A summary: shards written / skipped, sequences, GOPs, frames, bytes, seconds.
   Raises:
-    VideoError: bad input (the temporary shard is removed; finished shards are kept).
+    InputError: bad input (the temporary shard is removed; finished shards are kept).
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
@@ -268,7 +267,7 @@ def write_shards(sources: Sequence[Source], output_dir: str, split: str, num_sha
           for i in range(lo, hi):
             counts, error = next(results)
             if error:
-              raise VideoError(*error)
+              raise error
             spill = os.path.join(spill_dir, f"{i:06d}.pkl")
             with open(spill, "rb") as f:
               for _ in range(counts["gops"]):
