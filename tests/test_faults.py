@@ -170,6 +170,70 @@ def test_concealed_damage_stops_preparation_unless_allowed_and_segmenting_keys_p
   assert "36 frames (6 key)" in r.stdout and "3 corrupt frame(s), 3 key frame(s) forced after them" in r.stdout
 
 
+def _h264(path, frames, fmt=None):
+  """x264 without B-frames, one reference, GOP 12 (its own motion is unambiguous)."""
+  c = av.open(str(path), "w", format=fmt)
+  s = c.add_stream("libx264", rate=17)
+  s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+  s.options = {"bf": "0", "refs": "1", "g": "12"}
+  for f in frames:
+    for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+      c.mux(p)
+  for p in s.encode():
+    c.mux(p)
+  c.close()
+
+
+FRONT_ENDS = {  # every way a user's video is decoded: preparation's reader, and the segmenter's paths
+    "preparation": lambda p: codec.iter_source_frames(p),
+    "native": lambda p: codec.stream_compressed(p, with_residual=False, motion_source="native"),
+    "transcode, 1 worker": lambda p: codec.stream_compressed(p, with_residual=False, motion_source="transcode"),
+    "transcode, 2 workers": lambda p: codec.stream_compressed(p, with_residual=False, motion_source="transcode",
+                                                              workers=2),
+}
+
+
+@pytest.mark.parametrize("front_end", list(FRONT_ENDS))
+def test_stream_faults_end_in_one_error_on_every_front_end_path(tmp_path, front_end):
+  """A truncated final GOP, a resolution change mid-stream, a zero-byte file: each a one-line
+  VideoError naming the file on every path; timestamps that go backwards (two MPEG-TS files
+  joined) are no damage: every frame, in decode order, as frames are counted, never timed."""
+  from helpers import translated_clip  # pylint: disable=g-import-not-at-top
+  clip = translated_clip(64, 96, 28, 2, 1)
+  _h264(tmp_path / "full.h264", clip, fmt="h264")
+  data = (tmp_path / "full.h264").read_bytes()
+  (tmp_path / "cut.h264").write_bytes(data[:int(len(data) * 0.9)])
+  _h264(tmp_path / "a.h264", clip[:14], fmt="h264")
+  _h264(tmp_path / "b.h264", [f[:48, :80].copy() for f in clip[14:]], fmt="h264")
+  (tmp_path / "resized.h264").write_bytes((tmp_path / "a.h264").read_bytes() + (tmp_path / "b.h264").read_bytes())
+  (tmp_path / "empty.mp4").write_bytes(b"")
+  _h264(tmp_path / "a.ts", clip[:14], fmt="mpegts")
+  _h264(tmp_path / "b.ts", clip[14:], fmt="mpegts")
+  (tmp_path / "backwards.ts").write_bytes((tmp_path / "a.ts").read_bytes() + (tmp_path / "b.ts").read_bytes())
+  run = FRONT_ENDS[front_end]
+  for name, problem in (("cut.h264", r"corrupt frame\(s\) 24: the decoder concealed damage"),
+                        ("resized.h264", "the resolution changes mid-stream: frame 14 is 80x48, the frames before "
+                                         "it 96x64"),
+                        ("empty.mp4", r"empty file \(0 bytes\)")):
+    with pytest.raises(codec.VideoError, match=f"^{tmp_path / name}: {problem}"):
+      list(run(str(tmp_path / name)))
+  frames = [f if isinstance(f, np.ndarray) else f.rgb for f in run(str(tmp_path / "backwards.ts"))]
+  assert len(frames) == 28
+  assert max(np.abs(a.astype(int) - b).mean() for a, b in zip(frames, clip)) < 5  # in order: each its own frame
+
+
+def test_a_zero_byte_file_among_good_ones_stops_preparation_with_one_line(tmp_path):
+  videos = tmp_path / "videos"
+  videos.mkdir()
+  _mp4(str(videos / "a.mp4"), n=14)
+  (videos / "b.mp4").write_bytes(b"")
+  out = tmp_path / "out"
+  r = cli("data_prep.build_tfrecords", "--dataset=video", f"--input_dir={videos}", f"--output_dir={out}",
+          "--sequences_per_shard=1", "--workers=1")
+  one_error_line(r, f"{videos / 'b.mp4'}: empty file (0 bytes)")
+  assert len(glob.glob(str(out / "*.tfrecord"))) == 1 and not leftovers(str(out))  # a.mp4's shard is kept
+
+
 def test_truncated_video_via_the_cli_one_line_and_nothing_left(tmp_path):
   videos = tmp_path / "videos"
   videos.mkdir()

@@ -186,11 +186,17 @@ def decoded_frames(container, source, packets=None, corrupt: Optional[CorruptFra
   stream.thread_type = "AUTO"
   indexed = stream.frames  # frame count from the container's index; 0 when unknown
   count = 0
+  size = None
   try:
     for packet in packets if packets is not None else container.demux(stream):
       for frame in stream.codec_context.decode(packet):  # demux ends on an empty packet: the flush
         if frame.is_corrupt:
           corrupt.frames.append(count)
+        if size is None:
+          size = (frame.width, frame.height)
+        elif (frame.width, frame.height) != size:  # every consumer takes one frame size
+          raise VideoError(source, f"the resolution changes mid-stream: frame {count} is "
+                           f"{frame.width}x{frame.height}, the frames before it {size[0]}x{size[1]}")
         count += 1
         yield frame
   except av.error.FFmpegError as e:
