@@ -13,8 +13,16 @@ optimizer checkpoints, no TensorBoard logs) and writes `manifest.json`:
   files                sha256 of every file
   val_miou             mean mIoU over d = 0..11 of every variant on the val split
   val_temporal_consistency   TC (percent) of every variant there, on `temporal_consistency_motion`
-  check                the same on the benchmark's first `--check_sequences` val snippets,
-                       rendered from its seed: what tests/test_released_weights.py reproduces
+  check                the same on the benchmark's first `--check_sequences` val snippets, rendered
+                       from its seed once, here, and shipped as records in `check/` (their sha256 in
+                       `check.records`): what tests/test_released_weights.py reproduces. The records,
+                       not the seed: the rendered bytes depend on the CPU's SIMD level (NumPy's
+                       float32 transcendental kernels), so a check rendered on each machine moved
+                       by up to 0.14 mIoU between AVX2 and AVX-512 machines.
+
+With --camvid_root (a per-frame CNN trained on SegNet's CamVid): `val` and `test` (mIoU,
+per-class IoU, pixel accuracy), `selected` (the step chosen on val) and `check` (the mIoU on
+--check_frames test frames, built from the user's own copy: CamVid is never shipped).
 """
 
 import hashlib
@@ -91,12 +99,7 @@ def main(argv):
   full = job.evaluate_model_dir(FLAGS.data_dir, out, os.path.join(scratch, "val"), variants=variants,
                                 write_pngs=False, quiet=True,
                                 flow_root=os.path.join(FLAGS.data_dir, "synthetic_cityscapes"))
-  # The check set is rendered as the test renders it: the benchmark's first val snippets.
-  from tw_keras.data import build  # pylint: disable=g-import-not-at-top
-  check_data = os.path.join(scratch, "check_data")
-  shutil.rmtree(check_data, ignore_errors=True)  # rendered and encoded by this checkout, never resumed
-  build.build(build.BuildConfig(dataset="synthetic", output_dir=check_data, splits=("val",),
-                                synthetic_val=FLAGS.check_sequences), log=lambda line: None)
+  check_data, check_records = benchmark_check_records(out, FLAGS.check_sequences, scratch)
   check = job.evaluate_model_dir(check_data, out, os.path.join(scratch, "check"), variants=variants,
                                  write_pngs=False, quiet=True)
   from tw_keras.data import dataset  # pylint: disable=g-import-not-at-top
@@ -108,13 +111,34 @@ def main(argv):
       "val_miou": {v: full["variants"][v]["mean_miou_over_d"] for v in variants},
       "val_temporal_consistency": {v: full["variants"][v]["temporal_consistency"] for v in variants},
       "temporal_consistency_motion": full["tc_motion"],
-      "check": {"val_sequences": check["sequences"],
+      "check": {"val_sequences": check["sequences"], "records": check_records,
                 "miou": {v: check["variants"][v]["mean_miou_over_d"] for v in variants}},
   }
   fileio.write_json(os.path.join(out, MANIFEST), manifest)
   size = sum(os.path.getsize(os.path.join(out, rel)) for rel in files)
   print(json.dumps(manifest["val_miou"], indent=1))
   print(f"{len(files)} files, {size / 2**20:.2f} MiB, manifest: {os.path.join(out, MANIFEST)}")
+
+
+CHECK_DIR = "check"
+
+
+def benchmark_check_records(out, sequences, scratch):
+  """The check set, rendered once from the benchmark's seed into `out/check/` (the records and
+  their descriptor). Returns (its directory, {file: sha256})."""
+  from tw_keras import fileio  # pylint: disable=g-import-not-at-top
+  from tw_keras.data import build, dataset  # pylint: disable=g-import-not-at-top
+  rendered = os.path.join(scratch, "check_data")
+  shutil.rmtree(rendered, ignore_errors=True)  # rendered and encoded by this checkout, never resumed
+  build.build(build.BuildConfig(dataset="synthetic", output_dir=rendered, splits=("val",), synthetic_val=sequences),
+              log=lambda line: None)
+  check_dir = os.path.join(out, CHECK_DIR)
+  shutil.rmtree(check_dir, ignore_errors=True)
+  os.makedirs(check_dir)
+  for path in dataset.shard_files(rendered, "val") + [os.path.join(rendered, "dataset.json")]:
+    with fileio.atomic_path(os.path.join(check_dir, os.path.basename(path))) as tmp:
+      shutil.copyfile(path, tmp)
+  return check_dir, {n: sha256(os.path.join(check_dir, n)) for n in sorted(os.listdir(check_dir))}
 
 
 def release_camvid(src, out, files, scratch):
