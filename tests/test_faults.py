@@ -195,8 +195,9 @@ FRONT_ENDS = {  # every way a user's video is decoded: preparation's reader, and
 
 @pytest.mark.parametrize("front_end", list(FRONT_ENDS))
 def test_stream_faults_end_in_one_error_on_every_front_end_path(tmp_path, front_end):
-  """A truncated final GOP, a resolution change mid-stream, a zero-byte file: each a one-line
-  VideoError naming the file on every path; timestamps that go backwards (two MPEG-TS files
+  """A truncated final GOP, a resolution change mid-stream, a zero-byte file, a Matroska file
+  cut in half (no index: its demuxing just ends): each a one-line VideoError naming the file on
+  every path; timestamps that go backwards (two MPEG-TS files
   joined) are no damage: every frame, in decode order, as frames are counted, never timed."""
   from helpers import translated_clip  # pylint: disable=g-import-not-at-top
   clip = translated_clip(64, 96, 28, 2, 1)
@@ -207,6 +208,9 @@ def test_stream_faults_end_in_one_error_on_every_front_end_path(tmp_path, front_
   _h264(tmp_path / "b.h264", [f[:48, :80].copy() for f in clip[14:]], fmt="h264")
   (tmp_path / "resized.h264").write_bytes((tmp_path / "a.h264").read_bytes() + (tmp_path / "b.h264").read_bytes())
   (tmp_path / "empty.mp4").write_bytes(b"")
+  _h264(tmp_path / "full.mkv", clip, fmt="matroska")  # no frame index: a cut ends the demuxing early, silently
+  data = (tmp_path / "full.mkv").read_bytes()
+  (tmp_path / "cut.mkv").write_bytes(data[:len(data) // 2])
   _h264(tmp_path / "a.ts", clip[:14], fmt="mpegts")
   _h264(tmp_path / "b.ts", clip[14:], fmt="mpegts")
   (tmp_path / "backwards.ts").write_bytes((tmp_path / "a.ts").read_bytes() + (tmp_path / "b.ts").read_bytes())
@@ -214,7 +218,9 @@ def test_stream_faults_end_in_one_error_on_every_front_end_path(tmp_path, front_
   for name, problem in (("cut.h264", r"corrupt frame\(s\) 24: the decoder concealed damage"),
                         ("resized.h264", "the resolution changes mid-stream: frame 14 is 80x48, the frames before "
                                          "it 96x64"),
-                        ("empty.mp4", r"empty file \(0 bytes\)")):
+                        ("empty.mp4", r"empty file \(0 bytes\)"),
+                        ("cut.mkv", r"truncated or corrupt video: its frames end at \d\.\d\d s, its header says "
+                                    r"1\.6\d s")):
     with pytest.raises(codec.VideoError, match=f"^{tmp_path / name}: {problem}"):
       list(run(str(tmp_path / name)))
   frames = [f if isinstance(f, np.ndarray) else f.rgb for f in run(str(tmp_path / "backwards.ts"))]

@@ -208,6 +208,15 @@ def decoded_frames(container, source, packets=None, corrupt: Optional[CorruptFra
   if indexed and count < indexed:
     raise VideoError(source, f"truncated or corrupt video: its index lists {indexed} frames but only "
                      f"{count} could be decoded")
+  # Without an index (WebM, Matroska, MPEG-TS) a damaged cluster can end the demuxing early,
+  # silently: the frames must then reach the duration in the header of a video-only file.
+  end = frame.time if count and frame.time is not None else None
+  if not indexed and end is not None and container.duration and len(container.streams) == 1:
+    said = container.duration / 1e6
+    rate = float(stream.average_rate or stream.guessed_rate or 25)
+    if end < said - max(3.0 / rate, 0.02 * said):  # the last frame starts one interval before the end
+      raise VideoError(source, f"truncated or corrupt video: its frames end at {end:.2f} s, its header says "
+                       f"{said:.2f} s")
   corrupt.check(source)
 
 
