@@ -15,6 +15,7 @@ compact inputs the segmenter and the records use; the residual is the network's)
 synthetic clip of the same size encoded to the canonical stream (`benchmarks/clips.py`).
 """
 
+import dataclasses
 import os
 import sys
 import tempfile
@@ -66,6 +67,7 @@ def main(argv):
   from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
   loop.set_mixed_precision(FLAGS.mixed_precision)
   cfg = model_dir_lib.load_model_config(FLAGS.model_dir) if FLAGS.model_dir else config_lib.PRESETS[FLAGS.preset]
+  cfg = dataclasses.replace(cfg, imagenet_weights=None)  # random weights time the same
   h, w = map(int, FLAGS.size.split("x"))
   nets = twnet.build_all(cfg, ["per_frame", *FLAGS.variants])
   if FLAGS.fold_batch_norms:

@@ -1,6 +1,8 @@
 """Cost of every model variant: GFLOPs and parameters, and forward time side by side.
 
     python benchmarks/model_cost.py --preset=paper --sizes=512x1024,1024x2048 --repeats=5
+    python benchmarks/model_cost.py --model_dir=weights/camvid --variants= --sizes=360x480,720x960 \
+        --flops_size=360x480   # a trained model's own configuration (its per-frame CNN alone)
 
 GFLOPs are multiply-adds (the paper's convention; TF's profiler counts 2 per multiply-add,
 we halve it) at --flops_size. Forward time: batch 1, network only, as `tw_keras.evaluation.timing`
@@ -11,6 +13,7 @@ segmenter and the export run (`model.folding`: batch norms folded into the convo
 alternately with the original, in the same run.
 """
 
+import dataclasses
 import os
 import sys
 
@@ -26,7 +29,8 @@ from tw_keras.model import folding, models, twnet
 from tw_keras.evaluation import timing
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("preset", "paper", "Model preset.")
+flags.DEFINE_string("preset", "paper", "Model preset (ignored with --model_dir).")
+flags.DEFINE_string("model_dir", None, "Use this trained model's configuration (weights do not change the cost).")
 flags.DEFINE_list("sizes", ["512x1024", "1024x2048"], "HxW sizes to time.")
 flags.DEFINE_string("flops_size", "1024x2048", "HxW at which GFLOPs are counted.")
 flags.DEFINE_list("variants", ["layer1_ft", "layer1_cfr_rga", "layer2_ft", "layer2_cfr_rga", "layer3",
@@ -40,11 +44,15 @@ PAPER_SPEEDUP = {"layer1": 1.74, "layer2": 2.39, "layer3": 3.37}
 
 
 def main(_):
-  cfg = config_lib.PRESETS[FLAGS.preset]
+  if FLAGS.model_dir:
+    from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
+    cfg = dataclasses.replace(model_dir_lib.load_model_config(FLAGS.model_dir), imagenet_weights=None)
+  else:
+    cfg = config_lib.PRESETS[FLAGS.preset]
   nets = twnet.build_all(cfg, ["per_frame", *FLAGS.variants])
   per_frame, nk = nets["per_frame"].per_frame, {n: nets[n].nkfc for n in FLAGS.variants}
   rows = [("per_frame", per_frame, None)] + [(n, nk[n], config_lib.VARIANTS[n]) for n in FLAGS.variants]
-  print(f"preset {FLAGS.preset}: {cfg}")
+  print(f"{FLAGS.model_dir or 'preset ' + FLAGS.preset}: {cfg}")
   print(f"device: {tf.config.list_logical_devices()[-1].device_type}, xla={FLAGS.xla}")
   fh, fw = map(int, FLAGS.flops_size.split("x"))
   base_flops = None
