@@ -1,0 +1,42 @@
+"""The released CamVid weights (weights/camvid): the files are those the manifest hashes, and
+they reproduce the manifest's per-frame mIoU on its check frames of SegNet's CamVid test split,
+built from ../shared/camvid through the whole path (records, then the evaluation job). CamVid
+is never in the repository (CC BY-NC): the check skips, saying why, where it is absent."""
+import hashlib
+import json
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RELEASE = os.path.join(ROOT, "weights", "camvid")
+CAMVID = os.environ.get("TW_CAMVID_ROOT", os.path.join(os.path.dirname(ROOT), "shared", "camvid"))
+
+
+@pytest.fixture(scope="module")
+def manifest():
+  if not os.path.exists(os.path.join(RELEASE, "manifest.json")):
+    pytest.skip(f"{RELEASE}: no released CamVid weights in this checkout")
+  with open(os.path.join(RELEASE, "manifest.json")) as f:
+    return json.load(f)
+
+
+def test_every_released_file_matches_its_sha256(manifest):
+  for rel, digest in manifest["files"].items():
+    with open(os.path.join(RELEASE, rel), "rb") as f:
+      assert hashlib.sha256(f.read()).hexdigest() == digest, rel
+  assert manifest["test"]["frames"] == 233 and "CC BY-NC" in manifest["trained_on"]
+
+
+def test_released_camvid_weights_reproduce_the_manifest_miou(manifest, tmp_path):
+  if not os.path.isdir(os.path.join(CAMVID, "testannot")):
+    pytest.skip(f"{CAMVID}: SegNet's CamVid is not here (CC BY-NC, never in the repository; set TW_CAMVID_ROOT)")
+  sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+  import release_weights  # pylint: disable=g-import-not-at-top
+  check = manifest["check"]
+  got = release_weights.camvid_check(RELEASE, CAMVID, check["test_frames"], str(tmp_path))
+  assert got["names"] == check["names"]
+  # Real frames, our own deterministic encoder: only the float kernels differ between machines
+  # (docs/camvid.md measures how much an argmax moves between TF's oneDNN and Eigen kernels).
+  assert got["miou"] == pytest.approx(check["miou"], abs=0.05), (got, check)
