@@ -53,9 +53,9 @@ class Tally:
 def main(argv):
   del argv
   from tw_keras import dataset_info  # pylint: disable=g-import-not-at-top
-  from tw_keras.data import dataset, features, flow_sources  # pylint: disable=g-import-not-at-top
+  from tw_keras.data import dataset, features, flow_sources, synthetic  # pylint: disable=g-import-not-at-top
   from tw_keras.evaluation import protocol  # pylint: disable=g-import-not-at-top
-  root = FLAGS.flow_root or os.path.join(FLAGS.data_dir, "synthetic_cityscapes")
+  root = FLAGS.flow_root or synthetic.default_root(FLAGS.data_dir)
   info = dataset.dataset_info_of(FLAGS.data_dir)
   tallies = {s: {"all": Tally(), "class": Tally(), "category": Tally(), "motion": Tally()} for s in ("codec", "dis")}
   dis_seconds, frames, valid_share = 0.0, 0, []

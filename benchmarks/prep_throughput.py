@@ -68,7 +68,8 @@ def main(_):
     if not root:
       print("rendering the default benchmark once (not timed) ...", flush=True)
       _build(["--dataset=synthetic", f"--workers={FLAGS.workers}"], os.path.join(work, "render"))
-      root = os.path.join(work, "render", "synthetic_cityscapes")
+      from tw_keras.data import synthetic  # pylint: disable=g-import-not-at-top
+      root = synthetic.default_root(os.path.join(work, "render"))
     common = ["--dataset=cityscapes", f"--input_dir={root}", f"--workers={FLAGS.workers}"]
     beam = ["--runner=DirectRunner",
             f"--beam_args=--direct_num_workers={FLAGS.workers} --direct_running_mode=multi_processing"]

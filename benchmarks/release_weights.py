@@ -74,6 +74,7 @@ def commit():
 def main(argv):
   del argv
   from tw_keras import fileio  # pylint: disable=g-import-not-at-top
+  from tw_keras.data import synthetic  # pylint: disable=g-import-not-at-top
   from tw_keras.evaluation import job  # pylint: disable=g-import-not-at-top
   from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
   src, out = FLAGS.model_dir, FLAGS.output_dir
@@ -98,7 +99,7 @@ def main(argv):
     return release_camvid(src, out, files, scratch)
   full = job.evaluate_model_dir(FLAGS.data_dir, out, os.path.join(scratch, "val"), variants=variants,
                                 write_pngs=False, quiet=True,
-                                flow_root=os.path.join(FLAGS.data_dir, "synthetic_cityscapes"))
+                                flow_root=synthetic.default_root(FLAGS.data_dir))
   check_data, check_records = benchmark_check_records(out, FLAGS.check_sequences, scratch)
   check = job.evaluate_model_dir(check_data, out, os.path.join(scratch, "check"), variants=variants,
                                  write_pngs=False, quiet=True)
@@ -159,8 +160,8 @@ def release_camvid(src, out, files, scratch):
   manifest = {
       "command": FLAGS.command, "commit": FLAGS.commit or commit(), "scored_at": commit(),
       "trained_on": FLAGS.trained_on,
-      "data": {"dataset": "camvid", "records": f"python -m data_prep.build_tfrecords --dataset=camvid "
-                                               f"--input_dir=CAMVID --splits=train,val,test --output_dir=DATA"},
+      "data": {"dataset": "camvid", "records": "python -m data_prep.build_tfrecords --dataset=camvid "
+                                               "--input_dir=CAMVID --splits=train,val,test --output_dir=DATA"},
       "selected": loop.read_best(FLAGS.per_frame_weights) if FLAGS.per_frame_weights else None,
       "files": {rel: sha256(os.path.join(out, rel)) for rel in files},
       "val": scores["val"], "test": scores["test"], "check": check,

@@ -46,7 +46,7 @@ def main(argv):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from tw_keras import config as config_lib  # pylint: disable=g-import-not-at-top
   from tw_keras.data import features  # pylint: disable=g-import-not-at-top
-  from tw_keras.model import twnet  # pylint: disable=g-import-not-at-top
+  from tw_keras.model import models, twnet  # pylint: disable=g-import-not-at-top
   from tw_keras.train import losses, loop, stages  # pylint: disable=g-import-not-at-top
   from tw_keras.video import codec, compensation  # pylint: disable=g-import-not-at-top
   preset = config_lib.TRAIN_PRESETS[FLAGS.preset]
@@ -76,9 +76,9 @@ def main(argv):
         context, total = targets[:, 0], 0.0
         for t in range(1, cfg.clip_length):
           out = net.non_key_frame(images[:, t], context, dense[t][0], dense[t][1], training=True)
-          total += losses.masked_cross_entropy(clip[features.CLIP_LABELS][:, t], out["logits"])
-          total += cfg.consistency_weight * losses.consistency_loss(out["context"], targets[:, t])
-          context = out["context"]
+          total += losses.masked_cross_entropy(clip[features.CLIP_LABELS][:, t], out[models.PRED_LOGITS])
+          total += cfg.consistency_weight * losses.consistency_loss(out[models.PRED_CONTEXT], targets[:, t])
+          context = out[models.PRED_CONTEXT]
         total += losses.weight_decay_loss(task.decayed, cfg.weight_decay)
       loop.apply_gradients([(task.optimizer, tape.gradient(total, task.variables), task.variables)])
       return total

@@ -1,7 +1,7 @@
 r"""A training run's curve from its TensorBoard events: loss (mean of each window of steps)
 and every periodic evaluation, as a markdown table, optionally a PNG.
 
-    python benchmarks/training_curve.py --run=runs/camvid/w100/stage1 [--png=docs/camvid/curve.png]
+    python benchmarks/training_curve.py --run=runs/camvid/w100/stage1 [--png=docs/camvid_curve.png]
 
 Reads `RUN/train/events.out.tfevents.*` (written by `train/loop.py`).
 """
@@ -46,7 +46,7 @@ def main(argv):
   scalars = read_scalars(FLAGS.run)
   loss, wall = scalars.get("loss", {}), scalars.get("_wall_time", {})
   evals = {k: v for k, v in scalars.items() if k.startswith("eval/")}
-  print(f"| steps | loss | s/step | " + " | ".join(evals) + " |")
+  print("| steps | loss | s/step | " + " | ".join(evals) + " |")
   print("|---" * (3 + len(evals)) + "|")
   steps = sorted(loss)
   for lo in range(0, len(steps), FLAGS.window):

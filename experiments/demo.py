@@ -69,6 +69,7 @@ def main(argv):
   from tw_keras.evaluation import job, report as report_lib  # pylint: disable=g-import-not-at-top
   from tw_keras.inference import export, runner, segment  # pylint: disable=g-import-not-at-top
   from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
+  from tw_keras.model import models  # pylint: disable=g-import-not-at-top
   from tw_keras.train import stages  # pylint: disable=g-import-not-at-top
 
   from tw_keras import fileio  # pylint: disable=g-import-not-at-top
@@ -112,8 +113,8 @@ def main(argv):
   saved = export.export(net, os.path.join(out, "saved_model", "1"))
   loaded = tf.saved_model.load(saved)
   probe = tf.constant(np.random.default_rng(0).integers(0, 255, (1, FLAGS.height, FLAGS.width, 3)), tf.uint8)
-  served = loaded.signatures["key_frame"](image=probe)["logits"].numpy()
-  local = net.per_frame(tf.cast(probe, tf.float32), training=False)["logits"].numpy()
+  served = loaded.signatures["key_frame"](image=probe)[models.PRED_LOGITS].numpy()
+  local = net.per_frame(tf.cast(probe, tf.float32), training=False)[models.PRED_LOGITS].numpy()
   step("6. export SavedModel")
 
   released = None

@@ -52,12 +52,13 @@ def main(argv):
   from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
   model_dir_lib.load_model_config(FLAGS.model_dir)  # a model directory, before anything is made in it
   fileio.check_output_dir(out, "results directory")  # before any work
+  from tw_keras.data import synthetic  # pylint: disable=g-import-not-at-top
   from tw_keras.evaluation import job, report  # pylint: disable=g-import-not-at-top
   rep = job.evaluate_model_dir(FLAGS.data_dir, FLAGS.model_dir, out, FLAGS.split, FLAGS.variants,
                                [int(d) for d in FLAGS.distances], FLAGS.max_sequences, FLAGS.write_pngs,
                                schedulers=FLAGS.schedulers if FLAGS.flow == "codec" else [],
                                scheduler_variant=FLAGS.scheduler_variant, flow=FLAGS.flow,
-                               flow_root=FLAGS.flow_root or os.path.join(FLAGS.data_dir, "synthetic_cityscapes"))
+                               flow_root=FLAGS.flow_root or synthetic.default_root(FLAGS.data_dir))
   print(report.markdown_table(rep))
   if "schedulers" in rep:
     print("\n" + report.scheduler_table(rep["schedulers"]["results"], rep["schedulers"]["cost_unit"]))

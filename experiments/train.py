@@ -71,6 +71,7 @@ def main(argv):
   del argv
   import dataclasses  # pylint: disable=g-import-not-at-top
   from tw_keras import config as config_lib  # pylint: disable=g-import-not-at-top
+  from tw_keras.data import synthetic  # pylint: disable=g-import-not-at-top
   from tw_keras.train import loop  # pylint: disable=g-import-not-at-top
   from tw_keras.train import stages  # pylint: disable=g-import-not-at-top
 
@@ -109,8 +110,7 @@ def main(argv):
                                                 seed=FLAGS.seed, xla=FLAGS.xla, steps=FLAGS.stage2_steps,
                                                 consistency_weight=FLAGS.consistency_weight,
                                                 eval_split=eval_split, flow=FLAGS.flow,
-                                                flow_root=FLAGS.flow_root or os.path.join(FLAGS.data_dir,
-                                                                                          "synthetic_cityscapes"))
+                                                flow_root=FLAGS.flow_root or synthetic.default_root(FLAGS.data_dir))
       summary[f"stage2/{name}"] = {k: history.get(k) for k in ("start_step", "final_step", "final", "seconds",
                                                                  "eval", "note")}
       dump.update({f"stage2/{name}/{v.path}": v.numpy() for v in net.nkfc.trainable_weights})

@@ -1,4 +1,4 @@
-"""tw_keras/errors: one input-error type, its subclasses, and its way across worker processes."""
+"""tw_keras/errors.py: one input-error type, its subclasses, and its way across worker processes."""
 import os
 import pickle
 

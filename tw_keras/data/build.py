@@ -116,7 +116,7 @@ class BuildConfig:
   @property
   def source_root(self) -> Optional[str]:
     if self.dataset == "synthetic":
-      return self.input_dir or os.path.join(self.output_dir, "synthetic_cityscapes")
+      return self.input_dir or synthetic.default_root(self.output_dir)
     return self.input_dir
 
   @property

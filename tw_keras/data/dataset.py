@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from tw_keras.data import features
 from tw_keras import dataset_info
-from tw_keras.video import codec  # the stream's units: quarter-pel motion, 16-pixel macroblocks
+from tw_keras.video import codec, motion  # the stream's units: quarter-pel motion, 16-pixel macroblocks
 
 _CONTEXT = {
     features.SEQUENCE_ID: tf.io.FixedLenFeature([], tf.string),
@@ -76,7 +76,7 @@ def _decode_int16(data):
 def _motion_grid(data, width, cell):
   """zlib int16 quarter-pel grid -> [h', w', 2] int16."""
   # Block grids (cell 8) cover the coded, 16-padded width; per-pixel fields (cell 1) the frame.
-  coded_width = (width + codec.MACROBLOCK - 1) // codec.MACROBLOCK * codec.MACROBLOCK
+  coded_width = motion.coded_length(width)
   grid_width = tf.where(cell > 1, coded_width, width) // cell
   return tf.reshape(_decode_int16(data), [-1, grid_width, 2])
 

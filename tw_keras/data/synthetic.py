@@ -34,6 +34,12 @@ from tw_keras import dataset_info, fileio
 from tw_keras.scene import street_scene
 
 FRAMES_PER_SNIPPET = 30
+ROOT_NAME = "synthetic_cityscapes"  # the rendered benchmark's folder beside its records (build's default)
+
+
+def default_root(data_dir: str) -> str:
+  """Where the benchmark rendered for the records in `data_dir` lives (its exact flow too)."""
+  return os.path.join(data_dir, ROOT_NAME)
 CITIES = {"train": ("aachen", "bochum", "bremen"),
           "val": ("frankfurt", "lindau", "munster"),
           "test": ("berlin", "bielefeld")}

@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from tw_keras.evaluation import metrics
+from tw_keras.model import models
 
 SIZE_MULTIPLE = 32  # the encoder's output stride: resized inputs are rounded to it
 
@@ -14,7 +15,7 @@ SIZE_MULTIPLE = 32  # the encoder's output stride: resized inputs are rounded to
 def miou_at_scale(model, pairs, scale: float) -> float:
   """mIoU (percent) of a per-frame CNN `model` on `pairs` ([H, W, 3] RGB uint8, [H, W] trainIds)
   with the input resized by `scale` (to multiples of 32) and the logits resized back."""
-  logits_of = tf.function(lambda x: model(x, training=False)["logits"])
+  logits_of = tf.function(lambda x: model(x, training=False)[models.PRED_LOGITS])
   conf = 0
   for rgb, lab in pairs:
     h, w = lab.shape
@@ -36,7 +37,7 @@ def gradient_reach(model, pairs, radius: float):
     for fy, fx in ((0.5, 0.5), (0.6, 0.25), (0.4, 0.75)):  # centre, lower left, upper right
       with tf.GradientTape() as tape:
         tape.watch(x)
-        scores = model(x, training=False)["scores"]
+        scores = model(x, training=False)[models.PRED_SCORES]
         sh, sw = scores.shape[1:3]
         r, c = int(fy * sh), int(fx * sw)
         y = tf.reduce_max(scores[0, r, c])

@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from tw_keras.data import features
 from tw_keras.evaluation import metrics
-from tw_keras.model import twnet
+from tw_keras.model import models, twnet
 from tw_keras.video import codec
 
 TAPLAB_SEED = 12345
@@ -39,7 +39,7 @@ def chain_predictions(net: twnet.TWNet, gop, key: int, target: int, key_out=None
   """
   images = gop[features.CLIP_IMAGES]
   key_out = key_out if key_out is not None else net.compiled_per_frame()(tf.cast(images[key:key + 1], tf.float32))
-  labels = lambda out: tf.argmax(out["logits"][0], -1, output_type=tf.int32)
+  labels = lambda out: tf.argmax(out[models.PRED_LOGITS][0], -1, output_type=tf.int32)
   preds = [labels(key_out)]
   if key == target or not net.has_non_key_frames:
     return preds if every_frame else preds[-1]
@@ -49,7 +49,7 @@ def chain_predictions(net: twnet.TWNet, gop, key: int, target: int, key_out=None
   for t in range(key + 1, target + 1):  # the codec's compact inputs; the model expands them
     out = non_key_frame(images[t:t + 1], gop[features.CLIP_REFERENCES][t:t + 1], context,
                         gop[features.CLIP_MOTION_GRID][t:t + 1], cell=cell)
-    context = out["context"]
+    context = out[models.PRED_CONTEXT]
     if every_frame or t == target:
       preds.append(labels(out))
   return preds if every_frame else preds[-1]
@@ -125,7 +125,7 @@ def evaluate(nets: Dict[str, twnet.TWNet], gops: Iterable[Dict], distances: Sequ
 
     def whole_chain(net):
       if not net.has_non_key_frames:
-        return [tf.argmax(per_frame_out(net, i)["logits"][0], -1, output_type=tf.int32) for i in range(n_frames)]
+        return [tf.argmax(per_frame_out(net, i)[models.PRED_LOGITS][0], -1, output_type=tf.int32) for i in range(n_frames)]
       return chain_predictions(net, gop, 0, target, per_frame_out(net, 0), every_frame=True)
 
     for di, d in enumerate(distances):

@@ -17,7 +17,7 @@ from tw_keras.model import models
 
 
 def forward_fn(model, xla: bool = False):
-  return tf.function(lambda xs: model(xs if len(xs) > 1 else xs[0], training=False)["logits"],
+  return tf.function(lambda xs: model(xs if len(xs) > 1 else xs[0], training=False)[models.PRED_LOGITS],
                      jit_compile=xla)
 
 

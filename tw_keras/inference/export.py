@@ -29,7 +29,7 @@ import keras
 import tensorflow as tf
 
 from tw_keras import dataset_info, fileio
-from tw_keras.model import twnet
+from tw_keras.model import models, twnet
 
 
 class ServingModule:
@@ -51,9 +51,9 @@ class ServingModule:
 
   @staticmethod
   def _outputs(out):
-    if out["context"] is None:
+    if out[models.PRED_CONTEXT] is None:
       return {k: v for k, v in out.items() if k != "context"}
-    return {**out, "context": tf.cast(out["context"], tf.float32)}
+    return {**out, models.PRED_CONTEXT: tf.cast(out[models.PRED_CONTEXT], tf.float32)}
 
   def key_frame(self, image):
     return self._outputs(self.twnet.segment_key_frame(image))

@@ -28,8 +28,8 @@ import tensorflow as tf
 
 from tw_keras.data import flow_sources
 from tw_keras.inference import schedulers
-from tw_keras.model import twnet
-from tw_keras.video import compensation, codec
+from tw_keras.model import models, twnet
+from tw_keras.video import codec, compensation, motion
 
 
 class StreamSegmenter:
@@ -94,8 +94,8 @@ class StreamSegmenter:
   def _key(self, image):
     out = self._key_frame(image)
     self.key_frames += 1
-    self.context = out["context"]
-    return out["labels"][0].numpy()
+    self.context = out[models.PRED_CONTEXT]
+    return out[models.PRED_LABELS][0].numpy()
 
   def __call__(self, rgb: np.ndarray, motion_grid: np.ndarray, pict_type: str = "P",
                index: int = 0, residual: Optional[np.ndarray] = None,
@@ -113,8 +113,7 @@ class StreamSegmenter:
         damage the decoder concealed: warped features would carry it on).
     """
     h, w = rgb.shape[:2]
-    blocks = (-(-h // codec.MACROBLOCK) * (codec.MACROBLOCK // cell),
-              -(-w // codec.MACROBLOCK) * (codec.MACROBLOCK // cell))
+    blocks = motion.grid_shape(h, w, cell)
     if tuple(np.shape(motion_grid)) != (*blocks, 2):
       raise ValueError(f"frame {index}: motion grid of shape {np.shape(motion_grid)}, expected the codec's "
                        f"{cell}x{cell} block grid {(*blocks, 2)} for a {w}x{h} frame (a 'step' decode)")
@@ -142,11 +141,11 @@ class StreamSegmenter:
     else:
       out = self._steps(cell)[1](image, self.previous, self.context, grid, host)
       self.non_key_frames += 1
-      pred = out["labels"][0].numpy()
+      pred = out[models.PRED_LABELS][0].numpy()
       if self.scheduler.after(pred):
         pred, key = self._key(image), True
       else:
-        self.context = out["context"]
+        self.context = out[models.PRED_CONTEXT]
         self.scheduler.non_key_done()
     if key:
       self.scheduler.key_done(pred)

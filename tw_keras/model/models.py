@@ -35,6 +35,12 @@ from tw_keras.model import correction, decoder, encoders, warp
 L = keras.layers
 # Network inputs must be multiples of the deepest stride; callers pad (warp.pad_to_multiple).
 INPUT_MULTIPLE = 32
+
+# The prediction keys of every network's output dictionary (and of the SavedModel signatures).
+PRED_LOGITS = "logits"  # [B, H, W, K] float32
+PRED_SCORES = "scores"  # [B, H/4, W/4, K]
+PRED_CONTEXT = "context"  # the features carried to the next frame
+PRED_LABELS = "labels"  # [B, H, W] int32 (the streaming and serving steps)
 # The classifier runs at stride 4 ("scores"); "logits" are the scores bilinearly upsampled.
 SCORES_STRIDE = 4
 
@@ -87,7 +93,7 @@ def build_per_frame(config: config_lib.ModelConfig) -> keras.Model:
     layer3 = t["lateral3_fuse"]([main, t["lateral3_proj"](s4)])
     scores = t["classifier"](layer3)
     logits = decoder.BilinearUpsample(SCORES_STRIDE, name="upsample", dtype="float32")(scores)
-    return keras.Model(image, {"logits": logits, "scores": scores}, name="no_context")
+    return keras.Model(image, {PRED_LOGITS: logits, PRED_SCORES: scores}, name="no_context")
   s4, s8, s16, s32 = encoder(_preprocess(image))
   x = t["ppm"](s32)
   layer1 = t["lateral1_fuse"]([x, t["lateral1_proj"](s16)])
@@ -95,7 +101,7 @@ def build_per_frame(config: config_lib.ModelConfig) -> keras.Model:
   layer3 = t["lateral3_fuse"]([layer2, t["lateral3_proj"](s4)])
   scores = t["classifier"](layer3)
   logits = decoder.BilinearUpsample(SCORES_STRIDE, name="upsample", dtype="float32")(scores)
-  return keras.Model(image, {"logits": logits, "scores": scores, "layer1": layer1, "layer2": layer2,
+  return keras.Model(image, {PRED_LOGITS: logits, PRED_SCORES: scores, "layer1": layer1, "layer2": layer2,
                              "layer3": layer3}, name="per_frame")
 
 
@@ -156,7 +162,7 @@ def build_non_key_frame(per_frame: keras.Model, config: config_lib.ModelConfig,
   t = _tail_layers(config)
   if variant.warps_scores:
     logits = decoder.BilinearUpsample(SCORES_STRIDE, name="upsample", dtype="float32")(warped)
-    return keras.Model([image, context, motion, residual], {"logits": logits, "scores": warped, "context": warped},
+    return keras.Model([image, context, motion, residual], {PRED_LOGITS: logits, PRED_SCORES: warped, PRED_CONTEXT: warped},
                        name=variant.name)
   corrected = warped
   k = variant.warp_layer
@@ -177,7 +183,7 @@ def build_non_key_frame(per_frame: keras.Model, config: config_lib.ModelConfig,
     layer3 = x if k == 2 else t["lateral3_fuse"]([x, t["lateral3_proj"](kept[0])])
   scores = t["classifier"](layer3)
   logits = decoder.BilinearUpsample(SCORES_STRIDE, name="upsample", dtype="float32")(scores)
-  model = keras.Model([image, context, motion, residual], {"logits": logits, "scores": scores, "context": corrected},
+  model = keras.Model([image, context, motion, residual], {PRED_LOGITS: logits, PRED_SCORES: scores, PRED_CONTEXT: corrected},
                       name=variant.name)
   copied = copy_tail_weights(per_frame, model)
   expected = sum(1 for l in model.layers if l.name in TAIL_LAYER_NAMES and l.weights)

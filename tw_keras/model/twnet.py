@@ -140,11 +140,11 @@ class TWNet:
 
   def key_frame(self, image, training: bool = False) -> Dict[str, tf.Tensor]:
     out = self.per_frame(image, training=training)
-    return {"logits": out["logits"], "scores": out["scores"], "context": self.context_of(out)}
+    return {models.PRED_LOGITS: out[models.PRED_LOGITS], models.PRED_SCORES: out[models.PRED_SCORES], models.PRED_CONTEXT: self.context_of(out)}
 
   def non_key_frame(self, image, context, motion, residual, training: bool = False) -> Dict[str, tf.Tensor]:
     out = self.nkfc([image, context, motion, residual], training=training)
-    return {"logits": out["logits"], "scores": out["scores"], "context": out["context"]}
+    return {models.PRED_LOGITS: out[models.PRED_LOGITS], models.PRED_SCORES: out[models.PRED_SCORES], models.PRED_CONTEXT: out[models.PRED_CONTEXT]}
 
   def codec_inputs(self, image, reference, motion_grid, cell: int = codec.MV_CELL):
     """(motion [B, H, W, 2] px, residual [B, H, W, 3]) from the compact inputs, in the graph
@@ -166,10 +166,10 @@ class TWNet:
   def _cropped(image, out, with_logits):
     h, w = tf.shape(image)[1], tf.shape(image)[2]
     if not with_logits:  # the full-resolution logits are never built (the upsample is pruned)
-      labels = resize.bilinear_argmax(out["scores"], models.SCORES_STRIDE)
-      return {"labels": labels[:, :h, :w], "context": out["context"]}
-    logits = out["logits"][:, :h, :w]
-    return {"logits": logits, "labels": tf.argmax(logits, -1, output_type=tf.int32), "context": out["context"]}
+      labels = resize.bilinear_argmax(out[models.PRED_SCORES], models.SCORES_STRIDE)
+      return {models.PRED_LABELS: labels[:, :h, :w], models.PRED_CONTEXT: out[models.PRED_CONTEXT]}
+    logits = out[models.PRED_LOGITS][:, :h, :w]
+    return {models.PRED_LOGITS: logits, models.PRED_LABELS: tf.argmax(logits, -1, output_type=tf.int32), models.PRED_CONTEXT: out[models.PRED_CONTEXT]}
 
   def segment_key_frame(self, image, with_logits: bool = True) -> Dict[str, tf.Tensor]:
     return self._cropped(image, self.key_frame(pad_to_input(tf.cast(image, tf.float32))), with_logits)

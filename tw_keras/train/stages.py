@@ -67,7 +67,7 @@ class PerFrameTask:
     (255 ignored). Returns {"loss", "cross_entropy"} (this replica's, unscaled)."""
     dec, enc = self.decoder_vars, self.encoder_vars
     with tf.GradientTape() as tape:
-      logits = self.model(images, training=True)["logits"]
+      logits = self.model(images, training=True)[models.PRED_LOGITS]
       ce = losses.masked_cross_entropy(labels, logits, self.class_weights)
       loss = ce + losses.weight_decay_loss(self.decayed, self.cfg.weight_decay)
       scaled = loss / self.replicas
@@ -120,9 +120,9 @@ class NonKeyFrameTask:
         out = self.twnet.non_key_frame_from_codec(frames[:, t], clip[features.CLIP_REFERENCES][:, t], context,
                                                   clip[features.CLIP_MOTION_GRID][:, t], self.motion_cell,
                                                   training=True)
-        ce_sum += losses.masked_cross_entropy(clip[features.CLIP_LABELS][:, t], out["logits"])
-        cons_sum += losses.consistency_loss(out["context"], targets[:, t])
-        context = out["context"]
+        ce_sum += losses.masked_cross_entropy(clip[features.CLIP_LABELS][:, t], out[models.PRED_LOGITS])
+        cons_sum += losses.consistency_loss(out[models.PRED_CONTEXT], targets[:, t])
+        context = out[models.PRED_CONTEXT]
       ce, cons = ce_sum / (length - 1), cons_sum / (length - 1)
       loss = ce + self.cfg.consistency_weight * cons + losses.weight_decay_loss(self.decayed,
                                                                                  self.cfg.weight_decay)

@@ -32,7 +32,7 @@ import numpy as np
 from tw_keras import fileio
 from tw_keras.video import sources
 from tw_keras.video.errors import VideoError
-from tw_keras.video.motion import MACROBLOCK
+from tw_keras.video.motion import MACROBLOCK, coded_length
 
 FF_QP2LAMBDA = 118  # FFmpeg's quantiser -> lambda scale (libavutil/avutil.h)
 # MPEG-4 Part 2 codes width and height in 13 bits; coded sizes are multiples of 16.
@@ -83,8 +83,7 @@ class EncodeOptions:
 
 def legal_size(height: int, width: int) -> Tuple[int, int]:
   """Smallest codec-legal (height, width) >= the input: both multiples of 16."""
-  up = lambda v: -(-v // MACROBLOCK) * MACROBLOCK
-  return up(height), up(width)
+  return coded_length(height), coded_length(width)
 
 
 def pad_to(frame, height, width):

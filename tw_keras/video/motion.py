@@ -7,12 +7,23 @@ OpenCV's fixed-point remap, `out(p) = image(p - mv(p))`, edge-replicated (the re
 prediction; `tw_keras.video.compensation` is the same rule in TF, equal to the integer).
 """
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import cv2
 import numpy as np
 
 MACROBLOCK = 16
+
+
+def coded_length(n):
+  """A frame side rounded up to whole macroblocks: the codec's coded size (ints or tensors)."""
+  return -(-n // MACROBLOCK) * MACROBLOCK
+
+
+def grid_shape(height: int, width: int, cell: int) -> Tuple[int, int]:
+  """(rows, columns) of the block motion grid of a height x width frame: its coded size in
+  `cell` x `cell` blocks."""
+  return coded_length(height) // cell, coded_length(width) // cell
 # Motion-vector grid cell: MPEG-4 blocks are 16x16 or 8x8 (4MV), so an 8x8 grid is exact.
 MV_CELL = 8
 # A codec's finest motion partition: the grid cell of its own vectors (FFmpeg decoder name).
