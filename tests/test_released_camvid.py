@@ -37,6 +37,7 @@ def test_released_camvid_weights_reproduce_the_manifest_miou(manifest, tmp_path)
   check = manifest["check"]
   got = release_weights.camvid_check(RELEASE, CAMVID, check["test_frames"], str(tmp_path))
   assert got["names"] == check["names"]
-  # Real frames, our own deterministic encoder: only the float kernels differ between machines
-  # (docs/camvid.md measures how much an argmax moves between TF's oneDNN and Eigen kernels).
-  assert got["miou"] == pytest.approx(check["miou"], abs=0.05), (got, check)
+  # Real frames, our own deterministic encoder: only float kernels differ between machines. With
+  # TF's Eigen kernels instead of oneDNN, and NumPy's AVX2/AVX-512 off, the check gave the same
+  # mIoU to 0.01 (docs/camvid.md); 0.02 leaves room for ~2000 flipped pixels of 1.4 million.
+  assert got["miou"] == pytest.approx(check["miou"], abs=0.02), (got, check)
