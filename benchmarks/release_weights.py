@@ -154,7 +154,9 @@ def release_camvid(src, out, files, scratch):
     rep = job.evaluate_model_dir(FLAGS.data_dir, out, os.path.join(scratch, split), split=split, variants=["per_frame"],
                                  distances=[0], write_pngs=False, quiet=True)
     pooled = rep["variants"]["per_frame"]["pooled_over_d"]
-    scores[split] = {"frames": rep["sequences"], "miou": pooled["miou"], "pixel_accuracy": pooled["pixel_accuracy"],
+    scores[split] = {"frames": rep["sequences"], "miou": pooled["miou"],
+                     "miou_ci95": rep["variants"]["per_frame"]["mean_miou_over_d_ci95"],
+                     "pixel_accuracy": pooled["pixel_accuracy"],
                      "class_iou": pooled["class_iou"], "category_iou": pooled["category_iou"]}
   check = camvid_check(out, FLAGS.camvid_root, FLAGS.check_frames, os.path.join(scratch, "check"))
   manifest = {

@@ -84,6 +84,35 @@ def test_harness_outputs_and_protocol(evaluated):
   assert json.load(open(os.path.join(out, "results.json")))["variants"].keys() == rep["variants"].keys()
 
 
+def test_bootstrap_interval_against_a_numpy_reference():
+  """Percentile bootstrap over samples (GOPs): each resample draws N whole samples with
+  replacement, sums their confusions and takes the statistic; the same seed, the same draws."""
+  rng = np.random.default_rng(3)
+  per_sample = rng.integers(0, 50, (7, 2, 3, 3))  # 7 GOPs, 2 distances, 3 classes
+  draws = np.random.default_rng(11)
+  stats = []
+  for _ in range(200):
+    summed = per_sample[draws.integers(0, 7, 7)].sum(0)
+    stats.append(np.mean([metrics.mean_iou(c) for c in summed]))
+  expected = np.percentile(stats, [2.5, 97.5])
+  got = metrics.bootstrap_interval(per_sample, samples=200, seed=11)
+  np.testing.assert_allclose(got, expected, rtol=1e-12)
+  point = metrics.mean_miou_over_d(per_sample.sum(0))
+  assert got[0] <= point <= got[1]
+  same = np.repeat(per_sample[:1], 5, axis=0)  # identical samples: no spread
+  low, high = metrics.bootstrap_interval(same, samples=50)
+  assert low == pytest.approx(high)
+  assert np.isnan(metrics.bootstrap_interval(per_sample[:0])[0])
+
+
+def test_every_variant_carries_its_interval_in_the_results_and_the_table(evaluated):
+  rep, out = evaluated
+  for name, v in rep["variants"].items():
+    low, high = v["mean_miou_over_d_ci95"]
+    assert low - 0.01 <= v["mean_miou_over_d"] <= high + 0.01, name
+  assert "95% CI" in open(os.path.join(out, "results.md")).read()
+
+
 @pytest.mark.parametrize("variant", ["per_frame", "layer1_warp"])
 def test_our_miou_equals_the_official_cityscapes_evaluator(evaluated, variant):
   from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as ev

@@ -78,6 +78,39 @@ def pixel_accuracy(conf: np.ndarray) -> float:
   return float(np.trace(conf) / conf.sum()) if conf.sum() else float("nan")
 
 
+def mean_miou_over_d(conf: np.ndarray) -> float:
+  """[D, K, K] per-distance confusions -> the mean over d of their mIoU (distances where
+  nothing was scored are left out)."""
+  mious = [mean_iou(c) for c in conf if np.asarray(c).sum()]
+  return float(np.mean(mious)) if mious else float("nan")
+
+
+BOOTSTRAP_SAMPLES = 1000
+BOOTSTRAP_SEED = 2026
+
+
+def bootstrap_interval(per_sample: np.ndarray, statistic=mean_miou_over_d, level: float = 0.95,
+                       samples: int = BOOTSTRAP_SAMPLES, seed: int = BOOTSTRAP_SEED):
+  """The percentile bootstrap interval of `statistic(sum of the resampled per-sample confusions)`.
+
+  Args:
+    per_sample: [N, ...] one confusion (e.g. [D, K, K]) per independent sample (a GOP, a
+      snippet, a frame): resampled N at a time with replacement, `samples` times, seeded.
+    statistic: summed confusion -> number (default: mIoU averaged over d).
+  Returns:
+    (low, high) in the statistic's units (percent if it gives percent); (nan, nan) for N = 0.
+  """
+  per_sample = np.asarray(per_sample)
+  n = len(per_sample)
+  if n == 0:
+    return float("nan"), float("nan")
+  rng = np.random.default_rng(seed)
+  stats = [statistic(per_sample[rng.integers(0, n, n)].sum(0)) for _ in range(samples)]
+  tail = (1 - level) / 2 * 100
+  low, high = np.nanpercentile(stats, [tail, 100 - tail])
+  return float(low), float(high)
+
+
 def warp_labels(labels: np.ndarray, motion: np.ndarray) -> np.ndarray:
   """[H, W] labels of frame t-1 carried to frame t by `motion` ([H, W, 2] pixels, dst - src,
   on frame t's pixels): out(p) = labels(round(p - motion(p))), nearest neighbour (labels are

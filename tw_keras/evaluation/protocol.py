@@ -88,7 +88,8 @@ def evaluate(nets: Dict[str, twnet.TWNet], gops: Iterable[Dict], distances: Sequ
       each record's whole chain (key frame 0, every frame predicted; for the per-frame
       variant, every frame through the per-frame CNN).
   Returns:
-    {"confusion": {name: [D, K, K]}, "taplab": {name: [K, K]}, "distances": [...],
+    {"confusion": {name: [D, K, K]}, "per_gop": {name: [n, D, K, K]} (each GOP's own, for
+     bootstrap intervals), "taplab": {name: [K, K]}, "distances": [...],
      "sequences": n, "taplab_draws": [...], "dataset": the nets' DatasetInfo,
      "tc_counts": {name: ([K] intersections, [K] unions)} (with tc_motion)}.
   """
@@ -100,6 +101,7 @@ def evaluate(nets: Dict[str, twnet.TWNet], gops: Iterable[Dict], distances: Sequ
     raise ValueError("evaluate: the variants were trained on different class tables")
   k = info.num_classes
   conf = {n: np.zeros((len(distances), k, k), np.int64) for n in names}
+  per_gop = {n: [] for n in names}
   taplab = {n: np.zeros((k, k), np.int64) for n in names}
   tc = {n: metrics.ConsistencyCounts(k) for n in names}
   rng = np.random.default_rng(TAPLAB_SEED)
@@ -122,6 +124,7 @@ def evaluate(nets: Dict[str, twnet.TWNet], gops: Iterable[Dict], distances: Sequ
       return outputs[(id(net.per_frame), i)]
 
     chains = {}  # name -> every frame's prediction of the whole chain (key frame 0), for TC
+    this_gop = {n: np.zeros((len(distances), k, k), np.int64) for n in names}
 
     def whole_chain(net):
       if not net.has_non_key_frames:
@@ -142,10 +145,13 @@ def evaluate(nets: Dict[str, twnet.TWNet], gops: Iterable[Dict], distances: Sequ
           pred = chain_predictions(net, gop, frame, target, per_frame_out(net, frame)).numpy()
         c = metrics.confusion_matrix(gt, pred, k)
         conf[name][di] += c
+        this_gop[name][di] += c
         if d == draw:
           taplab[name] += c
         if prediction_writer:
           prediction_writer(name, d, gop, pred, d == draw)
+    for name in names:
+      per_gop[name].append(this_gop[name])
     if tc_motion is not None:
       motions = [tc_motion(gop, t) for t in range(1, n_frames)]
       for name in names:
@@ -155,6 +161,7 @@ def evaluate(nets: Dict[str, twnet.TWNet], gops: Iterable[Dict], distances: Sequ
     count += 1
     if progress:
       progress()
-  return {"confusion": conf, "taplab": taplab, "distances": list(distances), "sequences": count,
+  return {"confusion": conf, "per_gop": {n: np.stack(v) if v else np.zeros((0, len(distances), k, k), np.int64)
+                                          for n, v in per_gop.items()}, "taplab": taplab, "distances": list(distances), "sequences": count,
           "taplab_draws": draws, "dataset": info,
           **({"tc_counts": {n: v.counts for n, v in tc.items()}} if tc_motion is not None else {})}
