@@ -158,7 +158,10 @@ def load_all(model_dir: str, variant_names: Sequence[str], strict: bool = True) 
       if os.path.exists(path):
         load_weights(net.nkfc, path)
       elif strict and net.variant.trainable:
-        raise FileNotFoundError(f"{path}: no stage-2 weights for {name} (train it first)")
+        trained = [n for n in available_variants(model_dir) if config_lib.VARIANTS[n].trainable]
+        raise FileNotFoundError(f"{path}: no stage-2 weights for {name} (train it first); this model "
+                                f"directory has {', '.join(trained) if trained else 'stage 1 only'}: "
+                                f"use per_frame{' or one of those' if trained else ''}")
     out[name] = net
   return out
 
