@@ -38,3 +38,18 @@ def write_labelled_root(root, split, frames):
       os.makedirs(os.path.dirname(path), exist_ok=True)
       synthetic.write_png(path, image)
 
+
+def damage_packets(path, out, packets):
+  """`path` with 40 bytes flipped in the middle of each listed packet (decode order): FFmpeg's
+  decoders conceal such damage and flag the frame built on it, without an error."""
+  import av  # pylint: disable=g-import-not-at-top
+  c = av.open(path)
+  spans = [(p.pos, p.size) for p in c.demux(c.streams.video[0]) if p.size]
+  c.close()
+  data = bytearray(open(path, "rb").read())
+  for i in packets:
+    pos, size = spans[i]
+    for j in range(pos + size // 2, pos + size // 2 + 40):
+      data[j] ^= 0x5A
+  with open(out, "wb") as f:
+    f.write(bytes(data))

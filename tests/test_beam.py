@@ -94,6 +94,23 @@ def test_a_bad_file_goes_to_the_dead_letter_output_and_the_rest_is_written(tmp):
   assert len(files) == 3 and sum(1 for _ in dataset.gop_dataset(files)) == 3
 
 
+def test_concealed_damage_is_dead_lettered_as_any_bad_input(tmp):
+  """Frames the decoder flags as corrupt make a bad input on Beam too: dead-lettered, named."""
+  from helpers import damage_packets  # pylint: disable=g-import-not-at-top
+  from tw_keras.video import codec
+  videos = os.path.join(tmp, "videos")
+  os.makedirs(videos)
+  codec.encode_frames(translated_clip(64, 96, 24, 1, 1), f"{videos}/a.mp4")
+  codec.encode_frames(translated_clip(64, 96, 24, 2, 1), f"{tmp}/b_clean.mp4")
+  damage_packets(f"{tmp}/b_clean.mp4", f"{videos}/b.mp4", [15])
+  out = os.path.join(tmp, "out")
+  r = run_cli("--dataset=video", f"--input_pattern={videos}/*.mp4", f"--output_dir={out}",
+              "--sequences_per_shard=1", "--runner=DirectRunner")
+  assert r.returncode == 1, r.stderr[-2000:]
+  assert f"rejected: {videos}/b.mp4: corrupt frame(s) 15: the decoder concealed damage" in r.stdout, r.stdout
+  assert [x["path"] for x in json.load(open(f"{out}/video-rejected.json"))] == [f"{videos}/b.mp4"]
+
+
 def test_retried_work_rewrites_the_same_bytes(local_and_beam, tiny_records, tmp):
   """Beam may run a bundle twice: both DoFns write the same names with the same bytes."""
   from tw_keras.data import beam_build, build

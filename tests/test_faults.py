@@ -91,26 +91,11 @@ def test_flipped_bytes_mid_stream_are_an_error(tmp_path):
       pass
 
 
-def _damage_packets(path, out, packets):
-  """`path` with 40 bytes flipped in the middle of each listed packet (decode order): FFmpeg's
-  decoders conceal such damage and flag the frame built on it, without an error."""
-  c = av.open(path)
-  spans = [(p.pos, p.size) for p in c.demux(c.streams.video[0]) if p.size]
-  c.close()
-  data = bytearray(open(path, "rb").read())
-  for i in packets:
-    pos, size = spans[i]
-    for j in range(pos + size // 2, pos + size // 2 + 40):
-      data[j] ^= 0x5A
-  with open(out, "wb") as f:
-    f.write(bytes(data))
-
-
 def _damaged_streams(tmp_path):
   """{name: (path, flagged frames)}: a canonical MPEG-4 file and an H.264 file (no B-frames,
   one reference: its own motion is used) with P-frames 15 and 22 damaged (an I-frame, 12, too
   in the canonical one)."""
-  from helpers import translated_clip  # pylint: disable=g-import-not-at-top
+  from helpers import damage_packets, translated_clip  # pylint: disable=g-import-not-at-top
   frames = translated_clip(64, 96, 36, 2, 1)
   canonical = str(tmp_path / "canonical.mp4")
   codec.encode_frames(frames, canonical)
@@ -118,7 +103,7 @@ def _damaged_streams(tmp_path):
   codec.encode_frames(frames, h264, codec.EncodeOptions(codec="h264"))
   out = {}
   for name, path, packets in (("canonical", canonical, [12, 15, 22]), ("h264", h264, [15, 22])):
-    _damage_packets(path, str(tmp_path / f"bad_{name}.mp4"), packets)
+    damage_packets(path, str(tmp_path / f"bad_{name}.mp4"), packets)
     out[name] = (str(tmp_path / f"bad_{name}.mp4"), packets)
   return out
 
