@@ -61,11 +61,11 @@ def define_flags():
 
 def build_segmenter(model_dir, variant_name, scheduler, xla=False, residual_on="auto", fold_batch_norms=True,
                     flow="codec"):
-  from tw_keras.inference import runner  # pylint: disable=g-import-not-at-top
+  from tw_keras.inference import runner, schedulers  # pylint: disable=g-import-not-at-top
   from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
   net = model_dir_lib.load(model_dir, variant_name)
   if not net.has_non_key_frames:
-    if scheduler not in ("gop", "every"):
+    if schedulers.parse(scheduler).kind not in (schedulers.ScheduleKind.GOP, schedulers.ScheduleKind.EVERY):
       raise ValueError(f"--scheduler={scheduler}: --variant=per_frame segments every frame with the "
                        "per-frame CNN; pick a non-key-frame variant to use a key-frame scheduler")
     scheduler = "every"
@@ -85,7 +85,7 @@ def main(argv):
   segmenter = build_segmenter(FLAGS.checkpoint, FLAGS.variant, FLAGS.scheduler, FLAGS.xla, FLAGS.residual_on,
                               FLAGS.fold_batch_norms, FLAGS.flow)
   if FLAGS.tune_key_rate:
-    if segmenter.scheduler.kind != "adaptive":
+    if not segmenter.scheduler.is_adaptive:
       raise ValueError("--tune_key_rate needs --scheduler=adaptive")
     threshold = segment.tune_adaptive(FLAGS.video, segmenter, FLAGS.tune_key_rate)
     segmenter.scheduler = schedulers.parse(f"adaptive:score={threshold:.4f}")

@@ -61,7 +61,7 @@ class StreamSegmenter:
     #: whether __call__ needs the frame's residual from the decoder (`CompressedFrame.residual`)
     self.host_residual = residual_on == "host" and net.variant.rga and flow == "codec"
     self.scheduler = schedulers.parse(scheduler) if isinstance(scheduler, str) else scheduler
-    if not net.has_non_key_frames and self.scheduler.kind != "every":
+    if not net.has_non_key_frames and not self.scheduler.is_every:
       raise ValueError(f"scheduler {self.scheduler.spec()!r} needs a non-key-frame model; without one "
                        "every frame is a key frame (scheduler 'every')")
     self.variant = net.variant
@@ -77,7 +77,7 @@ class StreamSegmenter:
     """A new segmenter on the same (already compiled) networks with another scheduler."""
     other = copy.copy(self)
     other.scheduler = schedulers.parse(scheduler) if isinstance(scheduler, str) else scheduler
-    if not self.twnet.has_non_key_frames and other.scheduler.kind != "every":
+    if not self.twnet.has_non_key_frames and not other.scheduler.is_every:
       raise ValueError(f"scheduler {other.scheduler.spec()!r} needs a non-key-frame model")
     other.reset()
     return other

@@ -20,9 +20,18 @@ Under every schedule an I-frame is a key frame: it has no motion to warp with.
 """
 
 import dataclasses
+import enum
 from typing import Optional, Sequence
 
 import numpy as np
+
+
+class ScheduleKind(str, enum.Enum):
+  """The schedules of the module doc."""
+  GOP = "gop"
+  FIXED = "fixed"
+  ADAPTIVE = "adaptive"
+  EVERY = "every"
 
 
 @dataclasses.dataclass
@@ -34,26 +43,41 @@ class Scheduler:
   the frame must be recomputed as a key frame. `key_done(prediction)` records a key frame's
   prediction.
   """
-  kind: str = "gop"
+  kind: ScheduleKind = ScheduleKind.GOP
   interval: int = 12
   score_threshold: Optional[float] = None
   residual_threshold: Optional[float] = None
 
   def __post_init__(self):
+    self.kind = ScheduleKind(self.kind)
     self._since_key = None
     self._key_prediction = None
 
+  @property
+  def is_every(self) -> bool:
+    """Every frame is a key frame (the per-frame baseline)."""
+    return self.kind is ScheduleKind.EVERY
+
+  @property
+  def is_adaptive(self) -> bool:
+    return self.kind is ScheduleKind.ADAPTIVE
+
+  @property
+  def counts_frames(self) -> bool:
+    """A key frame every `interval` frames (gop, fixed:K)."""
+    return self.kind in (ScheduleKind.GOP, ScheduleKind.FIXED)
+
   def spec(self) -> str:
-    if self.kind == "fixed":
+    if self.kind is ScheduleKind.FIXED:
       return f"fixed:{self.interval}"
-    if self.kind == "adaptive":
+    if self.is_adaptive:
       parts = []
       if self.score_threshold is not None:
         parts.append(f"score={self.score_threshold:g}")
       if self.residual_threshold is not None:
         parts.append(f"residual={self.residual_threshold:g}")
       return "adaptive:" + ",".join(parts)
-    return self.kind
+    return self.kind.value
 
   def reset(self):
     self._since_key = None
@@ -65,9 +89,9 @@ class Scheduler:
     `residual_energy`: the frame's mean absolute residual (what `residual=R` compares with R).
     """
     first = self._since_key is None
-    if self.kind == "every" or first or pict_type == "I":
+    if self.is_every or first or pict_type == "I":
       return True
-    if self.kind in ("gop", "fixed"):
+    if self.counts_frames:
       return self._since_key + 1 >= self.interval
     if self.residual_threshold is not None and residual_energy is not None:
       return residual_energy > self.residual_threshold
@@ -81,7 +105,7 @@ class Scheduler:
 
   def after(self, prediction: np.ndarray) -> bool:
     """Adaptive only: True when the non-key prediction drifted too far from the last key."""
-    if self.kind != "adaptive" or self.score_threshold is None:
+    if not self.is_adaptive or self.score_threshold is None:
       return False
     return self.changed_fraction(prediction) > self.score_threshold
 
@@ -96,24 +120,24 @@ class Scheduler:
 def parse(spec: str) -> Scheduler:
   """'gop' | 'every' | 'fixed:K' | 'adaptive[:score=S][,residual=R]' -> Scheduler."""
   name, _, args = spec.partition(":")
-  if name in ("gop", "every") and not args:
-    return Scheduler(name)
-  if name == "fixed":
+  if name in (ScheduleKind.GOP, ScheduleKind.EVERY) and not args:
+    return Scheduler(ScheduleKind(name))
+  if name == ScheduleKind.FIXED:
     try:
       k = int(args)
     except ValueError:
       k = 0
     if k < 1:
       raise ValueError(f"scheduler {spec!r}: fixed needs a positive interval, e.g. fixed:5")
-    return Scheduler("fixed", interval=k)
-  if name == "adaptive":
+    return Scheduler(ScheduleKind.FIXED, interval=k)
+  if name == ScheduleKind.ADAPTIVE:
     values = {"score": 0.3} if not args else {}
     for part in filter(None, args.split(",")):
       key, _, value = part.partition("=")
       if key not in ("score", "residual"):
         raise ValueError(f"scheduler {spec!r}: unknown adaptive setting {key!r} (score, residual)")
       values[key] = float(value)
-    return Scheduler("adaptive", score_threshold=values.get("score"), residual_threshold=values.get("residual"))
+    return Scheduler(ScheduleKind.ADAPTIVE, score_threshold=values.get("score"), residual_threshold=values.get("residual"))
   raise ValueError(f"unknown scheduler {spec!r}: use gop, every, fixed:K or adaptive[:score=S][,residual=R]")
 
 
