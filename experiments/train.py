@@ -12,7 +12,6 @@ A killed job resumes from its latest checkpoint when rerun with the same --model
 """
 
 import json
-import os
 
 from absl import flags
 import numpy as np

@@ -18,7 +18,7 @@ bag, and computes only the graph's last leaf, so side branches and extra sinks n
 
 * EncodeSequence runs `sequence_gops` on one source (remote inputs are first copied to the
   worker's local disk) and writes the sequence's records, in GOP order, to a spill file
-  `OUT/.spill_beam_{split}/{i:06d}.tfrecord`. Bad input (`codec.VideoError`) becomes a
+  `OUT/.spill_beam_{split}/{i:06d}.tfrecord`. Bad input (an `errors.InputError`) becomes a
   rejected part naming the original file, wherever it lives.
 * WriteShard appends its encoded parts' spill files in source order to
   `OUT/{split}-%05d-of-%05d.tfrecord` (the local path's contiguous sharding, so a sequence's
@@ -64,7 +64,6 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from tw_keras import dataset_info, fileio
 from tw_keras.errors import InputError
 from tw_keras.data import build, features, prepare, records
-from tw_keras.video import codec
 
 SPILL_DIR = ".spill_beam_{split}"  # `prepare.remove_stale` removes `.spill_*` leftovers
 REJECTED = "{split}-rejected.json"
@@ -239,7 +238,7 @@ def verify_split(plan: Dict[str, object], out: str, runner: str):
   (stats of every shard, rejected sources, worker processes, sequences written this run).
 
   Raises:
-    codec.VideoError: naming the first shard that the pipeline did not report, or that is
+    errors.InputError: naming the first shard that the pipeline did not report, or that is
       missing, or whose records differ from the count reported (empty or short).
   """
   gfile = _gfile()

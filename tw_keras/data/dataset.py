@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from tw_keras.data import features
 from tw_keras import dataset_info
-from tw_keras.video import codec, motion  # the stream's units: quarter-pel motion, 16-pixel macroblocks
+from tw_keras.video import motion  # the stream's units: quarter-pel motion, 16-pixel macroblocks
 
 _CONTEXT = {
     features.SEQUENCE_ID: tf.io.FixedLenFeature([], tf.string),
