@@ -53,3 +53,41 @@ def damage_packets(path, out, packets):
       data[j] ^= 0x5A
   with open(out, "wb") as f:
     f.write(bytes(data))
+
+
+def release_manifest(release):
+  """A released model directory's manifest.json (pytest skips, saying why, where there is none)."""
+  import json  # pylint: disable=g-import-not-at-top
+  import pytest  # pylint: disable=g-import-not-at-top
+  if not os.path.exists(os.path.join(release, "manifest.json")):
+    pytest.skip(f"{release}: no released weights in this checkout")
+  with open(os.path.join(release, "manifest.json")) as f:
+    return json.load(f)
+
+
+def assert_release_files_match(release, manifest):
+  """Every file the manifest lists has its sha256; returns their total size in bytes."""
+  import hashlib  # pylint: disable=g-import-not-at-top
+  for rel, digest in manifest["files"].items():
+    with open(os.path.join(release, rel), "rb") as f:
+      assert hashlib.sha256(f.read()).hexdigest() == digest, rel
+  return sum(os.path.getsize(os.path.join(release, rel)) for rel in manifest["files"])
+
+
+def write_h264(path, frames, fmt=None, params=None, options=None):
+  """x264 of RGB `frames` at 17 fps: `params` as x264-params (bframes, ref, keyint...), or
+  `options` as FFmpeg's encoder options (bf, refs, g)."""
+  import av  # pylint: disable=g-import-not-at-top
+  c = av.open(str(path), "w", format=fmt)
+  s = c.add_stream("libx264", rate=17)
+  s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+  if params:
+    s.codec_context.options = {"x264-params": params}
+  if options:
+    s.options = options
+  for f in frames:
+    for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+      c.mux(p)
+  for p in s.encode():
+    c.mux(p)
+  c.close()

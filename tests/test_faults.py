@@ -157,16 +157,8 @@ def test_concealed_damage_stops_preparation_unless_allowed_and_segmenting_keys_p
 
 def _h264(path, frames, fmt=None):
   """x264 without B-frames, one reference, GOP 12 (its own motion is unambiguous)."""
-  c = av.open(str(path), "w", format=fmt)
-  s = c.add_stream("libx264", rate=17)
-  s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-  s.options = {"bf": "0", "refs": "1", "g": "12"}
-  for f in frames:
-    for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-      c.mux(p)
-  for p in s.encode():
-    c.mux(p)
-  c.close()
+  from helpers import write_h264  # pylint: disable=g-import-not-at-top
+  write_h264(path, frames, fmt, options={"bf": "0", "refs": "1", "g": "12"})
 
 
 FRONT_ENDS = {  # every way a user's video is decoded: preparation's reader, and the segmenter's paths

@@ -3,23 +3,13 @@ import av
 import numpy as np
 import pytest
 
-from helpers import translated_clip
+from helpers import translated_clip, write_h264
 from tw_keras.video import codec, native
 
 
 def _x264(path, params, frames, fmt=None):
   """H.264 with x264's `params` (bframes, ref, keyint...)."""
-  h, w = frames[0].shape[:2]
-  c = av.open(path, "w", format=fmt)
-  s = c.add_stream("libx264", rate=17)
-  s.width, s.height, s.pix_fmt = w, h, "yuv420p"
-  s.codec_context.options = {"x264-params": params}
-  for f in frames:
-    for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-      c.mux(p)
-  for p in s.encode():
-    c.mux(p)
-  c.close()
+  write_h264(path, frames, fmt, params=params)
 
 
 @pytest.mark.parametrize("ext,fmt", [("mp4", None), ("ts", "mpegts")])

@@ -2,12 +2,12 @@
 they reproduce the manifest's per-frame mIoU on its check frames of SegNet's CamVid test split,
 built from ../shared/camvid through the whole path (records, then the evaluation job). CamVid
 is never in the repository (CC BY-NC): the check skips, saying why, where it is absent."""
-import hashlib
-import json
 import os
 import sys
 
 import pytest
+
+from helpers import assert_release_files_match, release_manifest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(ROOT, "weights", "camvid")
@@ -16,16 +16,11 @@ CAMVID = os.environ.get("TW_CAMVID_ROOT", os.path.join(os.path.dirname(ROOT), "s
 
 @pytest.fixture(scope="module")
 def manifest():
-  if not os.path.exists(os.path.join(RELEASE, "manifest.json")):
-    pytest.skip(f"{RELEASE}: no released CamVid weights in this checkout")
-  with open(os.path.join(RELEASE, "manifest.json")) as f:
-    return json.load(f)
+  return release_manifest(RELEASE)
 
 
 def test_every_released_file_matches_its_sha256(manifest):
-  for rel, digest in manifest["files"].items():
-    with open(os.path.join(RELEASE, rel), "rb") as f:
-      assert hashlib.sha256(f.read()).hexdigest() == digest, rel
+  assert_release_files_match(RELEASE, manifest)
   assert manifest["test"]["frames"] == 233 and "CC BY-NC" in manifest["trained_on"]
 
 

@@ -3,27 +3,22 @@ reproduce the manifest's mIoU on the first val snippets of the built-in benchmar
 records in weights/benchmark/check/ (rendered once: the renderer's bytes depend on the CPU's
 SIMD level). A format change that breaks them cannot land unnoticed."""
 import hashlib
-import json
 import os
 
 import pytest
+
+from helpers import assert_release_files_match, release_manifest
 
 RELEASE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "weights", "benchmark")
 
 
 @pytest.fixture(scope="module")
 def manifest():
-  if not os.path.exists(os.path.join(RELEASE, "manifest.json")):
-    pytest.skip(f"{RELEASE}: no released weights in this checkout yet")
-  with open(os.path.join(RELEASE, "manifest.json")) as f:
-    return json.load(f)
+  return release_manifest(RELEASE)
 
 
 def test_every_released_file_matches_its_sha256(manifest):
-  for rel, digest in manifest["files"].items():
-    with open(os.path.join(RELEASE, rel), "rb") as f:
-      assert hashlib.sha256(f.read()).hexdigest() == digest, rel
-  assert sum(os.path.getsize(os.path.join(RELEASE, rel)) for rel in manifest["files"]) < 20 * 2**20
+  assert assert_release_files_match(RELEASE, manifest) < 20 * 2**20
 
 
 def test_released_weights_reproduce_the_manifest_miou(manifest, tmp_path):
