@@ -68,13 +68,16 @@ def main(argv):
   loop.set_mixed_precision(FLAGS.mixed_precision)
   cfg = model_dir_lib.load_model_config(FLAGS.model_dir) if FLAGS.model_dir else config_lib.PRESETS[FLAGS.preset]
   cfg = dataclasses.replace(cfg, imagenet_weights=None)  # random weights time the same
-  h, w = map(int, FLAGS.size.split("x"))
+  from tw_keras.model import models  # pylint: disable=g-import-not-at-top
+  frame_h, frame_w = map(int, FLAGS.size.split("x"))
+  h, w = models.input_size(frame_h, frame_w)  # the segmenter pads frames so (bottom and right edges)
   nets = twnet.build_all(cfg, ["per_frame", *FLAGS.variants])
   if FLAGS.fold_batch_norms:
     nets = {n: net.folded() for n, net in nets.items()}
   per_frame, nk = nets["per_frame"].per_frame, {n: nets[n].nkfc for n in FLAGS.variants}
   device = tf.config.list_logical_devices()[-1]
-  print(f"model {cfg}\ndevice {device.name} ({device.device_type}); size {w}x{h}; batch 1; xla={FLAGS.xla}; "
+  print(f"model {cfg}\ndevice {device.name} ({device.device_type}); size {frame_w}x{frame_h} (network input "
+        f"{w}x{h}); batch 1; xla={FLAGS.xla}; "
         f"precision={FLAGS.mixed_precision}; "
         f"batch norms folded={FLAGS.fold_batch_norms}")
   print("timed: network forward only (tf.function, warm-up 2, median of "
@@ -88,7 +91,7 @@ def main(argv):
     gop_fps = FLAGS.gop / (t_key + (FLAGS.gop - 1) * t)
     print(f"| {name} | {t * 1e3:.1f} | {1 / t:.2f} | {gop_fps:.2f} |", flush=True)
   if FLAGS.decode:
-    print(f"\ndecode (PyAV + block motion grid, the compact inputs; CPU): {decode_fps(h, w):.1f} frames/s at {w}x{h}")
+    print(f"\ndecode (PyAV + block motion grid, the compact inputs; CPU): {decode_fps(frame_h, frame_w):.1f} frames/s at {frame_w}x{frame_h}")
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ def main(_):
     if FLAGS.skip_flops:
       flops = float("nan")
     else:
-      flops = models.count_flops(model, [x.shape for x in timing.random_inputs(cfg, variant, fh, fw)]) / 2e9
+      flops = timing.count_flops(model, [x.shape for x in timing.random_inputs(cfg, variant, fh, fw)]) / 2e9
     base_flops = base_flops or flops
     print(f"| {name} | {params:.3f} | {train:.3f} | {flops:.2f} | {flops - base_flops:+.2f} |")
   folded = {name: folding.fold_batch_norms(model) for name, model, _ in rows} if FLAGS.fold_batch_norms else {}

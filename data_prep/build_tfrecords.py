@@ -114,6 +114,10 @@ def define_flags():
   flags.DEFINE_bool("allow_corrupt_frames", _D.allow_corrupt_frames, "Keep a video whose decoder flags frames "
                     "as corrupt (damage FFmpeg concealed) and list them in build_report.json; by default such a "
                     "video stops the job with one line naming it and the frames.")
+  flags.DEFINE_list("still_clips", list(_D.still_clips), "camvid: splits whose labelled stills become "
+                    "--num_frames-frame clips, each a camera-like path of homographies over one still, written to "
+                    "OUTPUT_DIR/still_clips/ and encoded like any video (stage 2 on SegNet's 1 Hz train stills).")
+  flags.DEFINE_integer("clips_per_still", _D.clips_per_still, "--still_clips: clips drawn per still.")
   flags.DEFINE_string("input_list", None, "video: a text file naming one video (path or URI) per line.")
   flags.DEFINE_string("runner", "", "Empty: the local process pool (default). Otherwise an Apache Beam "
                       "runner (DirectRunner, DataflowRunner, FlinkRunner, SparkRunner, PortableRunner); "

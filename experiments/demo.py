@@ -67,7 +67,7 @@ def main(argv):
   from tw_keras import config as config_lib  # pylint: disable=g-import-not-at-top
   from tw_keras.data import build  # pylint: disable=g-import-not-at-top
   from tw_keras.evaluation import job, report as report_lib  # pylint: disable=g-import-not-at-top
-  from tw_keras.inference import export, runner, segment  # pylint: disable=g-import-not-at-top
+  from tw_keras.inference import export, runner, scheduler_study, segment  # pylint: disable=g-import-not-at-top
   from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
   from tw_keras.model import models  # pylint: disable=g-import-not-at-top
   from tw_keras.train import stages  # pylint: disable=g-import-not-at-top
@@ -99,8 +99,9 @@ def main(argv):
   step("3. train stage 1 + stage 2")
 
   eval_dir = os.path.join(out, "eval")
-  rep = job.evaluate_model_dir(data_dir, model_dir, eval_dir,
-                               schedulers=["gop", "fixed:4", "adaptive:score=0.3", "every"])
+  job.evaluate_model_dir(data_dir, model_dir, eval_dir)
+  rep = scheduler_study.add_to_results(data_dir, model_dir, eval_dir, ["gop", "fixed:4", "adaptive:score=0.3", "every"],
+                                       "layer1_cfr_rga")
   step("4. evaluate by key-frame distance")
 
   heldout = os.path.join(out, "heldout_input.mp4")

@@ -53,13 +53,20 @@ def main(argv):
   model_dir_lib.load_model_config(FLAGS.model_dir)  # a model directory, before anything is made in it
   fileio.check_output_dir(out, "results directory")  # before any work
   from tw_keras.data import synthetic  # pylint: disable=g-import-not-at-top
-  from tw_keras.evaluation import job, report  # pylint: disable=g-import-not-at-top
+  from tw_keras.evaluation import comparisons, job, report  # pylint: disable=g-import-not-at-top
+  from tw_keras.inference import scheduler_study  # pylint: disable=g-import-not-at-top
+  flow_root = FLAGS.flow_root or synthetic.default_root(FLAGS.data_dir)
   rep = job.evaluate_model_dir(FLAGS.data_dir, FLAGS.model_dir, out, FLAGS.split, FLAGS.variants,
                                [int(d) for d in FLAGS.distances], FLAGS.max_sequences, FLAGS.write_pngs,
-                               schedulers=FLAGS.schedulers if FLAGS.flow == "codec" else [],
-                               scheduler_variant=FLAGS.scheduler_variant, flow=FLAGS.flow,
-                               flow_root=FLAGS.flow_root or synthetic.default_root(FLAGS.data_dir))
+                               flow=FLAGS.flow, flow_root=flow_root)
+  variants = FLAGS.variants or rep["variants"]
+  if FLAGS.schedulers and scheduler_study.applies(FLAGS.flow) and FLAGS.scheduler_variant in variants:
+    rep = scheduler_study.add_to_results(FLAGS.data_dir, FLAGS.model_dir, out, FLAGS.schedulers,
+                                         FLAGS.scheduler_variant, FLAGS.split, FLAGS.max_sequences, FLAGS.flow,
+                                         flow_root)
   print(report.markdown_table(rep))
+  if rep.get("comparisons", {}).get("differences"):
+    print("\n" + comparisons.markdown(rep["comparisons"]))
   if "schedulers" in rep:
     print("\n" + report.scheduler_table(rep["schedulers"]["results"], rep["schedulers"]["cost_unit"]))
   print("\ncategory mIoU (pooled over d): " + ", ".join(

@@ -33,7 +33,9 @@ def define_flags():
   flags.DEFINE_string("checkpoint", None, "Trained model directory (experiments.train --model_dir).",
                       required=True)
   flags.DEFINE_string("output", None, "Overlay video to write (.mp4); optional with --label_dir.")
-  flags.DEFINE_string("variant", "layer1_cfr_rga", "Non-key-frame variant; 'per_frame' for none.")
+  flags.DEFINE_string("variant", None, "Non-key-frame variant; 'per_frame' for none. Default: the model "
+                      "directory's own (default_variant.json, which releases write), else layer1_cfr_rga where "
+                      "it is trained, else per_frame.")
   flags.DEFINE_string("scheduler", "gop", "gop | every | fixed:K | adaptive[:score=S][,residual=R]; "
                       "with --variant=per_frame only gop (the default) or every, both meaning every frame.")
   flags.DEFINE_string("label_dir", None, "Also write label PNGs per frame here (the model dataset's encoding: Cityscapes labelIds, else train ids).")
@@ -63,7 +65,7 @@ def build_segmenter(model_dir, variant_name, scheduler, xla=False, residual_on="
                     flow="codec"):
   from tw_keras.inference import runner, schedulers  # pylint: disable=g-import-not-at-top
   from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
-  net = model_dir_lib.load(model_dir, variant_name)
+  net = model_dir_lib.load(model_dir, variant_name or model_dir_lib.default_variant(model_dir))
   if not net.has_non_key_frames:
     if schedulers.parse(scheduler).kind not in (schedulers.ScheduleKind.GOP, schedulers.ScheduleKind.EVERY):
       raise ValueError(f"--scheduler={scheduler}: --variant=per_frame segments every frame with the "

@@ -133,3 +133,24 @@ def test_our_miou_equals_the_official_cityscapes_evaluator(evaluated, variant):
       assert np.isnan(official)
     else:
       assert iou == pytest.approx(100 * official, abs=0.01)
+
+
+def test_frames_of_any_size_are_scored_as_the_segmenter_outputs_them(tiny_records, tiny_models):
+  """CamVid's 480x360 is no multiple of 32: the protocol pads and crops as the streaming
+  segmenter does, and its chain gives the segmenter's labels frame for frame."""
+  from tw_keras.data import dataset, features
+  from tw_keras.evaluation import protocol
+  from tw_keras.inference import runner
+  gop = dict(next(iter(dataset.gop_dataset(dataset.shard_files(tiny_records, "val")))))
+  for key in (features.CLIP_IMAGES, features.CLIP_REFERENCES, features.CLIP_LABELS):
+    gop[key] = gop[key][:, :56]  # 128x56: the same 16-padded coded size (64 rows), so the same grid
+  preds = protocol.chain_predictions(tiny_models, gop, 0, 5, every_frame=True)
+  assert [tuple(p.shape) for p in preds] == [(56, 128)] * 6
+  segmenter = runner.StreamSegmenter(tiny_models, "gop", residual_on="graph", fold_batch_norms=False)
+  for t in range(6):
+    labels, is_key = segmenter(gop[features.CLIP_IMAGES][t].numpy(), gop[features.CLIP_MOTION_GRID][t].numpy(),
+                               "I" if t == 0 else "P", index=t)
+    assert is_key == (t == 0)
+    np.testing.assert_array_equal(labels, preds[t].numpy())
+  per_frame = protocol.chain_predictions(tiny_models.with_variant("per_frame"), gop, 3, 3)
+  assert per_frame.shape == (56, 128)

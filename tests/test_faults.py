@@ -382,9 +382,8 @@ def test_killed_checkpoint_write_leftovers_are_removed_and_weights_are_never_hal
   (directory / "ckpt-7_temp").mkdir(parents=True)
   (directory / "ckpt-7_temp" / "part-00000-of-00001").write_bytes(b"")
   model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-  loop.Loop(  # pylint: disable=protected-access
-      __import__("tensorflow").distribute.get_strategy(), str(directory), None, {"model": model}, 1, 1, 0, None,
-      False, "t", model)
+  loop.Loop(__import__("tensorflow").distribute.get_strategy(), str(directory), None, {"model": model},
+            loop.LoopConfig(steps=1, checkpoint_every=1, progress=False, desc="t"), model=model)
   assert not (directory / "ckpt-7_temp").exists()
   # A weights write that dies part-way leaves the previous file intact and no temporary.
   path = str(tmp_path / "w.weights.h5")

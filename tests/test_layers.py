@@ -29,7 +29,6 @@ CASES = [
      (2, 4, 4, 1), True),
     (warp.Warp, {}, [x(2, 6, 6, 5), x(2, 6, 6, 2)], (2, 6, 6, 5), False),
     (warp.FlowToStride, dict(stride=4), x(2, 16, 16, 2, scale=3), (2, 4, 4, 2), False),
-    (warp.FlowToStride, dict(stride=4, zero=True), x(2, 16, 16, 2, scale=3), (2, 4, 4, 2), False),
 ]
 
 

@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 
 from tw_keras import config as config_lib
-from tw_keras.model import correction, encoders, models, twnet
+from tw_keras.model import correction, encoders, models, twnet, warp
 
 TINY = config_lib.PRESETS["tiny"]
 H, W = 64, 96
@@ -70,6 +70,25 @@ def test_untrained_nkfc_on_the_key_frame_reproduces_the_per_frame_output(built, 
   ctx = out[variant.context_output]
   o = nk[name]([x, ctx, tf.zeros((1, H, W, 2)), tf.zeros((1, H, W, 3))])
   np.testing.assert_allclose(o["logits"].numpy(), out["logits"].numpy(), atol=1e-4)
+
+
+def test_clockwork_reuses_the_key_frames_features_without_a_warp(built):
+  """Clockwork is Layer1 FT without the warp: no warp op in its graph, motion ignored, and
+  with the same weights it computes what Layer1 FT computes at zero motion (whose warp is
+  then the identity)."""
+  per_frame, nk = built
+  clockwork, ft = nk["clockwork"], nk["layer1_ft"]
+  assert not [l for l in clockwork.layers if isinstance(l, (warp.Warp, warp.FlowToStride))]
+  assert [l for l in ft.layers if isinstance(l, warp.Warp)]
+  assert [w.shape for w in clockwork.weights] == [w.shape for w in ft.weights]  # one weights file layout
+  x = image()
+  ctx = per_frame(x)["layer1"]
+  moved = clockwork([x, ctx, tf.fill((1, H, W, 2), 8.0), tf.zeros((1, H, W, 3))])["logits"].numpy()
+  still = clockwork([x, ctx, tf.zeros((1, H, W, 2)), tf.zeros((1, H, W, 3))])["logits"].numpy()
+  np.testing.assert_array_equal(moved, still)
+  ft.set_weights(clockwork.get_weights())
+  np.testing.assert_allclose(ft([x, ctx, tf.zeros((1, H, W, 2)), tf.zeros((1, H, W, 3))])["logits"].numpy(), still,
+                             atol=1e-5)
 
 
 def test_motion_moves_the_warped_context(built):
@@ -274,13 +293,6 @@ def test_bfloat16_policy_builds_and_runs():
 def test_tail_layer_names_are_the_layers_the_tail_builds():
   """The NKFC's copy check counts layers by `TAIL_LAYER_NAMES`: it must name what is built."""
   assert tuple(models._tail_layers(TINY)) == models.TAIL_LAYER_NAMES  # pylint: disable=protected-access
-
-
-def test_count_flops_of_one_convolution():
-  import keras
-  x = keras.Input((8, 8, 2))
-  model = keras.Model(x, {"logits": keras.layers.Conv2D(4, 3, padding="same", use_bias=False)(x)})
-  assert models.count_flops(model, [(1, 8, 8, 2)]) == 2 * 8 * 8 * 4 * 3 * 3 * 2  # 2 per multiply-add
 
 
 def test_imagenet_weights_come_from_keras_cache_or_fail_offline_in_one_line(tmp, monkeypatch):

@@ -30,13 +30,14 @@ def _whole_path(tmp, layout, root, info, height, width):
   report = build.build(build.BuildConfig(dataset=layout, input_dir=root, output_dir=data, workers=1), log=lines.append)
   # Labels at frames 5, 11 and 23 of 24-frame videos: frame 5 has too short a history for 12 frames.
   assert report["skipped_labelled_frames"] == {"train": 2, "val": 1}
-  assert "train: 2 labelled frame(s) skipped: fewer than 11 frames before them in their video" in lines
+  assert "train: 2 labelled frame(s) end no GOP: fewer than 11 frames before them in their video (never scored; stage 2 still trains on those inside a GOP)" in lines
   assert report["splits"]["train"]["gops"] == 4 and report["splits"]["val"]["gops"] == 2
   assert dataset.dataset_info_of(data) == info
   gop = next(iter(dataset.gop_dataset(dataset.shard_files(data, "val"))))
   assert gop[dataset.features.CLIP_IMAGES].shape == (12, height, width, 3)
   assert list(gop[dataset.features.CLIP_FRAME_INDEX].numpy()) == list(range(0, 12))
-  assert [bool(v) for v in gop[dataset.features.CLIP_HAS_LABEL].numpy()] == [False] * 11 + [True]
+  # frame 5 ends no window but lies inside the one ending at 11: scored there (as CamVid's runs)
+  assert [bool(v) for v in gop[dataset.features.CLIP_HAS_LABEL].numpy()] == [False] * 5 + [True] + [False] * 5 + [True]
   seen = set(np.unique(gop[dataset.features.CLIP_LABELS][-1].numpy()))
   assert seen <= set(range(info.num_classes)) | {255} and len(seen - {255}) >= 3
 
@@ -166,7 +167,7 @@ def test_segnets_camvid_copy_goes_in_as_it_is(tmp):
   lines = []
   report = build.build(build.BuildConfig(dataset="camvid", input_dir=root, output_dir=os.path.join(tmp, "data"),
                                          splits=("val",), workers=1), log=lines.append)
-  assert "val: 1 video(s) -> 3 GOPs; 3 single-frame sample(s); 11 labelled frame(s) skipped (too short a history)" \
+  assert "val: 1 video(s) -> 3 GOPs; 3 single-frame sample(s); 11 labelled frame(s) end no GOP (too short a history)" \
       in lines
   assert report["splits"]["val"]["gops"] == 6 and report["splits"]["val"]["frames"] == 3 * 12 + 3
   gops = list(dataset.gop_dataset(dataset.shard_files(os.path.join(tmp, "data"), "val")))

@@ -1,4 +1,4 @@
-"""inference/schedulers and inference/scheduling: the key-frame schedulers on their own, in the
+"""inference/schedulers and inference/scheduler_study: the key-frame schedulers on their own, in the
 streaming segmenter, tuned on a video, and compared by mIoU against cost."""
 import os
 
@@ -8,7 +8,7 @@ import pytest
 from tw_keras import config as config_lib
 from tw_keras.data import dataset, features
 from tw_keras.evaluation import report
-from tw_keras.inference import runner, scheduling, schedulers, segment
+from tw_keras.inference import runner, scheduler_study, schedulers, segment
 from tw_keras.model import twnet
 from tw_keras.video import codec
 
@@ -151,7 +151,7 @@ def test_scheduler_evaluation_counts_and_costs(tiny_records):
   gops = list(dataset.gop_dataset(dataset.shard_files(tiny_records, "val")))
   frames = sum(int(g[features.CLIP_IMAGES].shape[0]) for g in gops)
   i_frames = sum(int((g[features.CLIP_PICT_TYPES].numpy() == b"I").sum()) for g in gops)
-  res = scheduling.evaluate_schedulers(net, gops, ["every", "gop", "fixed:3"],
+  res = scheduler_study.evaluate_schedulers(net, gops, ["every", "gop", "fixed:3"],
                                      key_cost=10.0, non_key_cost=4.0)
   assert res["every"]["key_frame_rate"] == 1.0 and res["every"]["cost_per_frame"] == 10.0
   assert res["gop"]["key_frame_rate"] == round(i_frames / frames, 3)
@@ -170,10 +170,29 @@ def test_scheduler_temporal_consistency_agrees_with_the_per_distance_harness(tin
   from tw_keras.evaluation import protocol  # pylint: disable=g-import-not-at-top
   net = twnet.build(TINY, "layer1_cfr_rga")
   gops = list(dataset.gop_dataset(dataset.shard_files(tiny_records, "val")))
-  res = scheduling.evaluate_schedulers(net, gops, ["every", "gop"], tc_motion=protocol.codec_motion)
+  res = scheduler_study.evaluate_schedulers(net, gops, ["every", "gop"], tc_motion=protocol.codec_motion)
   harness = protocol.evaluate({"per_frame": net.with_variant("per_frame")}, gops, [0], tc_motion=protocol.codec_motion)
   tc = protocol.metrics.temporal_consistency(*harness["tc_counts"]["per_frame"])
   assert res["every"]["temporal_consistency"] == pytest.approx(tc, abs=0.5)
   assert 0 <= res["gop"]["temporal_consistency"] <= 100
   assert f"| {res['gop']['temporal_consistency']} |" in report.scheduler_table(res, "GMACs")
-  assert scheduling.evaluate_schedulers(net, gops[:1], ["gop"])["gop"]["temporal_consistency"] is None
+  assert scheduler_study.evaluate_schedulers(net, gops[:1], ["gop"])["gop"]["temporal_consistency"] is None
+
+
+def test_the_study_adds_its_table_to_the_evaluation_jobs_results(tiny_records, tiny_model_dir, tmp):
+  """Entry points run the study after the evaluation job, into the same results; it needs the
+  codec's motion (the streaming segmenter's)."""
+  import json
+  from tw_keras.evaluation import job
+  job.evaluate_model_dir(tiny_records, tiny_model_dir, tmp, variants=["per_frame", "layer1_cfr_rga"],
+                         max_sequences=1, write_pngs=False, quiet=True)
+  rep = scheduler_study.add_to_results(tiny_records, tiny_model_dir, tmp, ["gop", "every"], "layer1_cfr_rga",
+                                       max_sequences=1)
+  on_disk = json.load(open(f"{tmp}/results.json"))
+  assert set(on_disk["schedulers"]["results"]) == {"gop", "every"} == set(rep["schedulers"]["results"])
+  assert on_disk["schedulers"]["cost_unit"] == "GMACs at 128x64"
+  md = open(f"{tmp}/results.md").read()
+  assert "Key-frame schedulers (layer1_cfr_rga on non-key frames)" in md and "| per_frame |" in md
+  assert not scheduler_study.applies("dis")
+  with pytest.raises(ValueError, match="the schedulers run the streaming segmenter on the codec's motion"):
+    scheduler_study.add_to_results(tiny_records, tiny_model_dir, tmp, ["gop"], "layer1_cfr_rga", flow="dis")

@@ -237,3 +237,33 @@ def test_stage1_keeps_the_weights_that_scored_best_on_val(tiny_records, tmp, mon
       f.visit(lambda n: names.append(n) if n.endswith("vars/0") else None)
       return np.array(f[sorted(names)[0]])
   assert not np.array_equal(first_kernel(best), first_kernel(os.path.join(tmp, "stage1", "per_frame.weights.h5")))
+
+
+def test_a_checkpoint_of_the_old_layout_still_resumes(tmp_path):
+  """Checkpoints written before the keys were `TWNet.checkpoint_items`' (the trained network's
+  weights under "weights/<path>", the Keras model under "model") restore into today's loop:
+  step, every weight and the optimizer's state."""
+  import tensorflow as tf
+  from tw_keras.model import twnet
+  from tw_keras.train import loop, stages
+  old = stages.PerFrameTask(PRESET.model, PRESET.stage1)
+  for v in old.model.weights:
+    if "float" in v.dtype:
+      v.assign(tf.random.stateless_uniform(v.shape, [7, len(v.path)], dtype=v.dtype))
+  old.optimizers["decoder"].iterations.assign(5)
+  step = tf.Variable(5, dtype=tf.int64)
+  directory = str(tmp_path / "stage1")
+  tf.train.Checkpoint(step=step, model=old.model, optimizer_decoder=old.optimizers["decoder"],
+                      optimizer_encoder=old.optimizers["encoder"],
+                      weights=twnet.weights_by_path(old.model)).save(os.path.join(directory, "ckpt"))
+  new = stages.PerFrameTask(PRESET.model, PRESET.stage1)
+  assert list(new.checkpoint_items())[0] == "per_frame"
+  runner = loop.Loop(tf.distribute.get_strategy(), directory, None, new.checkpoint_items(),
+                     loop.LoopConfig(steps=8, checkpoint_every=2, progress=False), model=new.model)
+  assert runner.restore() == 5
+  for a, b in zip(old.model.weights, new.model.weights):
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+  assert int(new.optimizers["decoder"].iterations.numpy()) == 5
+  runner.save()  # written again, under today's keys
+  keys = {k.split("/")[0] for k, _ in tf.train.list_variables(tf.train.latest_checkpoint(directory))}
+  assert "per_frame" in keys and "weights" not in keys and "model" not in keys

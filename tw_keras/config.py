@@ -74,8 +74,8 @@ class Variant:
     warp_layer: 1, 2 or 3 (NKFC) -- the decoder layer whose features are warped.
     fine_tune: whether stage 2 trains the NKFC tail (False = "warp only").
     cfr, rga: correction modules.
-    zero_motion: ignore the motion field (the Clockwork fixed-rate baseline: cached deep
-      features fused with fresh shallow ones).
+    zero_motion: no motion (the Clockwork baseline: the key frame's deep features, not
+      warped, fused with the frame's fresh shallow ones; the NKFC has no warp op at all).
   """
   name: str
   kind: Kind = Kind.NKFC

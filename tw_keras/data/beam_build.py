@@ -278,19 +278,14 @@ def run(config: build.BuildConfig, runner: str, beam_args: Sequence[str] = (), l
   start = time.time()
   gfile = _gfile()
   out = config.output_dir
-  report = {"dataset": config.dataset, "codec": config.codec, "gop": config.gop, "qscale": config.qscale,
-            "residual_mode": config.residual_mode, "runner": runner, "splits": {}}
+  report = build.report_header(config, runner=runner)
   if fileio.is_remote(out):
     gfile.makedirs(out)
   else:
     fileio.check_output_dir(out)
   # One job per local output directory (an OS lock); object stores have no such lock.
   with (contextlib.nullcontext() if fileio.is_remote(out) else fileio.DirectoryLock(out)):
-    if config.dataset == "synthetic":
-      t = time.time()
-      build.render_synthetic(config.source_root, config.synthetic_config, config.workers)
-      report["synthetic_render_seconds"] = round(time.time() - t, 2)
-      report["synthetic_root"] = config.source_root
+    build.make_inputs(config, report)
 
     if not fileio.is_remote(out):
       build.check_descriptor(config, out)

@@ -9,6 +9,7 @@ into a `BuildConfig`; the demo builds one directly.
 
 import dataclasses
 import glob
+import itertools
 import os
 import time
 from typing import Dict, List, Optional, Tuple
@@ -17,7 +18,7 @@ import tqdm
 
 from tw_keras import dataset_info, fileio
 from tw_keras.errors import InputError
-from tw_keras.data import features, layouts, prepare, synthetic
+from tw_keras.data import features, layouts, prepare, still_clips, synthetic
 from tw_keras.video import codec
 
 DATASETS = ("synthetic", "cityscapes", "camvid", "labelled_video", "video")
@@ -50,7 +51,10 @@ class BuildConfig:
       which must be labelled (19; -1 = none). num_frames 0 = all from first_frame. For
       camvid and labelled_video, num_frames (1..gop) frames end at each labelled frame.
     synthetic_*: size and snippet counts of the built-in benchmark, and whether its exact flow
-      is written too (ROOT/flow/, `synthetic` module doc); seed: its seed.
+      is written too (ROOT/flow/, `synthetic` module doc); seed: its seed (and the still clips').
+    still_clips: camvid only: splits whose labelled stills become clips of `num_frames` frames,
+      `clips_per_still` per still, each a camera-like path of homographies over the still
+      (`still_clips`), written to OUTPUT_DIR/still_clips/ and encoded like any video.
     input_pattern, input_list: video only, instead of input_dir: a file pattern (glob; may
       be a remote URI such as gs://bucket/videos/*.mp4) or a text file (local or remote)
       naming one video per line.
@@ -80,10 +84,15 @@ class BuildConfig:
   input_list: Optional[str] = None
   descriptor: Optional[str] = None
   allow_corrupt_frames: bool = False
+  still_clips: Tuple[str, ...] = ()
+  clips_per_still: int = 1
 
   def __post_init__(self):
     if self.dataset not in DATASETS:
       raise ValueError(f"unknown dataset {self.dataset!r}: use one of {', '.join(DATASETS)}")
+    object.__setattr__(self, "still_clips", tuple(self.still_clips))
+    if self.still_clips and self.dataset != "camvid":
+      raise ValueError(f"--still_clips: clips are made from CamVid's stills (--dataset=camvid), not {self.dataset}")
     if self.dataset in WINDOWED and not 1 <= self.num_frames <= self.gop:
       raise ValueError(f"--dataset={self.dataset}: --num_frames must be 1..{self.gop} (the GOP), "
                        f"got {self.num_frames}")
@@ -120,6 +129,10 @@ class BuildConfig:
     return self.input_dir
 
   @property
+  def still_clips_root(self) -> str:
+    return os.path.join(self.output_dir or "", "still_clips")
+
+  @property
   def output_splits(self) -> Tuple[str, ...]:
     if self.dataset == "video":
       return (self.splits[0],) if self.splits != ("train", "val") else ("video",)
@@ -143,6 +156,41 @@ def render_synthetic(root: str, config: synthetic.SyntheticConfig, workers: int)
 
 def _render_one(args):
   return synthetic.write_snippet(*args)
+
+
+def write_still_clips(config: BuildConfig, log=print):
+  """The still clips of `config.still_clips` (resumable: finished clips are kept), at the
+  stills' multiple-of-32 interior (352x480 for SegNet's 480x360)."""
+  for split in config.still_clips:
+    stills = still_clips.camvid_stills(config.input_dir, split)
+    first = next(stills)
+    h, w = first[1].shape[:2]
+    size = (h // 32 * 32, w // 32 * 32)
+    n = still_clips.write_clips(itertools.chain([first], stills), config.still_clips_root, split,
+                                config.info, size, config.num_frames, config.clips_per_still, seed=config.seed)
+    log(f"{split}: {n} clip(s) of {config.num_frames} frames at {size[1]}x{size[0]} from its stills "
+        f"in {config.still_clips_root}")
+
+
+def report_header(config: BuildConfig, **extra) -> Dict[str, object]:
+  """The report's settings, the same for every runner."""
+  return {"dataset": config.dataset, "codec": config.codec, "gop": config.gop, "qscale": config.qscale,
+          "residual_mode": config.residual_mode, **extra, "splits": {}}
+
+
+def make_inputs(config: BuildConfig, report: Dict[str, object], log=print):
+  """What a build renders before it reads its sources (every runner): the built-in benchmark
+  (synthetic) or the still clips (`still_clips`); their times and roots go into `report`."""
+  if config.dataset == "synthetic":
+    t = time.time()
+    render_synthetic(config.source_root, config.synthetic_config, config.workers)
+    report["synthetic_render_seconds"] = round(time.time() - t, 2)
+    report["synthetic_root"] = config.source_root
+  if config.still_clips:
+    t = time.time()
+    write_still_clips(config, log)
+    report["still_clips_seconds"] = round(time.time() - t, 2)
+    report["still_clips_root"] = config.still_clips_root
 
 
 def _listed_inputs(config: BuildConfig) -> List[str]:
@@ -175,6 +223,8 @@ def find_sources(config: BuildConfig, split: str) -> Tuple[List[prepare.Source],
     raise ValueError(f"dataset {config.dataset!r} needs an input directory (BuildConfig.input_dir)")
   if config.dataset == "video":
     return layouts.find_video_sources(root), 0
+  if config.dataset == "camvid" and split in config.still_clips:
+    return layouts.find_labelled_video_sources(config.still_clips_root, split, config.info, config.num_frames)
   if config.dataset == "camvid":
     return layouts.find_camvid_sources(root, split, config.info, config.num_frames)
   if config.dataset == "labelled_video":
@@ -184,8 +234,8 @@ def find_sources(config: BuildConfig, split: str) -> Tuple[List[prepare.Source],
 
 
 def skipped_line(split: str, skipped: int, num_frames: int) -> str:
-  return (f"{split}: {skipped} labelled frame(s) skipped: fewer than {num_frames - 1} frames before them "
-          "in their video")
+  return (f"{split}: {skipped} labelled frame(s) end no GOP: fewer than {num_frames - 1} frames before them "
+          "in their video (never scored; stage 2 still trains on those inside a GOP)")
 
 
 def formed_line(split: str, sources: List[prepare.Source], skipped: int) -> Optional[str]:
@@ -196,7 +246,7 @@ def formed_line(split: str, sources: List[prepare.Source], skipped: int) -> Opti
   if not windowed and not single:
     return None
   return (f"{split}: {len(windowed)} video(s) -> {sum(len(s.windows) for s in windowed)} GOPs; "
-          f"{single} single-frame sample(s); {skipped} labelled frame(s) skipped (too short a history)")
+          f"{single} single-frame sample(s); {skipped} labelled frame(s) end no GOP (too short a history)")
 
 
 def corrupt_line(split: str, corrupt: Dict[str, List[int]]) -> str:
@@ -234,15 +284,10 @@ def build(config: BuildConfig, log=print) -> Dict[str, object]:
   if not config.output_dir:
     raise ValueError("BuildConfig.output_dir is required")
   start = time.time()
-  report = {"dataset": config.dataset, "codec": config.codec, "gop": config.gop, "qscale": config.qscale,
-            "residual_mode": config.residual_mode, "splits": {}}
+  report = report_header(config)
   fileio.check_output_dir(config.output_dir)
   with fileio.DirectoryLock(config.output_dir):  # one job per output directory, released even by kill -9
-    if config.dataset == "synthetic":
-      t = time.time()
-      render_synthetic(config.source_root, config.synthetic_config, config.workers)
-      report["synthetic_render_seconds"] = round(time.time() - t, 2)
-      report["synthetic_root"] = config.source_root
+    make_inputs(config, report, log)
     check_descriptor(config, config.output_dir)
     for split in config.output_splits:
       sources, skipped = find_sources(config, split)

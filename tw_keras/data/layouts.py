@@ -107,15 +107,16 @@ def find_camvid_sources(root: str, split: str, info: dataset_info.DatasetInfo, n
   return frame_sources(split, frames_by_seq, num_frames)
 
 
-def camvid_subset(root: str, split: str, count: int, out_root: str) -> List[str]:
+def camvid_subset(root: str, split: str, count: int, out_root: str, consecutive: bool = False) -> List[str]:
   """A SegNet-layout tree at `out_root` holding `count` labelled frames of `split`, evenly
-  spaced in name order (so every sequence has its share), as links to `root`'s files: the
-  released CamVid weights' check set, built by the release and by its test alike. Returns
+  spaced in name order (so every sequence has its share), or the first `count` in name order
+  (`consecutive`: the start of val's 15 Hz run, a video), as links to `root`'s files: the
+  released CamVid weights' check sets, built by the release and by its test alike. Returns
   the frames' names."""
   every = sorted(os.path.basename(p) for p in glob.glob(os.path.join(root, f"{split}annot", "*.png")))
   if len(every) < count:
     raise InputError(os.path.join(root, f"{split}annot"), f"{len(every)} labels, {count} wanted")
-  names = [every[i * len(every) // count] for i in range(count)]
+  names = every[:count] if consecutive else [every[i * len(every) // count] for i in range(count)]
   for folder in (split, f"{split}annot"):
     os.makedirs(os.path.join(out_root, folder), exist_ok=True)
     for name in names:
@@ -191,18 +192,20 @@ def find_labelled_video_sources(root: str, split: str, info: dataset_info.Datase
                                 ) -> Tuple[List[Source], int]:
   """A user's own labelled videos::
 
-    ROOT/{split}/videos/{name}.{ext}               any container FFmpeg reads
+    ROOT/{split}/videos/{name}.{ext}               any container FFmpeg reads, or
+    ROOT/{split}/videos/{name}/                    a folder of numbered frames
     ROOT/{split}/labels/{name}_{frame:06d}.png     frame = 0-based decoded frame of that video
 
-  Labels are in the descriptor's encoding; each labelled frame becomes one window (as
-  CamVid's). Returns (sources, labelled frames skipped for too short a history).
+  Labels are in the descriptor's encoding; each labelled frame with a long enough history
+  ends one window (as CamVid's), and every labelled frame inside a window is kept. Returns (sources, labelled frames skipped for too short a history).
   """
   video_dir, label_dir = os.path.join(root, split, "videos"), os.path.join(root, split, "labels")
   for d in (video_dir, label_dir):
     if not os.path.isdir(d):
       raise InputError(d, "no such directory (expected the labelled_video layout: {split}/videos, {split}/labels)")
-  videos = {os.path.splitext(os.path.basename(p))[0]: p for p in sorted(glob.glob(os.path.join(video_dir, "*")))
-            if os.path.isfile(p) and not os.path.basename(p).startswith(".")}
+  videos = {os.path.splitext(os.path.basename(p))[0] if os.path.isfile(p) else os.path.basename(p): p
+            for p in sorted(glob.glob(os.path.join(video_dir, "*")))
+            if (os.path.isfile(p) or sources.is_frame_folder(p)) and not os.path.basename(p).startswith(".")}
   labels_by_seq = collections.defaultdict(dict)
   for path in sorted(glob.glob(os.path.join(label_dir, "*.png"))):
     m = re.match(r"^(?P<seq>.+)_(?P<n>\d{6})\.png$", os.path.basename(path))
@@ -230,12 +233,13 @@ def _windowed_sources(split, videos, labels_by_seq, info, num_frames):
     offset = info.frame_offset(seq)
     indexed = {n + offset: path for n, path in labels_by_seq[seq].items()}
     usable = sorted(i for i in indexed if i >= num_frames - 1)
-    skipped += len(indexed) - len(usable)
+    skipped += len(indexed) - len(usable)  # no window ends at them (they may lie inside one)
     if not usable:
       continue
     labels = [None] * (usable[-1] + 1)
-    for i in usable:
-      labels[i] = indexed[i]
+    for i in indexed:  # every labelled frame inside a window is scored, as CamVid's runs
+      if 0 <= i <= usable[-1]:
+        labels[i] = indexed[i]
     out.append(Source(f"{split}/{seq}", video=videos[seq], labels=tuple(labels), first_index=-offset,
                       windows=tuple((i - num_frames + 1, i) for i in usable), resize_labels=True))
   return out, skipped

@@ -1,11 +1,13 @@
 """The evaluation job: a model directory and a data split in, the results on disk.
 
-`evaluate_model_dir` runs every variant through the per-distance protocol (`protocol`),
-optionally compares key-frame schedulers, and writes to its output directory::
+`evaluate_model_dir` runs every variant through the per-distance protocol (`protocol`) and
+writes to its output directory::
 
   results.json            mIoU / category mIoU per d, mean over d, TapLab's seeded draw,
                           per-class and per-category IoU (pooled over d)
-  results.md              the per-distance table (+ the scheduler table)
+  results.md              the per-distance table, the tables' differences with their intervals
+                          (`comparisons`), and the scheduler table when
+                          `inference.scheduler_study` adds one
   miou_vs_distance.png    the plot
   labelids/gt/*_gtFine_labelIds.png and labelids/{variant}/*_leftImg8bit.png
                           label PNGs of frame 19, predictions at TapLab's drawn d, in the
@@ -22,23 +24,26 @@ import tqdm
 
 from tw_keras import dataset_info, fileio
 from tw_keras.data import dataset, features, flow_sources, label_png
-from tw_keras.evaluation import protocol, report, timing
+from tw_keras.evaluation import comparisons, protocol, report
 from tw_keras.model import model_dir as model_dir_lib
-from tw_keras.model import models
 
 
 TC_DIS = "DIS flow, forward-backward consistent pixels"
 
 
-def _exact_motion(flow_root):
-  """TC's motion on the built-in benchmark: (exact flow into frame t, its visibility mask)."""
-  return lambda gop, t: flow_sources.exact_flow(flow_root, gop[features.CLIP_SEQUENCE_ID].numpy().decode(),
-                                                int(gop[features.CLIP_FRAME_INDEX][t]))
+def tc_motion(flow_root=None):
+  """(TC's motion: callable(gop, t) -> (motion into frame t, valid mask), its description):
+  the built-in benchmark's exact flow and visibility mask where `flow_root` holds them (ROOT/flow/),
+  else DIS optical flow on the pixels that pass its forward-backward test."""
+  if flow_root and os.path.isdir(os.path.join(flow_root, "flow")):
+    exact = lambda gop, t: flow_sources.exact_flow(flow_root, gop[features.CLIP_SEQUENCE_ID].numpy().decode(),
+                                                   int(gop[features.CLIP_FRAME_INDEX][t]))
+    return exact, "exact flow, visible pixels"
+  return protocol.dis_motion, TC_DIS
 
 
 def evaluate_model_dir(data_dir, model_dir, output_dir, split="val", variants=None, distances=range(12),
-                   max_sequences=0, write_pngs=True, quiet=False, schedulers=(),
-                   scheduler_variant="layer1_cfr_rga", flow="codec", flow_root=None):
+                       max_sequences=0, write_pngs=True, quiet=False, flow="codec", flow_root=None):
   """Evaluates the variants of `model_dir` on `data_dir`'s `split`; writes `output_dir`.
 
   Args:
@@ -47,16 +52,12 @@ def evaluate_model_dir(data_dir, model_dir, output_dir, split="val", variants=No
     max_sequences: at most this many GOPs (0 = all).
     write_pngs: labelId PNGs of frame 19 at TapLab's drawn d, for `cityscapesscripts`.
     quiet: no progress bar.
-    schedulers: key-frame scheduler specs to compare on `scheduler_variant` (mIoU against
-      cost per frame in GMACs); empty = skip.
     flow, flow_root: the non-key frames' motion (`data.flow_sources`): "codec" (the records'),
       "dis" (optical flow) or "gt" (the benchmark's exact flow, under `flow_root`).
   Returns:
-    The report dictionary written to `output_dir/results.json`.
+    The report dictionary written to `output_dir/results.json` (the key-frame scheduler study,
+    `inference.scheduler_study`, adds to it when an entry point asks).
   """
-  if schedulers and flow != "codec":
-    raise ValueError(f"the schedulers run the streaming segmenter on the codec's motion, not {flow!r}: "
-                     "give no schedulers (--schedulers=) with another flow source")
   variants = variants or model_dir_lib.available_variants(model_dir)
   nets = model_dir_lib.load_all(model_dir, variants)
   files = dataset.shard_files(data_dir, split)
@@ -68,11 +69,7 @@ def evaluate_model_dir(data_dir, model_dir, output_dir, split="val", variants=No
     gops = gops.take(max_sequences)
   if flow != "codec":
     gops = flow_sources.WithMotion(gops, flow, flow_root)
-  # Temporal consistency warps with the exact flow and counts only pixels visible in both
-  # frames where the benchmark's flow is there; otherwise with DIS, on the pixels that pass
-  # its forward-backward test.
-  has_exact = bool(flow_root) and os.path.isdir(os.path.join(flow_root, "flow"))
-  tc_motion = _exact_motion(flow_root) if has_exact else protocol.dis_motion
+  motion_of_tc, tc_described = tc_motion(flow_root)
   os.makedirs(output_dir, exist_ok=True)
   final_png_dir = os.path.join(output_dir, "labelids")
   written = set()
@@ -96,7 +93,7 @@ def evaluate_model_dir(data_dir, model_dir, output_dir, split="val", variants=No
       with tqdm.tqdm(desc="evaluate", unit="seq", disable=quiet or None) as bar:
         result = protocol.evaluate(nets, gops, list(distances),
                                      prediction_writer=writer if write_pngs else None,
-                                     progress=lambda: bar.update(1), tc_motion=tc_motion)
+                                     progress=lambda: bar.update(1), tc_motion=motion_of_tc)
     except tf.errors.OpError:
       dataset.raise_if_corrupt(files)  # names the bad shard
       raise
@@ -104,28 +101,22 @@ def evaluate_model_dir(data_dir, model_dir, output_dir, split="val", variants=No
   rep["seconds"] = round(time.time() - t, 1)
   rep["model_dir"], rep["split"], rep["flow"] = model_dir, split, flow
   rep["trained_flow"] = {n: model_dir_lib.stage2_flow(model_dir, n) for n, net in nets.items() if net.variant.trainable}
-  rep["tc_motion"] = "exact flow, visible pixels" if has_exact else TC_DIS
-  sched_md = ""
-  if schedulers and scheduler_variant in nets:
-    # The one call from evaluation/ up into inference/: schedulers are scored on the deployed
-    # streaming segmenter (WORKSPACE.md, layout).
-    from tw_keras.inference import scheduling  # pylint: disable=g-import-not-at-top
-    net = nets[scheduler_variant]
-    first = next(iter(dataset.gop_dataset(files).take(1)))
-    h, w = first[features.CLIP_IMAGES].shape[1:3]
-    h, w = -(-h // models.INPUT_MULTIPLE) * models.INPUT_MULTIPLE, -(-w // models.INPUT_MULTIPLE) * models.INPUT_MULTIPLE
-    shapes = lambda v: [x.shape for x in timing.random_inputs(net.config, v, h, w)]
-    key_cost = models.count_flops(net.per_frame, shapes(None)) / 2e9
-    nk_cost = models.count_flops(net.nkfc, shapes(net.variant)) / 2e9
-    rep["schedulers"] = {"variant": scheduler_variant, "cost_unit": f"GMACs at {w}x{h}",
-                         "results": scheduling.evaluate_schedulers(net, gops, schedulers, key_cost, nk_cost,
-                                                                      tc_motion)}
-    sched_md = (f"\n\nKey-frame schedulers ({scheduler_variant} on non-key frames):\n\n" +
-                report.scheduler_table(rep["schedulers"]["results"], rep["schedulers"]["cost_unit"]))
+  rep["tc_motion"] = tc_described
   fileio.write_json(os.path.join(output_dir, "results.json"), rep, indent=1)
-  table = report.markdown_table(rep)
-  fileio.write_text(os.path.join(output_dir, "results.md"),
-                    f"mIoU (%) by key-frame distance, {rep['sequences']} sequences of {split}, motion: {flow}\n\n"
-                  f"{table}{sched_md}\n")
+  write_markdown(rep, output_dir)
   report.plot(rep, os.path.join(output_dir, "miou_vs_distance.png"))
   return rep
+
+
+def write_markdown(rep, output_dir):
+  """results.md: the per-distance table, the tables' differences, and the scheduler table
+  when the study has added one."""
+  table = report.markdown_table(rep)
+  if rep.get("comparisons", {}).get("differences"):
+    table += "\n\n" + comparisons.markdown(rep["comparisons"])
+  if "schedulers" in rep:
+    table += (f"\n\nKey-frame schedulers ({rep['schedulers']['variant']} on non-key frames):\n\n" +
+              report.scheduler_table(rep["schedulers"]["results"], rep["schedulers"]["cost_unit"]))
+  fileio.write_text(os.path.join(output_dir, "results.md"),
+                    f"mIoU (%) by key-frame distance, {rep['sequences']} sequences of {rep['split']}, "
+                    f"motion: {rep['flow']}\n\n{table}\n")

@@ -25,33 +25,41 @@ from tw_keras.video import codec
 TAPLAB_SEED = 12345
 
 
+def per_frame_outputs(net: twnet.TWNet, image):
+  """The per-frame CNN's outputs on a frame [1, H, W, 3] of any size: edge-padded to the
+  network's input multiple first, as the segmenter pads (logits [1, H', W', K], padded)."""
+  return net.compiled_per_frame()(twnet.pad_to_input(tf.cast(image, tf.float32)))
+
+
 def chain_predictions(net: twnet.TWNet, gop, key: int, target: int, key_out=None, every_frame: bool = False):
   """Runs key frame `key` through the per-frame CNN and chains to `target` through the
-  non-key-frame model (the per-frame variant scores the key frame itself).
+  non-key-frame model (the per-frame variant scores the key frame itself), by the streaming
+  segmenter's steps: frames of any size are padded and the labels cropped in the graph
+  (`TWNet.segment_non_key_frame`), so what is scored is what a user's segmenter outputs.
 
   Args:
     net: the TWNet; its compiled steps are built once and reused.
     gop: parsed GOP dictionary (tensors [T, ...]).
-    key_out: the per-frame CNN's outputs on frame `key`, if already computed.
+    key_out: `per_frame_outputs` of frame `key`, if already computed.
     every_frame: return the prediction of every frame key..target of the chain.
   Returns:
     [H, W] int32 train-id prediction at `target` (a list of them with `every_frame`).
   """
   images = gop[features.CLIP_IMAGES]
-  key_out = key_out if key_out is not None else net.compiled_per_frame()(tf.cast(images[key:key + 1], tf.float32))
-  labels = lambda out: tf.argmax(out[models.PRED_LOGITS][0], -1, output_type=tf.int32)
-  preds = [labels(key_out)]
+  h, w = int(images.shape[1]), int(images.shape[2])
+  key_out = key_out if key_out is not None else per_frame_outputs(net, images[key:key + 1])
+  preds = [tf.argmax(key_out[models.PRED_LOGITS][0, :h, :w], -1, output_type=tf.int32)]
   if key == target or not net.has_non_key_frames:
     return preds if every_frame else preds[-1]
-  non_key_frame = net.compiled()[1]
   cell = int(gop[features.CLIP_MOTION_CELL])
+  non_key_frame = net.compiled_streaming(with_logits=True, cell=cell)[1]
   context = net.context_of(key_out)
   for t in range(key + 1, target + 1):  # the codec's compact inputs; the model expands them
     out = non_key_frame(images[t:t + 1], gop[features.CLIP_REFERENCES][t:t + 1], context,
-                        gop[features.CLIP_MOTION_GRID][t:t + 1], cell=cell)
+                        gop[features.CLIP_MOTION_GRID][t:t + 1])
     context = out[models.PRED_CONTEXT]
     if every_frame or t == target:
-      preds.append(labels(out))
+      preds.append(out[models.PRED_LABELS][0])
   return preds if every_frame else preds[-1]
 
 
@@ -119,8 +127,7 @@ def evaluate(nets: Dict[str, twnet.TWNet], gops: Iterable[Dict], distances: Sequ
 
     def per_frame_out(net, i):
       if (id(net.per_frame), i) not in outputs:
-        outputs[(id(net.per_frame), i)] = net.compiled_per_frame()(tf.cast(gop[features.CLIP_IMAGES][i:i + 1],
-                                                                           tf.float32))
+        outputs[(id(net.per_frame), i)] = per_frame_outputs(net, gop[features.CLIP_IMAGES][i:i + 1])
       return outputs[(id(net.per_frame), i)]
 
     chains = {}  # name -> every frame's prediction of the whole chain (key frame 0), for TC
@@ -128,7 +135,7 @@ def evaluate(nets: Dict[str, twnet.TWNet], gops: Iterable[Dict], distances: Sequ
 
     def whole_chain(net):
       if not net.has_non_key_frames:
-        return [tf.argmax(per_frame_out(net, i)[models.PRED_LOGITS][0], -1, output_type=tf.int32) for i in range(n_frames)]
+        return [chain_predictions(net, gop, i, i, per_frame_out(net, i)) for i in range(n_frames)]
       return chain_predictions(net, gop, 0, target, per_frame_out(net, 0), every_frame=True)
 
     for di, d in enumerate(distances):

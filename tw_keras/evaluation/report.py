@@ -7,7 +7,7 @@ from typing import Dict
 import numpy as np
 
 from tw_keras import fileio
-from tw_keras.evaluation import metrics
+from tw_keras.evaluation import comparisons, metrics
 
 
 def report(result: Dict[str, object]) -> Dict[str, object]:
@@ -32,6 +32,8 @@ def report(result: Dict[str, object]) -> Dict[str, object]:
     }
     if "tc_counts" in result:
       out["variants"][name]["temporal_consistency"] = metrics.temporal_consistency(*result["tc_counts"][name])
+  if "per_gop" in result:  # the tables' differences, each with a paired interval over GOPs
+    out["comparisons"] = comparisons.compare(result["per_gop"], info)
   return out
 
 

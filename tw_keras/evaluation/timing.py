@@ -45,3 +45,18 @@ def random_inputs(config, variant, height, width, batch=1, seed=0):
                     tf.float32)
   return [img, ctx, tf.constant(rng.uniform(-8, 8, (batch, height, width, 2)), tf.float32),
           tf.constant(rng.normal(0, 10, (batch, height, width, 3)), tf.float32)]
+
+
+def count_flops(model, input_shapes) -> float:
+  """Floating-point operations of one forward pass at fixed `input_shapes` (TF profiler).
+
+  Counts 2 per multiply-add. The paper's "GFLOPs" are multiply-adds: divide by 2.
+  """
+  from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2  # pylint: disable=g-import-not-at-top
+  specs = [tf.TensorSpec(s, tf.float32) for s in input_shapes]
+  fn = tf.function(lambda *xs: model(list(xs) if len(xs) > 1 else xs[0], training=False))
+  graph = convert_variables_to_constants_v2(fn.get_concrete_function(*specs)).graph
+  opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+  opts["output"] = "none"
+  info = tf.compat.v1.profiler.profile(graph=graph, options=opts)
+  return float(info.total_float_ops)

@@ -11,6 +11,8 @@ Training writes it; evaluation, segmentation, export and the benchmarks read it 
   stage2/{variant}/ckpt-N, stage2/{variant}/nkfc.weights.h5, stage2/{variant}/train/
   stage2/{variant}/motion.json      {"flow": the motion it was trained on}: "codec" (also when
                                     absent), "dis" or "gt" (`data.flow_sources`)
+  default_variant.json              optional {"variant": name, "why": ...}: what the jobs run
+                                    when no variant is named (`default_variant`; releases write it)
 
 Every write is atomic (`fileio`); every error names the file.
 """
@@ -28,6 +30,8 @@ STAGE1_BEST = "best_val.weights.h5"  # stage 1 selected on the val split (the lo
 STAGE2_WEIGHTS = "nkfc.weights.h5"
 MODEL_CONFIG = "model_config.json"
 STAGE2_MOTION = "motion.json"
+DEFAULT_VARIANT = "default_variant.json"
+PAPER_VARIANT = "layer1_cfr_rga"  # the paper's best row, the default where it is trained
 
 
 def stage1_dir(model_dir: str) -> str:
@@ -192,3 +196,22 @@ def available_variants(model_dir):
     if trained or not v.trainable:
       names.append(name)
   return names
+
+
+def default_variant(model_dir) -> str:
+  """The variant a job runs when none is named: `default_variant.json`'s, else the paper's
+  best row (layer1_cfr_rga) where it is trained, else the per-frame CNN."""
+  path = os.path.join(model_dir, DEFAULT_VARIANT)
+  if fileio.exists(path):
+    with fileio.open_file(path) as f:
+      name = json.load(f).get("variant")
+    if name not in config_lib.VARIANTS:
+      raise ValueError(f"{path}: unknown variant {name!r}")
+    return name
+  return PAPER_VARIANT if PAPER_VARIANT in available_variants(model_dir) else "per_frame"
+
+
+def save_default_variant(model_dir, name: str, why: str):
+  if name not in config_lib.VARIANTS:
+    raise ValueError(f"unknown variant {name!r}")
+  fileio.write_json(os.path.join(model_dir, DEFAULT_VARIANT), {"variant": name, "why": why})

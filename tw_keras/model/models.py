@@ -36,6 +36,13 @@ L = keras.layers
 # Network inputs must be multiples of the deepest stride; callers pad (warp.pad_to_multiple).
 INPUT_MULTIPLE = 32
 
+
+def input_size(height: int, width: int):
+  """The network input (H, W) a frame of `height` x `width` is edge-padded to (multiples of
+  INPUT_MULTIPLE, bottom and right; `twnet.pad_to_input`)."""
+  up = lambda n: -(-int(n) // INPUT_MULTIPLE) * INPUT_MULTIPLE
+  return up(height), up(width)
+
 # The prediction keys of every network's output dictionary (and of the SavedModel signatures).
 PRED_LOGITS = "logits"  # [B, H, W, K] float32
 PRED_SCORES = "scores"  # [B, H/4, W/4, K]
@@ -157,8 +164,11 @@ def build_non_key_frame(per_frame: keras.Model, config: config_lib.ModelConfig,
   context = keras.Input((None, None, channels), name="context")
   motion = keras.Input((None, None, 2), name="motion")
   residual = keras.Input((None, None, 3), name="residual")
-  flow = warp.FlowToStride(variant.stride, zero=variant.zero_motion, name="flow")(motion)
-  warped = warp.Warp(name="warp")([context, flow])
+  if variant.zero_motion:  # Clockwork: the key frame's deep features as they are, no warp
+    warped = context
+  else:
+    flow = warp.FlowToStride(variant.stride, name="flow")(motion)
+    warped = warp.Warp(name="warp")([context, flow])
   t = _tail_layers(config)
   if variant.warps_scores:
     logits = decoder.BilinearUpsample(SCORES_STRIDE, name="upsample", dtype="float32")(warped)
@@ -204,18 +214,3 @@ def copy_tail_weights(per_frame: keras.Model, nkfc: keras.Model) -> int:
       layer.set_weights(source[layer.name].get_weights())
       n += 1
   return n
-
-
-def count_flops(model: keras.Model, input_shapes) -> float:
-  """Floating-point operations of one forward pass at fixed `input_shapes` (TF profiler).
-
-  Counts 2 per multiply-add. The paper's "GFLOPs" are multiply-adds: divide by 2.
-  """
-  from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2  # pylint: disable=g-import-not-at-top
-  specs = [tf.TensorSpec(s, tf.float32) for s in input_shapes]
-  fn = tf.function(lambda *xs: model(list(xs) if len(xs) > 1 else xs[0], training=False))
-  graph = convert_variables_to_constants_v2(fn.get_concrete_function(*specs)).graph
-  opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-  opts["output"] = "none"
-  info = tf.compat.v1.profiler.profile(graph=graph, options=opts)
-  return float(info.total_float_ops)

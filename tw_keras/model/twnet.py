@@ -63,6 +63,16 @@ from tw_keras.model import folding, models, resize, warp
 from tw_keras.video import codec, compensation
 
 
+def weights_by_path(model) -> Dict[str, object]:
+  """{variable path: variable} of every weight of `model`; paths must be unique."""
+  out = {}
+  for v in model.weights:
+    if v.path in out and out[v.path] is not v:
+      raise ValueError(f"{model.name}: two weights share the path {v.path!r}; checkpoints name weights by path")
+    out[v.path] = v
+  return out
+
+
 def pad_to_input(x):
   """Edge-pads [B, H, W, C] on the bottom and right to multiples of `models.INPUT_MULTIPLE`."""
   return warp.pad_to_multiple(x, models.INPUT_MULTIPLE)
@@ -122,9 +132,14 @@ class TWNet:
     nkfc = None if variant.is_per_frame else models.build_non_key_frame(self.per_frame, self.config, variant)
     return TWNet(self.config, variant, self.per_frame, nkfc, self.dataset, self._shared)
 
-  def checkpoint_items(self) -> Dict[str, object]:
-    """The networks a checkpoint of this model holds, by name."""
-    return {"per_frame": self.per_frame, **({"nkfc": self.nkfc} if self.nkfc is not None else {})}
+  def checkpoint_items(self, networks: Sequence[str] = ("per_frame", "nkfc")) -> Dict[str, Dict[str, object]]:
+    """What a training checkpoint holds of this model, THE keys every stage saves under:
+    {"per_frame" | "nkfc": {weight path: variable}} for each of `networks` it has (stage 1
+    saves the per-frame CNN, stage 2 the non-key-frame model; the frozen CNN is not repeated).
+    Weights are named by their unique paths: Keras 3 layers held in Python containers are
+    invisible to tf.train.Checkpoint's object graph."""
+    nets = {"per_frame": self.per_frame, "nkfc": self.nkfc}
+    return {name: weights_by_path(nets[name]) for name in networks if nets[name] is not None}
 
   def folded(self) -> "TWNet":
     """An inference copy with every batch norm folded into its convolution (`model.folding`):

@@ -115,21 +115,18 @@ class FlowToStride(keras.layers.Layer):
 
   Args:
     stride: feature stride (4, 8, 16, ...).
-    zero: if True, outputs zero flow (the Clockwork baseline: cached features, no warping).
   """
 
-  def __init__(self, stride, zero=False, **kwargs):
+  def __init__(self, stride, **kwargs):
     super().__init__(**kwargs)
     self.stride = stride
-    self.zero = zero
 
   def call(self, motion):
-    flow = flow_to_stride(motion, self.stride)
-    return tf.zeros_like(flow) if self.zero else flow
+    return flow_to_stride(motion, self.stride)
 
   def compute_output_shape(self, input_shape):
     ceil = lambda n: None if n is None else -(-n // self.stride)
     return (input_shape[0], ceil(input_shape[1]), ceil(input_shape[2]), input_shape[3])
 
   def get_config(self):
-    return {**super().get_config(), "stride": self.stride, "zero": self.zero}
+    return {**super().get_config(), "stride": self.stride}

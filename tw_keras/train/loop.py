@@ -4,6 +4,7 @@
 `checkpoint_every` steps and on SIGINT/SIGTERM, and evaluates every `eval_every` steps.
 """
 
+import dataclasses
 import glob
 import json
 import os
@@ -19,8 +20,11 @@ import tensorflow as tf
 import tqdm
 
 from tw_keras import cli, fileio
-from tw_keras.model import model_dir as model_dir_lib
+from tw_keras.model import model_dir as model_dir_lib, twnet
 from tw_keras.train import distribute
+
+NETWORK_KEYS = ("per_frame", "nkfc")  # `TWNet.checkpoint_items`' keys
+LEGACY_WEIGHTS = "weights"  # where checkpoints written before them held the trained network's weights
 
 
 def set_seed(seed: int):
@@ -37,36 +41,49 @@ def poly_decay(lr, steps, power):
   return keras.optimizers.schedules.PolynomialDecay(lr, max(steps, 1), end_learning_rate=0.0, power=power)
 
 
-def weights_by_path(model) -> Dict[str, object]:
-  """{variable path: variable} of every weight of `model`; paths must be unique."""
-  out = {}
-  for v in model.weights:
-    if v.path in out and out[v.path] is not v:
-      raise ValueError(f"{model.name}: two weights share the path {v.path!r}; checkpoints name weights by path")
-    out[v.path] = v
-  return out
+@dataclasses.dataclass(frozen=True)
+class LoopConfig:
+  """How a training job runs around its step.
+
+  Attributes:
+    steps: the step budget (a resumed run trains to it).
+    checkpoint_every: steps between checkpoints (also at the end and on SIGINT/SIGTERM).
+    eval_every: steps between evaluations (0: none).
+    progress: a progress bar on a terminal (otherwise a line every tenth of the run).
+    desc: how the job names itself in progress lines and errors ("stage 1").
+    best_weights: a path; each evaluation whose first score beats every earlier one writes
+      the model's weights there and `{step, scores}` beside it (`best_record`): the model
+      selected on the evaluation split.
+  """
+  steps: int
+  checkpoint_every: int
+  eval_every: int = 0
+  progress: bool = True
+  desc: str = ""
+  best_weights: Optional[str] = None
 
 
 class Loop:
-  """Checkpointing, logging, progress and periodic evaluation around a distributed step."""
+  """Checkpointing, logging, progress and periodic evaluation around a distributed step.
 
-  def __init__(self, strategy, directory, step_fn, trackables, steps, checkpoint_every, eval_every,
-               eval_fn, progress, desc, model=None, best_weights: Optional[str] = None):
-    """`best_weights`: a path; each evaluation whose first score beats every earlier one
-    writes the model's weights there and `{step, scores}` beside it (`best_record`): the
-    model selected on the evaluation split."""
-    self.best_weights = best_weights
-    self.strategy, self.directory, self.steps = strategy, directory, steps
-    self.step_fn, self.eval_fn, self.eval_every = step_fn, eval_fn, eval_every
-    self.checkpoint_every, self.progress, self.desc = checkpoint_every, progress, desc
+  `items`: what the checkpoint holds besides the step, by key: the model's networks as
+  `TWNet.checkpoint_items` names them ({"per_frame" | "nkfc": {weight path: variable}}) and
+  the optimizers. `model`: the network trained (batch-norm statistics synced before each
+  save; the best weights written from it).
+  """
+
+  def __init__(self, strategy, directory: str, step_fn, items: Dict[str, object], config: LoopConfig,
+               eval_fn=None, model=None):
+    self.config, self.items = config, items
+    self.best_weights = config.best_weights
+    self.strategy, self.directory, self.steps = strategy, directory, config.steps
+    self.step_fn, self.eval_fn, self.eval_every = step_fn, eval_fn, config.eval_every
+    self.checkpoint_every, self.progress, self.desc = config.checkpoint_every, config.progress, config.desc
     self.model = model
     self.chief = distribute.is_chief(strategy)
     with strategy.scope():
       self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-    # Every model variable is also tracked explicitly, by its unique path: Keras 3 layers held
-    # in Python containers are invisible to tf.train.Checkpoint's object graph.
-    extra = {"weights": weights_by_path(model)} if model is not None else {}
-    self.ckpt = tf.train.Checkpoint(step=self.step, **trackables, **extra)
+    self.ckpt = tf.train.Checkpoint(step=self.step, **items)
     write_dir = distribute.write_dir(directory, strategy)
     if write_dir != directory:  # a non-chief's scratch copy: never restored from
       shutil.rmtree(write_dir, ignore_errors=True)
@@ -89,8 +106,21 @@ class Loop:
   def restore(self) -> int:
     latest = tf.train.latest_checkpoint(self.directory)  # the chief's, also on other workers
     if latest:
-      self.ckpt.restore(latest).assert_existing_objects_matched()
+      self._checkpoint_for(latest).restore(latest).assert_existing_objects_matched()
     return int(self.step.numpy())
+
+  def _checkpoint_for(self, prefix: str) -> tf.train.Checkpoint:
+    """The checkpoint object that reads `prefix`: this one, or, for a checkpoint written before
+    the keys were one set (its weights under "weights/<path>"), the same variables under the
+    old keys, so runs started then still resume."""
+    keys = {name.split("/")[0] for name, _ in tf.train.list_variables(prefix)}
+    if LEGACY_WEIGHTS not in keys:
+      return self.ckpt
+    weights, rest = {}, {}
+    for key, item in self.items.items():
+      (weights if key in NETWORK_KEYS else rest)[key] = item
+    merged = {path: v for net in weights.values() for path, v in net.items()}
+    return tf.train.Checkpoint(step=self.step, **{LEGACY_WEIGHTS: merged}, **rest)
 
   def save(self):
     if self.model is not None:

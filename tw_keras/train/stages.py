@@ -58,8 +58,9 @@ class PerFrameTask:
     self.optimizers["encoder"].build(self.encoder_vars)
 
   def checkpoint_items(self) -> Dict[str, object]:
-    """What a checkpoint holds (besides the step), by name."""
-    return {"model": self.model, "optimizer_decoder": self.optimizers["decoder"],
+    """What a checkpoint holds (besides the step), by name: the per-frame CNN under the
+    model's own key (`TWNet.checkpoint_items`) and both optimizers."""
+    return {**self.twnet.checkpoint_items(("per_frame",)), "optimizer_decoder": self.optimizers["decoder"],
             "optimizer_encoder": self.optimizers["encoder"]}
 
   def train_step(self, images: tf.Tensor, labels: tf.Tensor) -> Dict[str, tf.Tensor]:
@@ -97,7 +98,9 @@ class NonKeyFrameTask:
     self.optimizer.build(self.variables)
 
   def checkpoint_items(self) -> Dict[str, object]:
-    return {"model": self.nkfc, "optimizer": self.optimizer}
+    """The non-key-frame model under the model's own key (the frozen per-frame CNN is in
+    stage 1's files) and the optimizer."""
+    return {**self.twnet.checkpoint_items(("nkfc",)), "optimizer": self.optimizer}
 
   def train_step(self, clip: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
     """One replica's step on a batch of clips (keys of `features`, [b, T, h, w, ...]): the
@@ -192,10 +195,10 @@ def train_stage1(model_config: config_lib.ModelConfig, preset: config_lib.Preset
   if eval_split:
     eval_files = dataset.shard_files(data_dir, eval_split)
     eval_fn = lambda: {"miou": quick.quick_per_frame_miou(task.twnet, eval_files, preset.eval_gops)}
+  loop_config = loop.LoopConfig(cfg.steps, preset.checkpoint_every, preset.eval_every, progress, "stage 1",
+                                best_weights=os.path.join(directory, model_dir_lib.STAGE1_BEST) if eval_fn else None)
   runner = loop.Loop(strategy, directory, _distributed_step(strategy, task.train_step, xla, unpack=True),
-                     task.checkpoint_items(), cfg.steps, preset.checkpoint_every, preset.eval_every, eval_fn,
-                     progress, "stage 1", task.model,
-                     best_weights=os.path.join(directory, model_dir_lib.STAGE1_BEST) if eval_fn else None)
+                     task.checkpoint_items(), loop_config, eval_fn, task.model)
   history = runner.run(make_dataset)
   model_dir_lib.save_weights(task.model, os.path.join(distribute.write_dir(directory, strategy),
                                                       model_dir_lib.STAGE1_WEIGHTS))
@@ -250,9 +253,10 @@ def train_stage2(variant_name: str, preset: config_lib.Preset, data_dir: str, mo
     eval_files = dataset.shard_files(data_dir, eval_split)
     eval_fn = lambda: {"miou_d": quick.quick_nkfc_miou(task.twnet, eval_files, cfg.clip_length - 1, flow=flow,
                                                        flow_root=flow_root)}
+  loop_config = loop.LoopConfig(cfg.steps, preset.checkpoint_every, preset.eval_every, progress,
+                                f"stage 2 {variant_name}")
   runner = loop.Loop(strategy, directory, _distributed_step(strategy, task.train_step, xla, unpack=False),
-                     task.checkpoint_items(), cfg.steps, preset.checkpoint_every, preset.eval_every, eval_fn,
-                     progress, f"stage 2 {variant_name}", task.nkfc)
+                     task.checkpoint_items(), loop_config, eval_fn, task.nkfc)
   history = runner.run(make_dataset)
   model_dir_lib.save_weights(task.nkfc, weights_path)
   distribute.barrier(strategy)
