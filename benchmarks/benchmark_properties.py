@@ -71,16 +71,16 @@ def _within(value, lo, hi, tolerance=0.3):
 def model_scores():
   """{name: mIoU at --distance} for per_frame, layer1_warp, clockwork, layer3 (+ no_context)."""
   from tw_keras.data import dataset  # pylint: disable=g-import-not-at-top
-  from tw_keras.evaluation import protocol, metrics  # pylint: disable=g-import-not-at-top
+  from tw_keras.evaluation import distance_protocol, metrics  # pylint: disable=g-import-not-at-top
   from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
   names = ["per_frame", "layer1_warp", "clockwork", "layer3"]
   nets = model_dir_lib.load_all(FLAGS.model_dir, names)
   files = dataset.shard_files(FLAGS.data_dir, "val")
-  result = protocol.evaluate(nets, dataset.gop_dataset(files), [FLAGS.distance])
+  result = distance_protocol.evaluate(nets, dataset.gop_dataset(files), [FLAGS.distance])
   scores = {n: float(metrics.mean_iou(result["confusion"][n][0]) * 100) for n in names}
   if FLAGS.no_context_dir:
     no_context = model_dir_lib.load(FLAGS.no_context_dir, "per_frame")
-    result = protocol.evaluate({"per_frame": no_context}, dataset.gop_dataset(files), [FLAGS.distance])
+    result = distance_protocol.evaluate({"per_frame": no_context}, dataset.gop_dataset(files), [FLAGS.distance])
     scores["no_context"] = float(metrics.mean_iou(result["confusion"]["per_frame"][0]) * 100)
   return scores
 

@@ -41,7 +41,7 @@ flags.DEFINE_string("output", None, "Also write the figures to this JSON file.")
 def main(argv):
   del argv
   from tw_keras.data import layouts  # pylint: disable=g-import-not-at-top
-  from tw_keras.evaluation import context  # pylint: disable=g-import-not-at-top
+  from tw_keras.evaluation import receptive_field  # pylint: disable=g-import-not-at-top
   from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
   models = {"model": model_dir_lib.load_per_frame(FLAGS.model_dir),
             "other": model_dir_lib.load_per_frame(FLAGS.other_dir)}
@@ -54,12 +54,12 @@ def main(argv):
   print(f"| input scale | {FLAGS.model_dir} | {FLAGS.other_dir} | gap |")
   print("|---|---|---|---|")
   for scale in (float(s) for s in FLAGS.scales):
-    a, b = (context.miou_at_scale(m, pairs, scale) for m in models.values())
+    a, b = (receptive_field.miou_at_scale(m, pairs, scale) for m in models.values())
     out["scales"][str(scale)] = {"model": a, "other": b}
     print(f"| {scale:g} | {a:.1f} | {b:.1f} | {a - b:+.1f} |", flush=True)
   probes = pairs[::max(1, len(pairs) // FLAGS.probe_frames)][:FLAGS.probe_frames]
   for name, m in models.items():
-    share, field = context.gradient_reach(m, probes, FLAGS.radius)
+    share, field = receptive_field.gradient_reach(m, probes, FLAGS.radius)
     out["far_gradient_share"][name] = share
     out.setdefault("receptive_field", {})[name] = field
     print(f"{dirs[name]}: {100 * share:.1f}% of the input gradient lies beyond {FLAGS.radius} px of the scored "

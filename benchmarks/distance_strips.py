@@ -5,7 +5,7 @@ distances from the key frame: one picture, a row per model, a column per distanc
       --variants=per_frame,layer1_warp,layer1_cfr_rga --distances=1,5,11 --png=runs/camvid_distances.png
 
 The key frame is the GOP's frame 0; the column at distance d shows frame d, chained from it
-(`protocol.chain_predictions`). `--photo=false` (the default) draws the predicted classes
+(`distance_protocol.chain_predictions`). `--photo=false` (the default) draws the predicted classes
 alone, without the frame under them and without the ground truth: the frames and labels of
 datasets whose licence keeps them out of a repository (CamVid's, the shared street clips')
 then stay out of the picture too. `--photo=true` blends the frame in, for a local look.
@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tw_keras import fileio  # pylint: disable=wrong-import-position
 from tw_keras.data import dataset  # pylint: disable=wrong-import-position
 from tw_keras.data import features  # pylint: disable=wrong-import-position
-from tw_keras.evaluation import protocol  # pylint: disable=wrong-import-position
+from tw_keras.evaluation import distance_protocol  # pylint: disable=wrong-import-position
 from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=wrong-import-position
 
 flags.DEFINE_string("model_dir", "weights/camvid", "Model directory.")
@@ -47,9 +47,9 @@ def main(argv):
   rows = []
   for name, net in nets.items():
     if net.has_non_key_frames:
-      preds = [p.numpy() for p in protocol.chain_predictions(net, gop, 0, target, every_frame=True)]
+      preds = [p.numpy() for p in distance_protocol.chain_predictions(net, gop, 0, target, every_frame=True)]
     else:
-      preds = [protocol.chain_predictions(net, gop, t, t).numpy() for t in range(target + 1)]
+      preds = [distance_protocol.chain_predictions(net, gop, t, t).numpy() for t in range(target + 1)]
     tiles = []
     for d in distances:
       tile = info.colorize(preds[d]).astype(np.uint8)

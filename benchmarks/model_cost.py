@@ -25,7 +25,7 @@ import tensorflow as tf
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # runs from a clone without install
 
 from tw_keras import cli, config as config_lib  # pylint: disable=wrong-import-position
-from tw_keras.model import folding, models, twnet
+from tw_keras.model import folding, twnet
 from tw_keras.evaluation import timing
 
 FLAGS = flags.FLAGS

@@ -54,7 +54,7 @@ def main(argv):
   del argv
   from tw_keras import dataset_info  # pylint: disable=g-import-not-at-top
   from tw_keras.data import dataset, features, flow_sources, synthetic  # pylint: disable=g-import-not-at-top
-  from tw_keras.evaluation import protocol  # pylint: disable=g-import-not-at-top
+  from tw_keras.evaluation import distance_protocol  # pylint: disable=g-import-not-at-top
   root = FLAGS.flow_root or synthetic.default_root(FLAGS.data_dir)
   info = dataset.dataset_info_of(FLAGS.data_dir)
   tallies = {s: {"all": Tally(), "class": Tally(), "category": Tally(), "motion": Tally()} for s in ("codec", "dis")}
@@ -73,7 +73,7 @@ def main(argv):
       valid_share.append(valid.mean())
       magnitude = np.linalg.norm(exact, axis=-1)
       lab = labels[t]
-      codec = protocol.codec_motion(gop, t)[0]
+      codec = distance_protocol.codec_motion(gop, t)[0]
       h, w = valid.shape
       gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
       for name, motion in (("zero", 0 * exact), ("codec", codec), ("dis", dis), ("exact", exact)):

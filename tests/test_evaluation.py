@@ -54,12 +54,12 @@ def evaluated(tiny_records, tmp_path_factory):
   """Random (untrained) tiny models, saved as a model dir, evaluated on the val split."""
   from tw_keras.evaluation import job
   from tw_keras import config as config_lib
-  from tw_keras.model import models
+  from tw_keras.model import per_frame as per_frame_lib
   from tw_keras.model import model_dir as model_dir_lib
   model_dir = str(tmp_path_factory.mktemp("model"))
   cfg = config_lib.PRESETS["tiny"]
   model_dir_lib.save_model_config(model_dir, cfg)
-  per_frame = models.build_per_frame(cfg)
+  per_frame = per_frame_lib.build_per_frame(cfg)
   os.makedirs(os.path.join(model_dir, "stage1"))
   per_frame.save_weights(os.path.join(model_dir, "stage1", model_dir_lib.STAGE1_WEIGHTS))
   out = os.path.join(model_dir, "eval")
@@ -139,12 +139,12 @@ def test_frames_of_any_size_are_scored_as_the_segmenter_outputs_them(tiny_record
   """CamVid's 480x360 is no multiple of 32: the protocol pads and crops as the streaming
   segmenter does, and its chain gives the segmenter's labels frame for frame."""
   from tw_keras.data import dataset, features
-  from tw_keras.evaluation import protocol
+  from tw_keras.evaluation import distance_protocol
   from tw_keras.inference import runner
   gop = dict(next(iter(dataset.gop_dataset(dataset.shard_files(tiny_records, "val")))))
   for key in (features.CLIP_IMAGES, features.CLIP_REFERENCES, features.CLIP_LABELS):
     gop[key] = gop[key][:, :56]  # 128x56: the same 16-padded coded size (64 rows), so the same grid
-  preds = protocol.chain_predictions(tiny_models, gop, 0, 5, every_frame=True)
+  preds = distance_protocol.chain_predictions(tiny_models, gop, 0, 5, every_frame=True)
   assert [tuple(p.shape) for p in preds] == [(56, 128)] * 6
   segmenter = runner.StreamSegmenter(tiny_models, "gop", residual_on="graph", fold_batch_norms=False)
   for t in range(6):
@@ -152,5 +152,5 @@ def test_frames_of_any_size_are_scored_as_the_segmenter_outputs_them(tiny_record
                                "I" if t == 0 else "P", index=t)
     assert is_key == (t == 0)
     np.testing.assert_array_equal(labels, preds[t].numpy())
-  per_frame = protocol.chain_predictions(tiny_models.with_variant("per_frame"), gop, 3, 3)
+  per_frame = distance_protocol.chain_predictions(tiny_models.with_variant("per_frame"), gop, 3, 3)
   assert per_frame.shape == (56, 128)

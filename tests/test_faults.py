@@ -297,7 +297,7 @@ def test_second_job_into_the_same_directory_is_refused_and_kill_9_frees_the_lock
 def test_corrupt_shards_are_named_by_evaluate_and_no_pngs_are_left(tmp_path, tiny_records):
   import shutil
   from tw_keras.data import dataset
-  from tw_keras.model import models
+  from tw_keras.model import per_frame as per_frame_lib
   from tw_keras.model import model_dir as model_dir_lib
   from tw_keras import config as config_lib
   data = tmp_path / "data"
@@ -305,7 +305,7 @@ def test_corrupt_shards_are_named_by_evaluate_and_no_pngs_are_left(tmp_path, tin
   model_dir = tmp_path / "model"
   cfg = config_lib.PRESETS["tiny"]
   model_dir_lib.save_model_config(str(model_dir), cfg)
-  model_dir_lib.save_weights(models.build_per_frame(cfg), str(model_dir / "stage1" / model_dir_lib.STAGE1_WEIGHTS))
+  model_dir_lib.save_weights(per_frame_lib.build_per_frame(cfg), str(model_dir / "stage1" / model_dir_lib.STAGE1_WEIGHTS))
   val = dataset.shard_files(str(data), "val")
   half = open(val[-1], "rb").read()
   open(val[-1], "wb").write(half[:len(half) // 2])  # cut in half

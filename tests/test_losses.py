@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from tw_keras import config as config_lib
-from tw_keras.model import models, twnet
+from tw_keras.model import twnet
 from tw_keras.train import losses
 
 RNG = np.random.default_rng(0)
@@ -36,7 +36,7 @@ def test_consistency_loss_is_mse_and_stops_the_target_gradient():
 def test_weight_decay_covers_exactly_the_conv_and_dense_kernels():
   net = twnet.build(TINY, "layer1_cfr_rga")
   for model in (net.per_frame, net.nkfc):
-    kernels = models.decayed_kernels(model)
+    kernels = losses.decayed_kernels(model)
     assert {v.path for v in kernels} == {v.path for v in model.weights if v.path.endswith("kernel")}
     expected = 1e-3 * sum(float(np.sum(v.numpy() ** 2)) for v in kernels)
     assert float(losses.weight_decay_loss(kernels, 1e-3)) == pytest.approx(expected, rel=1e-4)

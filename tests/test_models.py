@@ -7,6 +7,8 @@ import tensorflow as tf
 
 from tw_keras import config as config_lib
 from tw_keras.model import correction, encoders, models, twnet, warp
+from tw_keras.model import nkfc as nkfc_lib
+from tw_keras.model import per_frame as per_frame_lib
 
 TINY = config_lib.PRESETS["tiny"]
 H, W = 64, 96
@@ -168,11 +170,11 @@ def test_tail_layers_are_copies_not_shared(built):
 
 
 def test_invalid_variants_are_refused():
-  per_frame = models.build_per_frame(TINY)
+  per_frame = per_frame_lib.build_per_frame(TINY)
   with pytest.raises(ValueError, match="spatial"):
-    models.build_non_key_frame(per_frame, TINY, config_lib.Variant("bad", warp_layer=3, cfr=True))
+    nkfc_lib.build_non_key_frame(per_frame, TINY, config_lib.Variant("bad", warp_layer=3, cfr=True))
   with pytest.raises(ValueError, match="needs CFR"):
-    models.build_non_key_frame(per_frame, TINY, config_lib.Variant("bad", warp_layer=1, rga=True))
+    nkfc_lib.build_non_key_frame(per_frame, TINY, config_lib.Variant("bad", warp_layer=1, rga=True))
 
 
 def _conv_same(x, kernel, bias):
@@ -219,7 +221,7 @@ def test_imagenet_weights_load_from_a_local_file(tmp):
   path = f"{tmp}/mobilenet.weights.h5"
   enc.save_weights(path)
   cfg = config_lib.ModelConfig(width=0.25, decoder_width=0.125, imagenet_weights=path)
-  per_frame = models.build_per_frame(cfg)
+  per_frame = per_frame_lib.build_per_frame(cfg)
   loaded = models.encoder_of(per_frame).weights
   assert len(loaded) == len(enc.weights)
   for a, b in zip(loaded, enc.weights):
@@ -227,10 +229,10 @@ def test_imagenet_weights_load_from_a_local_file(tmp):
   with pytest.raises(FileNotFoundError, match=r"missing.h5: ImageNet weights file not found; mobilenet_v1 at width "
                      r"0.25 takes Keras' mobilenet_2_5_224_tf_no_top.h5: pass its path, or copy it into \S+/models/ "
                      "and pass --imagenet_weights=imagenet$"):
-    models.build_per_frame(config_lib.ModelConfig(width=0.25, imagenet_weights=f"{tmp}/missing.h5"))
+    per_frame_lib.build_per_frame(config_lib.ModelConfig(width=0.25, imagenet_weights=f"{tmp}/missing.h5"))
   with pytest.raises(ValueError, match=r"mobilenet.weights.h5: ImageNet weights of another encoder \(.*\); "
                      r"mobilenet_v1 at width 0.5 takes Keras' mobilenet_5_0_224_tf_no_top.h5: "):
-    models.build_per_frame(config_lib.ModelConfig(width=0.5, imagenet_weights=path))
+    per_frame_lib.build_per_frame(config_lib.ModelConfig(width=0.5, imagenet_weights=path))
 
 
 def test_a_wrong_imagenet_file_fails_before_the_model_directory_is_written(tmp):
@@ -292,7 +294,7 @@ def test_bfloat16_policy_builds_and_runs():
 
 def test_tail_layer_names_are_the_layers_the_tail_builds():
   """The NKFC's copy check counts layers by `TAIL_LAYER_NAMES`: it must name what is built."""
-  assert tuple(models._tail_layers(TINY)) == models.TAIL_LAYER_NAMES  # pylint: disable=protected-access
+  assert tuple(models.tail_layers(TINY)) == models.TAIL_LAYER_NAMES  # pylint: disable=protected-access
 
 
 def test_imagenet_weights_come_from_keras_cache_or_fail_offline_in_one_line(tmp, monkeypatch):
@@ -308,7 +310,7 @@ def test_imagenet_weights_come_from_keras_cache_or_fail_offline_in_one_line(tmp,
     asked.append((fname, origin, cache_subdir))
     return path
   monkeypatch.setattr(keras.utils, "get_file", cached)
-  per_frame = models.build_per_frame(config_lib.ModelConfig(width=0.25, decoder_width=0.125,
+  per_frame = per_frame_lib.build_per_frame(config_lib.ModelConfig(width=0.25, decoder_width=0.125,
                                                             imagenet_weights="imagenet"))
   assert asked == [("mobilenet_2_5_224_tf_no_top.h5", "https://storage.googleapis.com/tensorflow/"
                     "keras-applications/mobilenet/mobilenet_2_5_224_tf_no_top.h5", "models")]
@@ -322,7 +324,7 @@ def test_imagenet_weights_come_from_keras_cache_or_fail_offline_in_one_line(tmp,
   with pytest.raises(ValueError, match=r"^\S+/keras/models/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_"
                      r"no_top.h5: ImageNet weights not in Keras' cache and the download failed .*; fetch https://"
                      r"\S+ into \S+/keras/models/ on a machine with a network, or pass --imagenet_weights=FILE$"):
-    models.build_per_frame(config_lib.ModelConfig(backbone="mobilenet_v2", width=1.0, decoder_width=0.125,
+    per_frame_lib.build_per_frame(config_lib.ModelConfig(backbone="mobilenet_v2", width=1.0, decoder_width=0.125,
                                                   imagenet_weights="imagenet"))
   with pytest.raises(ValueError, match="Keras has no ImageNet weights for resnet18"):
-    models.build_per_frame(config_lib.ModelConfig(backbone="resnet18", width=0.25, imagenet_weights="imagenet"))
+    per_frame_lib.build_per_frame(config_lib.ModelConfig(backbone="resnet18", width=0.25, imagenet_weights="imagenet"))

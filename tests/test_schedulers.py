@@ -167,12 +167,12 @@ def test_scheduler_temporal_consistency_agrees_with_the_per_distance_harness(tin
   """The 'every' scheduler streams the per-frame CNN (batch norms folded) over every frame;
   its TC is the per-distance harness's TC of the per-frame variant, to the rare argmax that
   folding flips."""
-  from tw_keras.evaluation import protocol  # pylint: disable=g-import-not-at-top
+  from tw_keras.evaluation import distance_protocol  # pylint: disable=g-import-not-at-top
   net = twnet.build(TINY, "layer1_cfr_rga")
   gops = list(dataset.gop_dataset(dataset.shard_files(tiny_records, "val")))
-  res = scheduler_study.evaluate_schedulers(net, gops, ["every", "gop"], tc_motion=protocol.codec_motion)
-  harness = protocol.evaluate({"per_frame": net.with_variant("per_frame")}, gops, [0], tc_motion=protocol.codec_motion)
-  tc = protocol.metrics.temporal_consistency(*harness["tc_counts"]["per_frame"])
+  res = scheduler_study.evaluate_schedulers(net, gops, ["every", "gop"], tc_motion=distance_protocol.codec_motion)
+  harness = distance_protocol.evaluate({"per_frame": net.with_variant("per_frame")}, gops, [0], tc_motion=distance_protocol.codec_motion)
+  tc = distance_protocol.metrics.temporal_consistency(*harness["tc_counts"]["per_frame"])
   assert res["every"]["temporal_consistency"] == pytest.approx(tc, abs=0.5)
   assert 0 <= res["gop"]["temporal_consistency"] <= 100
   assert f"| {res['gop']['temporal_consistency']} |" in report.scheduler_table(res, "GMACs")

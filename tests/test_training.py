@@ -141,10 +141,10 @@ def test_multi_worker_training_two_local_processes(tiny_records, tmp):
   for k in w0.files:
     np.testing.assert_array_equal(w0[k], w1[k], err_msg=k)
   # Trained: the weights moved away from the initialisation.
-  from tw_keras.model import models
+  from tw_keras.model import per_frame as per_frame_lib
   from tw_keras.train import loop
   loop.set_seed(0)
-  fresh = models.build_per_frame(config_lib.PRESETS["tiny"])
+  fresh = per_frame_lib.build_per_frame(config_lib.PRESETS["tiny"])
   init = {f"stage1/{v.path}": v.numpy() for v in fresh.weights}
   changed = [k for k in init if k in w0.files and not np.array_equal(init[k], w0[k])]
   assert len(changed) > len(init) // 2

@@ -2,7 +2,7 @@
 optional photometric jitter (brightness, contrast, saturation, hue; what mmsegmentation's
 `PhotoMetricDistortion` and deeplab2's colour augmentation do for small datasets such as CamVid).
 
-Mean subtraction happens inside the models (`models._preprocess`). All randomness is
+Mean subtraction happens inside the models (`models.preprocess`). All randomness is
 stateless, keyed by a [2] int seed, so a run with the same seed sees the same crops.
 """
 

@@ -3,7 +3,7 @@
 Two variants scored on the same GOPs are compared on the same resamples (the GOP's
 confusions of both are resampled together), so the interval is the difference's own, not
 two intervals' overlap. Shapes: `per_gop[name]` [N, D, K, K], one confusion per GOP and
-key-frame distance (`protocol.evaluate`).
+key-frame distance (`distance_protocol.evaluate`).
 
 * a difference a - b of the mean over d of mIoU (percentage points);
 * the share of the warping loss won back by correction,

@@ -24,7 +24,7 @@ import tqdm
 
 from tw_keras import dataset_info, fileio
 from tw_keras.data import dataset, features, flow_sources, label_png
-from tw_keras.evaluation import comparisons, protocol, report
+from tw_keras.evaluation import comparisons, distance_protocol, report
 from tw_keras.model import model_dir as model_dir_lib
 
 
@@ -39,7 +39,7 @@ def tc_motion(flow_root=None):
     exact = lambda gop, t: flow_sources.exact_flow(flow_root, gop[features.CLIP_SEQUENCE_ID].numpy().decode(),
                                                    int(gop[features.CLIP_FRAME_INDEX][t]))
     return exact, "exact flow, visible pixels"
-  return protocol.dis_motion, TC_DIS
+  return distance_protocol.dis_motion, TC_DIS
 
 
 def evaluate_model_dir(data_dir, model_dir, output_dir, split="val", variants=None, distances=range(12),
@@ -91,7 +91,7 @@ def evaluate_model_dir(data_dir, model_dir, output_dir, split="val", variants=No
     assert tmp_png_dir == png_dir
     try:
       with tqdm.tqdm(desc="evaluate", unit="seq", disable=quiet or None) as bar:
-        result = protocol.evaluate(nets, gops, list(distances),
+        result = distance_protocol.evaluate(nets, gops, list(distances),
                                      prediction_writer=writer if write_pngs else None,
                                      progress=lambda: bar.update(1), tc_motion=motion_of_tc)
     except tf.errors.OpError:

@@ -1,4 +1,4 @@
-"""Reports of an evaluation: `protocol.evaluate`'s confusion matrices as the results JSON
+"""Reports of an evaluation: `distance_protocol.evaluate`'s confusion matrices as the results JSON
 (percent), the per-distance markdown table, the mIoU-against-distance plot, and the
 scheduler table."""
 

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from tw_keras.model import models
+from tw_keras.model import nkfc as nkfc_lib
 
 
 def forward_fn(model, xla: bool = False):
@@ -41,7 +42,7 @@ def random_inputs(config, variant, height, width, batch=1, seed=0):
   if variant is None or variant.is_per_frame:
     return [img]
   s = variant.stride
-  ctx = tf.constant(rng.normal(size=(batch, height // s, width // s, models.context_channels(config, variant))),
+  ctx = tf.constant(rng.normal(size=(batch, height // s, width // s, nkfc_lib.context_channels(config, variant))),
                     tf.float32)
   return [img, ctx, tf.constant(rng.uniform(-8, 8, (batch, height, width, 2)), tf.float32),
           tf.constant(rng.normal(0, 10, (batch, height, width, 3)), tf.float32)]

@@ -65,7 +65,7 @@ def evaluate_schedulers(net: twnet.TWNet, gops: Iterable[Dict], specs: Sequence[
   path: batch norms folded); every labelled frame is scored. Cost per frame = (per-frame CNN calls * key_cost + non-key-frame
   calls * non_key_cost) / frames; an adaptive re-computation pays both.
 
-  `tc_motion` (as `protocol.evaluate`'s): temporal consistency of the streamed predictions,
+  `tc_motion` (as `distance_protocol.evaluate`'s): temporal consistency of the streamed predictions,
   every consecutive pair of frames.
 
   Returns:

@@ -24,7 +24,7 @@ class ConvBNReLU(keras.layers.Layer):
     filters: output channels.
     kernel_size: square kernel size.
 
-  Weight decay is the training loop's (`models.decayed_kernels`), not the layer's.
+  Weight decay is the training loop's (`losses.decayed_kernels`), not the layer's.
   """
 
   def __init__(self, filters, kernel_size=1, **kwargs):

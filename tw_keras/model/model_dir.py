@@ -23,7 +23,8 @@ import os
 from typing import Dict, Optional, Sequence
 
 from tw_keras import config as config_lib, dataset_info, fileio
-from tw_keras.model import models, twnet
+from tw_keras.model import twnet
+from tw_keras.model import per_frame as per_frame_lib
 
 STAGE1_WEIGHTS = "per_frame.weights.h5"
 STAGE1_BEST = "best_val.weights.h5"  # stage 1 selected on the val split (the loop's best evaluation)
@@ -138,7 +139,7 @@ def load_per_frame(model_dir: str, model_config: Optional[config_lib.ModelConfig
   path = per_frame_weights(model_dir)
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path}: no stage-1 weights (train stage 1 first)")
-  per_frame = models.build_per_frame(dataclasses.replace(model_config, imagenet_weights=None))
+  per_frame = per_frame_lib.build_per_frame(dataclasses.replace(model_config, imagenet_weights=None))
   load_weights(per_frame, path)
   return per_frame
 

@@ -8,7 +8,7 @@ a `Variant` (or its name) and a dataset descriptor (`tw_keras.dataset_info`: the
 whose count sets the logits' channels K); `model_dir.load` makes one from a model directory. Several TWNets
 may share one per-frame CNN (`TWNet.with_variant`): evaluation scores {name: TWNet} of one
 model directory, stage 2 trains `with_variant(v)` of the frozen stage-1 model. Training
-(stage 2's unrolled chain), evaluation (`protocol.chain_predictions`), the streaming runner
+(stage 2's unrolled chain), evaluation (`distance_protocol.chain_predictions`), the streaming runner
 and the SavedModel export all call these steps, so a change to either lands once.
 
 Shapes (batch B, padded size H x W, a multiple of `models.INPUT_MULTIPLE`; stride s of the
@@ -60,6 +60,8 @@ import tensorflow as tf
 
 from tw_keras import config as config_lib, dataset_info
 from tw_keras.model import folding, models, resize, warp
+from tw_keras.model import nkfc as nkfc_lib
+from tw_keras.model import per_frame as per_frame_lib
 from tw_keras.video import codec, compensation
 
 
@@ -129,7 +131,7 @@ class TWNet:
     variant = config_lib.VARIANTS[variant] if isinstance(variant, str) else variant
     if variant == self.variant:
       return self
-    nkfc = None if variant.is_per_frame else models.build_non_key_frame(self.per_frame, self.config, variant)
+    nkfc = None if variant.is_per_frame else nkfc_lib.build_non_key_frame(self.per_frame, self.config, variant)
     return TWNet(self.config, variant, self.per_frame, nkfc, self.dataset, self._shared)
 
   def checkpoint_items(self, networks: Sequence[str] = ("per_frame", "nkfc")) -> Dict[str, Dict[str, object]]:
@@ -261,8 +263,8 @@ def build(config: config_lib.ModelConfig, variant="per_frame", per_frame=None,
   variant = config_lib.VARIANTS[variant] if isinstance(variant, str) else variant
   if dataset is not None and dataset.num_classes != config.num_classes:
     config = dataclasses.replace(config, num_classes=dataset.num_classes)
-  per_frame = per_frame if per_frame is not None else models.build_per_frame(config)
-  nkfc = None if variant.is_per_frame else models.build_non_key_frame(per_frame, config, variant)
+  per_frame = per_frame if per_frame is not None else per_frame_lib.build_per_frame(config)
+  nkfc = None if variant.is_per_frame else nkfc_lib.build_non_key_frame(per_frame, config, variant)
   return TWNet(config, variant, per_frame, nkfc, dataset)
 
 

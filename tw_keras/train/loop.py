@@ -20,7 +20,7 @@ import tensorflow as tf
 import tqdm
 
 from tw_keras import cli, fileio
-from tw_keras.model import model_dir as model_dir_lib, twnet
+from tw_keras.model import model_dir as model_dir_lib
 from tw_keras.train import distribute
 
 NETWORK_KEYS = ("per_frame", "nkfc")  # `TWNet.checkpoint_items`' keys

@@ -1,5 +1,7 @@
-"""Training losses: softmax cross-entropy with an ignore label, and the CFR consistency loss."""
+"""Training losses: softmax cross-entropy with an ignore label, the CFR consistency loss, and L2
+weight decay (on the kernels `decayed_kernels` picks)."""
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -54,7 +56,19 @@ def consistency_loss(corrected, target):
 
 
 def weight_decay_loss(kernels, factor: float):
-  """factor * sum of squares of `kernels` (pick them with `models.decayed_kernels`)."""
+  """factor * sum of squares of `kernels` (pick them with `losses.decayed_kernels`)."""
   if not factor or not kernels:
     return tf.constant(0.0)
   return factor * tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in kernels])
+
+
+_KERNEL_LAYERS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)
+
+
+def decayed_kernels(model: keras.Model, among=None):
+  """The kernels that L2 weight decay applies to: those of every convolution (depthwise too)
+  and dense layer inside `model`, nested layers included; biases and BN parameters are not.
+  With `among` (variables), only kernels that are also in it (e.g. the trainable ones)."""
+  kernels = {id(layer.kernel) for layer in model._flatten_layers(include_self=False, recursive=True)  # pylint: disable=protected-access
+             if isinstance(layer, _KERNEL_LAYERS)}
+  return [v for v in (model.weights if among is None else among) if id(v) in kernels]  # in weight order

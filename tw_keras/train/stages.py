@@ -48,7 +48,7 @@ class PerFrameTask:
     encoder_vars = {id(v) for v in models.encoder_of(self.model).trainable_weights}
     self.encoder_vars = [v for v in self.model.trainable_weights if id(v) in encoder_vars]
     self.decoder_vars = [v for v in self.model.trainable_weights if id(v) not in encoder_vars]
-    self.decayed = models.decayed_kernels(self.model, among=self.model.trainable_weights)
+    self.decayed = losses.decayed_kernels(self.model, among=self.model.trainable_weights)
     mult = cfg.encoder_lr_multiplier if model_config.imagenet_weights else 1.0
     self.optimizers = {
         "decoder": keras.optimizers.Adam(loop.poly_decay(cfg.learning_rate, cfg.steps, cfg.power)),
@@ -93,7 +93,7 @@ class NonKeyFrameTask:
     self.twnet = base.with_variant(variant)
     self.per_frame, self.nkfc = self.twnet.per_frame, self.twnet.nkfc
     self.variables = self.nkfc.trainable_weights if variant.trainable else []
-    self.decayed = models.decayed_kernels(self.nkfc, among=self.variables)
+    self.decayed = losses.decayed_kernels(self.nkfc, among=self.variables)
     self.optimizer = keras.optimizers.Adam(loop.poly_decay(cfg.learning_rate, cfg.steps, cfg.power))
     self.optimizer.build(self.variables)
 

@@ -9,7 +9,6 @@ import tensorflow as tf
 from tw_keras.evaluation import metrics
 from tw_keras.model import models
 
-SIZE_MULTIPLE = 32  # the encoder's output stride: resized inputs are rounded to it
 
 
 def miou_at_scale(model, pairs, scale: float) -> float:
@@ -19,7 +18,8 @@ def miou_at_scale(model, pairs, scale: float) -> float:
   conf = 0
   for rgb, lab in pairs:
     h, w = lab.shape
-    size = [max(SIZE_MULTIPLE, int(round(v * scale / SIZE_MULTIPLE)) * SIZE_MULTIPLE) for v in (w, h)]
+    m = models.INPUT_MULTIPLE  # resized inputs are rounded to the encoder's output stride
+    size = [max(m, int(round(v * scale / m)) * m) for v in (w, h)]
     x = cv2.resize(rgb, tuple(size), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     logits = tf.image.resize(logits_of(tf.constant(x[None], tf.float32)), (h, w), method="bilinear")
     conf = conf + metrics.confusion_matrix(lab, tf.argmax(logits[0], -1).numpy(), logits.shape[-1])
