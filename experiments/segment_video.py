@@ -78,7 +78,7 @@ def build_segmenter(model_dir, variant_name, scheduler, xla=False, residual_on="
 def main(argv):
   del argv
   from tw_keras.inference import schedulers  # pylint: disable=g-import-not-at-top
-  from tw_keras.inference import segment  # pylint: disable=g-import-not-at-top
+  from tw_keras.inference import segment, tuning  # pylint: disable=g-import-not-at-top
   schedulers.parse(FLAGS.scheduler)
   if not FLAGS.output and not FLAGS.label_dir and not FLAGS.temporal_consistency:
     raise ValueError("give --output (an overlay video), --label_dir (label PNGs), --temporal_consistency, "
@@ -89,7 +89,7 @@ def main(argv):
   if FLAGS.tune_key_rate:
     if not segmenter.scheduler.is_adaptive:
       raise ValueError("--tune_key_rate needs --scheduler=adaptive")
-    threshold = segment.tune_adaptive(FLAGS.video, segmenter, FLAGS.tune_key_rate)
+    threshold = tuning.tune_adaptive(FLAGS.video, segmenter, FLAGS.tune_key_rate)
     segmenter.scheduler = schedulers.parse(f"adaptive:score={threshold:.4f}")
     print(f"tuned adaptive threshold: score={threshold:.4f} for a key-frame rate of {FLAGS.tune_key_rate}")
   stats = segment.segment_video(FLAGS.video, segmenter, FLAGS.output, FLAGS.label_dir,

@@ -42,6 +42,9 @@ def define_flags():
                     "class weighting (median_frequency: SegNet's median-frequency balancing).")
   flags.DEFINE_bool("deep_context", True, "False trains the no-context ablation (encoder to stride 8, "
                     "stride-8/4 tail, classifier; stage 1 only) instead of the per-frame CNN.")
+  flags.DEFINE_enum("cache", "auto", ["auto", "true", "false"], "Hold the decoded training split in memory: "
+                    "auto = when its shards are under tw_keras.train.inputs.STAGE1_CACHE_MIB / STAGE2_CACHE_MIB. "
+                    "A cached run resumes exactly; an uncached one restarts its seeded order.")
   flags.DEFINE_bool("eval", True, "Periodic evaluation on the val split.")
   flags.DEFINE_string("dump_weights", None, "Write all final weights to this .npz (tests, debugging).")
   flags.DEFINE_enum("flow", "codec", ["codec", "dis", "gt"], "Stage 2: the non-key frames' motion: the codec's "
@@ -94,19 +97,20 @@ def main(argv):
   if not FLAGS.deep_context:
     model_config = dataclasses.replace(model_config, deep_context=False)
   eval_split = "val" if FLAGS.eval else None
+  cache = {"auto": None, "true": True, "false": False}[FLAGS.cache]
   summary = {}
   dump = {}
   if "1" in FLAGS.stages:
     history, net = stages.train_stage1(model_config, preset, FLAGS.data_dir, FLAGS.model_dir, strategy,
                                             seed=FLAGS.seed, xla=FLAGS.xla, steps=FLAGS.stage1_steps,
-                                            eval_split=eval_split)
+                                            eval_split=eval_split, cache=cache)
     summary["stage1"] = {k: history[k] for k in ("start_step", "final_step", "final", "seconds")}
     summary["stage1"]["eval"] = history.get("eval", [])
     dump.update({f"stage1/{v.path}": v.numpy() for v in net.per_frame.weights})
   if "2" in FLAGS.stages:
     for name in FLAGS.variants:
       history, net = stages.train_stage2(name, preset, FLAGS.data_dir, FLAGS.model_dir, strategy,
-                                                seed=FLAGS.seed, xla=FLAGS.xla, steps=FLAGS.stage2_steps,
+                                                seed=FLAGS.seed, xla=FLAGS.xla, steps=FLAGS.stage2_steps, cache=cache,
                                                 consistency_weight=FLAGS.consistency_weight,
                                                 eval_split=eval_split, flow=FLAGS.flow,
                                                 flow_root=FLAGS.flow_root or synthetic.default_root(FLAGS.data_dir))

@@ -63,8 +63,8 @@ def test_a_b_picture_mid_stream_falls_back_with_one_notice(tmp, monkeypatch):
   frames = list(codec.stream_compressed(path, path=where))
   assert notices == [f"{path}: frame 7 is a B picture: transcoding from there on"]
   assert where["native"] and where["transcoded_from"] == 7
-  from tw_keras.inference import segment  # pylint: disable=g-import-not-at-top
-  line = segment.SegmentStats(20, 3, 0.1, 0.2, 0.1, 0.5, False, transcoded_from=7).line()
+  from tw_keras.inference import stream_stats  # pylint: disable=g-import-not-at-top
+  line = stream_stats.SegmentStats(20, 3, 0.1, 0.2, 0.1, 0.5, False, transcoded_from=7).line()
   assert "(the stream's own motion, transcoded from frame 7 on)" in line, line
   assert [f.index for f in frames] == list(range(20))
   assert [f.motion_cell for f in frames] == [4] * 7 + [8] * 13

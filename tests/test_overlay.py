@@ -7,7 +7,7 @@ CS = dataset_info.CITYSCAPES
 
 
 def test_colorize_and_overlay_match_the_float_formulas():
-  from tw_keras.inference import segment  # pylint: disable=g-import-not-at-top
+  from tw_keras.inference import overlay  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(0)
   ids = rng.integers(0, CS.num_classes, (37, 53)).astype(np.int32)
   ids[0, :5] = 255  # ignore -> black
@@ -20,7 +20,7 @@ def test_colorize_and_overlay_match_the_float_formulas():
   rgb = rng.integers(0, 256, (37, 53, 3)).astype(np.uint8)
   for alpha in (0.5, 0.3, 0.0, 1.0):
     ref = rgb.astype(np.float64) * (1 - alpha) + expected.astype(np.float64) * alpha
-    out = segment.overlay(rgb, ids, alpha)
+    out = overlay.overlay(rgb, ids, alpha)
     assert out.dtype == np.uint8 and out.shape == rgb.shape
     if alpha == 0.5:
       np.testing.assert_array_equal(out, np.floor(ref).astype(np.uint8))

@@ -8,7 +8,7 @@ import pytest
 from tw_keras import config as config_lib
 from tw_keras.data import dataset, features
 from tw_keras.evaluation import report
-from tw_keras.inference import runner, scheduler_study, schedulers, segment
+from tw_keras.inference import runner, scheduler_study, schedulers, tuning
 from tw_keras.model import twnet
 from tw_keras.video import codec
 
@@ -109,7 +109,7 @@ def test_tune_adaptive_hits_its_target_rate_and_leaves_the_segmenter_alone(tiny_
   video = os.path.join(tmp, "v.mp4")
   codec.encode_frames(translated_clip(64, 96, 24, 3, 1), video)
   seg = runner.StreamSegmenter(net, "adaptive:score=0.3")
-  th = segment.tune_adaptive(video, seg, 0.25)
+  th = tuning.tune_adaptive(video, seg, 0.25)
   assert seg.scheduler.spec() == "adaptive:score=0.3"
   # The statistic it tunes on, recomputed: the changed fraction of every non-key frame under GOP.
   gop = seg.with_scheduler("gop")

@@ -4,7 +4,7 @@ import os
 import av
 import pytest
 
-from tw_keras.inference import runner, segment
+from tw_keras.inference import overlay, runner, segment, stream_stats
 from tw_keras.video import codec
 
 
@@ -82,7 +82,7 @@ def test_max_frames_stops_the_on_the_fly_transcoder_early(tiny_models, tmp, monk
                                 os.path.join(tmp, "o.mp4"), max_frames=10, workers=workers)
   assert stats.frames == 10
   held = (workers + 1) * 12 if workers > 1 else 0  # GOP workers hold at most N + 1 GOPs
-  assert 10 <= len(read) <= 10 + held + 2 * segment.QUEUE_DEPTH  # read-ahead only, not the 120-frame file
+  assert 10 <= len(read) <= 10 + held + 2 * overlay.QUEUE_DEPTH  # read-ahead only, not the 120-frame file
 
 
 def test_a_writer_failure_stops_the_pipeline_with_its_error(tiny_models, tmp, monkeypatch):
@@ -114,12 +114,12 @@ def test_segment_reports_temporal_consistency_without_outputs(tiny_models, tmp, 
     w.write(frame)
   w.close()
   seen = []
-  add = segment.ConsistencyMeter.add
-  monkeypatch.setattr(segment.ConsistencyMeter, "add", lambda self, rgb, labels: (seen.append((rgb, labels)),
+  add = stream_stats.ConsistencyMeter.add
+  monkeypatch.setattr(stream_stats.ConsistencyMeter, "add", lambda self, rgb, labels: (seen.append((rgb, labels)),
                                                                                add(self, rgb, labels)))
   stats = segment.segment_video(source, runner.StreamSegmenter(net, "gop"), None, temporal_consistency=True)
   assert stats.frames == 14 and len(seen) == 14
-  meter = segment.ConsistencyMeter(net.dataset.num_classes)
+  meter = stream_stats.ConsistencyMeter(net.dataset.num_classes)
   for rgb, labels in seen:
     add(meter, rgb, labels)
   assert stats.temporal_consistency == meter.value and 0 <= meter.value <= 100
@@ -133,11 +133,11 @@ def test_consistency_meter_labels_that_move_with_the_content_are_consistent():
   frames = translated_clip(64, 96, 3, 2, 1)
   moving = [np.roll(np.roll((np.arange(96)[None] // 24 + np.arange(64)[:, None] // 16) % 3, 2 * t, 1), t, 0)
             for t in range(3)]
-  meter = segment.ConsistencyMeter(3)
+  meter = stream_stats.ConsistencyMeter(3)
   for f, lab in zip(frames, moving):
     meter.add(f, lab)
   assert meter.value > 97
-  still = segment.ConsistencyMeter(3)
+  still = stream_stats.ConsistencyMeter(3)
   for f, lab in zip(frames, [moving[0], moving[2], moving[0]]):  # labels jumping back and forth
     still.add(f, lab)
   assert still.value < meter.value - 10

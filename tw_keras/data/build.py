@@ -8,6 +8,7 @@ into a `BuildConfig`; the demo builds one directly.
 """
 
 import dataclasses
+import functools
 import glob
 import itertools
 import os
@@ -98,9 +99,9 @@ class BuildConfig:
                        f"got {self.num_frames}")
     object.__setattr__(self, "splits", tuple(self.splits))
 
-  @property
+  @functools.cached_property
   def info(self) -> Optional[dataset_info.DatasetInfo]:
-    """The dataset descriptor the labels are read with (None: unlabelled video)."""
+    """The dataset descriptor the labels are read with (None: unlabelled video); read once."""
     name = self.descriptor or DEFAULT_DESCRIPTOR[self.dataset]
     if name is None and self.dataset == "labelled_video":
       name = os.path.join(self.input_dir or "", dataset_info.DESCRIPTOR)

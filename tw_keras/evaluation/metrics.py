@@ -152,7 +152,7 @@ def temporal_consistency(inter: np.ndarray, union: np.ndarray) -> Optional[float
 
 class ConsistencyCounts:
   """THE temporal-consistency accumulator, whatever the motion comes from (the exact flow in
-  `distance_protocol.evaluate` and `scheduler_study.evaluate_schedulers`, DIS in `segment.ConsistencyMeter`):
+  `distance_protocol.evaluate` and `scheduler_study.evaluate_schedulers`, DIS in `stream_stats.ConsistencyMeter`):
   per-class intersection and union summed over consecutive frame pairs (`add`)."""
 
   def __init__(self, num_classes: int):

@@ -27,8 +27,19 @@ def resume_skip(start_step: int, cache: bool) -> int:
   return start_step if cache else 0
 
 
-def fits_in_memory(data_dir: str, split: str, limit_mib: int) -> bool:
-  """Whether to cache the decoded split in memory: its shards total under `limit_mib` MiB."""
+# Caching (`cache=None`, the default: "auto") holds a split's decoded examples in memory when its
+# shards total under these sizes. Decoded data is several times its PNG records: stage 1's
+# frames about 4x, stage 2's clips (frames and their references) about 10x. A cached run
+# resumes exactly (it skips the consumed batches); an uncached one restarts its seeded order
+# (`resume_skip`). `experiments.train --cache=true|false` overrides.
+STAGE1_CACHE_MIB = 512
+STAGE2_CACHE_MIB = 128
+
+
+def should_cache(data_dir: str, split: str, limit_mib: int, cache: Optional[bool] = None) -> bool:
+  """`cache` when given, else whether the split's shards total under `limit_mib` MiB."""
+  if cache is not None:
+    return cache
   return sum(os.path.getsize(f) for f in dataset.shard_files(data_dir, split)) < limit_mib * 2 ** 20
 
 

@@ -178,7 +178,7 @@ def train_stage1(model_config: config_lib.ModelConfig, preset: config_lib.Preset
   cfg = preset.stage1 if steps is None else dataclasses.replace(preset.stage1, steps=steps)
   if model_config.imagenet_weights:  # a wrong file fails before anything is read or written
     encoders.check_imagenet_weights(model_config.backbone, model_config.width, model_config.imagenet_weights)
-  cache = inputs.fits_in_memory(data_dir, split, 512) if cache is None else cache
+  cache = inputs.should_cache(data_dir, split, inputs.STAGE1_CACHE_MIB, cache)
   loop.set_seed(seed)
   directory = model_dir_lib.stage1_dir(model_dir)
   info = dataset.dataset_info_of(data_dir)
@@ -225,8 +225,7 @@ def train_stage2(variant_name: str, preset: config_lib.Preset, data_dir: str, mo
     cfg = dataclasses.replace(cfg, steps=steps)
   if consistency_weight is not None:
     cfg = dataclasses.replace(cfg, consistency_weight=consistency_weight)
-  # Decoded clips (frames and their references, uint8) are several times their records' size.
-  cache = inputs.fits_in_memory(data_dir, split, 128) if cache is None else cache
+  cache = inputs.should_cache(data_dir, split, inputs.STAGE2_CACHE_MIB, cache)
   loop.set_seed(seed)
   model_config = model_dir_lib.load_model_config(model_dir)
   if not model_config.deep_context:
