@@ -14,14 +14,14 @@ def tmp(tmp_path):
 @pytest.fixture(scope="session")
 def tiny_records(tmp_path_factory):
   """A tiny prepared synthetic dataset (64x128; 3 train and 2 val snippets), built once."""
-  from tw_keras.data import layouts, prepare, synthetic
+  from tw_keras.data import layouts, shards, synthetic
   root = str(tmp_path_factory.mktemp("tiny_data"))
   config = synthetic.SyntheticConfig(height=64, width=128, sequences=(("train", 3), ("val", 2)))
   for split, city, seq in synthetic.snippets(config):
     synthetic.write_snippet(config, root, split, city, seq)
   for split in ("train", "val"):
     sources = layouts.find_cityscapes_sources(root, split)
-    prepare.write_shards(sources, root, split, num_shards=len(sources))
+    shards.write_shards(sources, root, split, num_shards=len(sources))
   return root
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tw_keras import dataset_info, errors, fileio
-from tw_keras.data import prepare
+from tw_keras.data import prepare, shards
 from tw_keras.video import codec
 
 
@@ -32,5 +32,5 @@ def test_a_label_error_in_a_pool_worker_reaches_the_parent_as_itself(tmp):
   cv2.imwrite(label, np.full((32, 48), 40, np.uint8))  # 40: no CamVid class
   sources = [prepare.Source(f"s{i}", images=(p,), labels=(label,)) for i, p in enumerate(paths)]
   with pytest.raises(errors.LabelError, match=r"l.png: label value\(s\) not in the class table of camvid: 40 x1536"):
-    prepare.write_shards(sources, os.path.join(tmp, "out"), "train", 1,
+    shards.write_shards(sources, os.path.join(tmp, "out"), "train", 1,
                          prepare.PrepOptions(dataset=dataset_info.CAMVID), workers=2)

@@ -11,7 +11,7 @@ import pytest
 
 from tw_keras.video import codec
 from tw_keras import dataset_info
-from tw_keras.data import features, layouts, prepare, synthetic
+from tw_keras.data import features, label_files, layouts, shards, synthetic
 from helpers import translated_clip
 
 CS = dataset_info.CITYSCAPES
@@ -225,7 +225,7 @@ def test_accumulate_mode_records_round_trip(tmp):
   codec.encode_frames(translated_clip(40, 72, 6, 2, 1), path)
   out = os.path.join(tmp, "out")
   options = prepare.PrepOptions(residual_mode="accumulate")
-  prepare.write_shards(layouts.find_video_sources(videos), out, "acc", 1, options)
+  shards.write_shards(layouts.find_video_sources(videos), out, "acc", 1, options)
   gop = next(iter(dataset.gop_dataset(dataset.shard_files(out, "acc"))))
   canonical = os.path.join(tmp, "canonical.mp4")
   codec.transcode(path, canonical)  # what prepare does (the encoder is deterministic)
@@ -256,15 +256,15 @@ def test_read_label_converts_label_ids_and_checks_size(tmp):
   path = os.path.join(tmp, "x_gtFine_labelIds.png")
   cv2.imwrite(path, ids)
   t = CS.train_id
-  np.testing.assert_array_equal(prepare.read_label(path, (2, 3)),
+  np.testing.assert_array_equal(label_files.read_label(path, (2, 3)),
                                 [[t["road"], t["car"], 255], [t["person"], t["sidewalk"], t["building"]]])
   train_ids_path = os.path.join(tmp, "x_gtFine_labelTrainIds.png")
   train_ids = np.array([[0, 13, 255], [11, 1, 2]], np.uint8)
   cv2.imwrite(train_ids_path, train_ids)
-  np.testing.assert_array_equal(prepare.read_label(train_ids_path, (2, 3)), train_ids)  # already trainIds
+  np.testing.assert_array_equal(label_files.read_label(train_ids_path, (2, 3)), train_ids)  # already trainIds
   cv2.imwrite(train_ids_path, ids)  # labelIds saved under the trainIds name: 24 and 26 are no trainIds
-  with pytest.raises(prepare.LabelError, match=r"labelTrainIds.png: label value\(s\) not in the class table "
+  with pytest.raises(label_files.LabelError, match=r"labelTrainIds.png: label value\(s\) not in the class table "
                      r"of cityscapes: 24 x1, 26 x1 pixels"):
-    prepare.read_label(train_ids_path, (2, 3))
-  with pytest.raises(prepare.LabelError, match="does not match frame size 4x2"):
-    prepare.read_label(path, (2, 4))
+    label_files.read_label(train_ids_path, (2, 3))
+  with pytest.raises(label_files.LabelError, match="does not match frame size 4x2"):
+    label_files.read_label(path, (2, 4))

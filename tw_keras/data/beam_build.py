@@ -63,9 +63,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from tw_keras import dataset_info, fileio
 from tw_keras.errors import InputError
-from tw_keras.data import build, features, prepare, records
+from tw_keras.data import build, features, prepare, records, shards
 
-SPILL_DIR = ".spill_beam_{split}"  # `prepare.remove_stale` removes `.spill_*` leftovers
+SPILL_DIR = ".spill_beam_{split}"  # `shards.remove_stale` removes `.spill_*` leftovers
 REJECTED = "{split}-rejected.json"
 SHARD_REPORT = "shard-{index:05d}.json"  # WriteShard's report, in the split's spill directory
 DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
@@ -191,9 +191,9 @@ class WriteShard(beam.DoFn):
 
 
 def _remove_stale(output_dir: str, split: str, num_shards: int) -> int:
-  """`prepare.remove_stale` for any file system: other `-of-N` sets and the spill directory."""
+  """`shards.remove_stale` for any file system: other `-of-N` sets and the spill directory."""
   if not fileio.is_remote(output_dir):
-    return prepare.remove_stale(output_dir, split, num_shards)
+    return shards.remove_stale(output_dir, split, num_shards)
   gfile = _gfile()
   n = 0
   for count, files in features.shard_sets(output_dir, split, glob_fn=gfile.glob).items():
@@ -220,8 +220,8 @@ def _plan(config: build.BuildConfig, out: str, split: str, first_key: int) -> Di
   if gfile.exists(spill_dir):
     gfile.rmtree(spill_dir)
   stats_path = _join(out, features.SHARD_STATS.format(split=split))
-  stats = prepare.read_stats(stats_path, num_shards, prepare.encoding_of(config.prep_options))
-  bounds = prepare.shard_bounds(len(sources), num_shards)
+  stats = shards.read_stats(stats_path, num_shards, shards.encoding_of(config.prep_options))
+  bounds = shards.shard_bounds(len(sources), num_shards)
   name = lambda s: features.SHARD_PATTERN.format(split=split, index=s, count=num_shards)
   todo = [s for s in range(num_shards) if not (name(s) in stats and gfile.exists(_join(out, name(s))))]
   keys = {first_key + n: (out, split, s, num_shards, spill_dir) for n, s in enumerate(todo)}
@@ -289,16 +289,16 @@ def run(config: build.BuildConfig, runner: str, beam_args: Sequence[str] = (), l
 
     if not fileio.is_remote(out):
       build.check_descriptor(config, out)
-    plans, shards, jobs = [], {}, []
+    plans, shard_keys, jobs = [], {}, []
     for split in config.output_splits:
-      plan = _plan(config, out, split, first_key=len(shards))
+      plan = _plan(config, out, split, first_key=len(shard_keys))
       if plan["skipped"]:
         log(build.skipped_line(split, plan["skipped"], config.num_frames))
         report.setdefault("skipped_labelled_frames", {})[split] = plan["skipped"]
       if plan["formed"]:
         log(plan["formed"])
       plans.append(plan)
-      shards.update(plan["keys"])
+      shard_keys.update(plan["keys"])
       jobs += plan["jobs"]
     for plan in plans:  # after every plan: planning a split removes every `.spill_*` directory
       gfile.makedirs(plan["spill_dir"])
@@ -312,20 +312,20 @@ def run(config: build.BuildConfig, runner: str, beam_args: Sequence[str] = (), l
              | "spread" >> beam.Reshuffle()
              | "encode" >> beam.ParDo(EncodeSequence(config.prep_options))
              | "by_shard" >> beam.GroupByKey()
-             | "write" >> beam.ParDo(WriteShard(shards)))
+             | "write" >> beam.ParDo(WriteShard(shard_keys)))
     pipeline_seconds = time.time() - t
 
     verified = [verify_split(plan, out, runner) for plan in plans]  # all of them before any is recorded
     rejected_all, workers_all = [], set()
     for plan, (stats, rejected, workers, written) in zip(plans, verified):
       split = plan["split"]
-      prepare.write_stats(plan["stats_path"], plan["num_shards"], stats, prepare.encoding_of(config.prep_options))
+      shards.write_stats(plan["stats_path"], plan["num_shards"], stats, shards.encoding_of(config.prep_options))
       fileio.write_json(_join(out, REJECTED.format(split=split)), rejected)
       gfile.rmtree(plan["spill_dir"])
       summary = {"split": split, "shards": plan["num_shards"],
                  "shards_skipped": plan["num_shards"] - len(plan["todo"]), "stale_removed": plan["removed"],
                  "sequences_written": written, "rejected": len(rejected)}
-      summary = prepare.add_totals(summary, stats, start)
+      summary = shards.add_totals(summary, stats, start)
       summary["seconds"] = round(pipeline_seconds, 2)
       report["splits"][split] = summary
       log(build.split_line(split, summary))

@@ -1,7 +1,7 @@
 """The TFRecord build job: a dataset in, sharded compressed-domain GOP records out.
 
 `BuildConfig` is every setting of the job (its defaults are the CLI's defaults);
-`build(config)` runs it with the local process pool (`prepare.write_shards`), under a lock
+`build(config)` runs it with the local process pool (`shards.write_shards`), under a lock
 on the output directory, and writes the dataset descriptor (`dataset.json`,
 `tw_keras.dataset_info`) and `build_report.json`. `data_prep/build_tfrecords.py` turns flags
 into a `BuildConfig`; the demo builds one directly.
@@ -19,7 +19,7 @@ import tqdm
 
 from tw_keras import dataset_info, fileio
 from tw_keras.errors import InputError
-from tw_keras.data import features, layouts, prepare, still_clips, synthetic
+from tw_keras.data import features, layouts, prepare, shards, still_clips, synthetic
 from tw_keras.video import codec
 
 DATASETS = ("synthetic", "cityscapes", "camvid", "labelled_video", "video")
@@ -146,7 +146,7 @@ def render_synthetic(root: str, config: synthetic.SyntheticConfig, workers: int)
   with tqdm.tqdm(total=len(jobs), desc="render synthetic", unit="seq", disable=None) as bar:
     if workers > 1:
       import multiprocessing  # pylint: disable=g-import-not-at-top
-      with multiprocessing.get_context("spawn").Pool(workers, initializer=prepare.ignore_sigint) as pool:
+      with multiprocessing.get_context("spawn").Pool(workers, initializer=shards.ignore_sigint) as pool:
         for _ in pool.imap_unordered(_render_one, [(config, root, *j) for j in jobs]):
           bar.update(1)
     else:
@@ -299,7 +299,7 @@ def build(config: BuildConfig, log=print) -> Dict[str, object]:
       if formed:
         log(formed)
       with tqdm.tqdm(total=len(sources), desc=f"{split} -> tfrecords", unit="seq", disable=None) as bar:
-        summary = prepare.write_shards(sources, config.output_dir, split, num_shards(config, len(sources)),
+        summary = shards.write_shards(sources, config.output_dir, split, num_shards(config, len(sources)),
                                        config.prep_options, config.workers, progress=bar.update)
       report["splits"][split] = summary
       log(split_line(split, summary))

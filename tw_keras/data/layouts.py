@@ -22,7 +22,8 @@ import cv2
 import numpy as np
 
 from tw_keras import dataset_info
-from tw_keras.data.prepare import Source, VideoError, read_label
+from tw_keras.data.label_files import read_label
+from tw_keras.data.prepare import Source, VideoError
 from tw_keras.errors import InputError, LabelError
 from tw_keras.video import sources
 

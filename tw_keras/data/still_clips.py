@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from tw_keras import dataset_info
-from tw_keras.data import prepare, synthetic
+from tw_keras.data import label_files, synthetic
 from tw_keras.errors import InputError, VideoError
 
 
@@ -145,7 +145,7 @@ def camvid_stills(root: str, split: str) -> Iterator[Tuple[str, np.ndarray, np.n
     bgr = cv2.imread(image_path, cv2.IMREAD_COLOR)
     if bgr is None:
       raise VideoError(image_path, "missing or unreadable: the frame of label " + label_path)
-    yield name, bgr[..., ::-1], prepare.read_label(label_path, bgr.shape[:2], dataset_info.CAMVID)
+    yield name, bgr[..., ::-1], label_files.read_label(label_path, bgr.shape[:2], dataset_info.CAMVID)
 
 
 def write_clips(stills, out_root: str, split: str, info: dataset_info.DatasetInfo, size: Tuple[int, int],
