@@ -6,7 +6,7 @@ from typing import Dict
 
 import numpy as np
 
-from tw_keras import fileio
+from tw_keras import config as config_lib, fileio
 from tw_keras.evaluation import comparisons, metrics
 
 
@@ -67,7 +67,8 @@ def plot(rep: Dict[str, object], path: str, title: str = "mIoU against key-frame
   fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
   for name, v in rep["variants"].items():
     ys = [np.nan if m is None else m for m in v["miou_per_distance"]]
-    ax.plot(rep["distances"], ys, marker="o", ms=3, label=name, ls="--" if name == "per_frame" else "-")
+    dashed = config_lib.VARIANTS[name].is_per_frame if name in config_lib.VARIANTS else False
+    ax.plot(rep["distances"], ys, marker="o", ms=3, label=name, ls="--" if dashed else "-")
   ax.set_xlabel("key-frame distance d (frames)")
   ax.set_ylabel("mIoU (%)")
   ax.set_title(title)
