@@ -56,19 +56,6 @@ def define_flags():
                        "logical devices, one replica each (to exercise multi-replica code on a laptop).")
 
 
-def make_strategy(name, cpu_replicas=0):
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  if name == "mirrored":
-    if cpu_replicas > 1 and not tf.config.list_physical_devices("GPU"):
-      cpu = tf.config.list_physical_devices("CPU")[0]
-      tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_replicas)
-      return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
-    return tf.distribute.MirroredStrategy()
-  if name == "multi_worker":
-    return tf.distribute.MultiWorkerMirroredStrategy()
-  return tf.distribute.get_strategy()
-
-
 def main(argv):
   del argv
   import dataclasses  # pylint: disable=g-import-not-at-top
@@ -82,7 +69,8 @@ def main(argv):
   if FLAGS.dump_weights:
     fileio.check_output_file(FLAGS.dump_weights, "weights dump")
   loop.set_mixed_precision(FLAGS.mixed_precision)
-  strategy = make_strategy(FLAGS.strategy, FLAGS.cpu_replicas)
+  from tw_keras.train import distribute  # pylint: disable=g-import-not-at-top
+  strategy = distribute.make_strategy(FLAGS.strategy, FLAGS.cpu_replicas)
   preset = config_lib.TRAIN_PRESETS[FLAGS.preset]
   model_config = preset.model
   if FLAGS.imagenet_weights:

@@ -1,4 +1,5 @@
-"""tf.distribute helpers shared by both training stages: who writes, barriers, BN statistics.
+"""tf.distribute helpers shared by both training stages: the strategy by name, who writes,
+barriers, BN statistics.
 
 Single-worker strategies (default, MirroredStrategy) make every helper a no-op or trivial;
 under MultiWorkerMirroredStrategy (TF_CONFIG) the chief writes the real files and the other
@@ -48,3 +49,18 @@ def sync_non_trainable(strategy, variables):
   local = strategy.run(lambda: [tf.identity(v.value) for v in variables])
   for v, values in zip(variables, local):
     v.assign(strategy.reduce(tf.distribute.ReduceOp.MEAN, values, axis=None))
+
+
+def make_strategy(name: str, cpu_replicas: int = 0):
+  """The tf.distribute strategy by name: "default", "mirrored" (every local GPU; with no GPU and
+  `cpu_replicas` > 1, that many logical CPU devices, one replica each) or "multi_worker"
+  (MultiWorkerMirroredStrategy from TF_CONFIG)."""
+  if name == "mirrored":
+    if cpu_replicas > 1 and not tf.config.list_physical_devices("GPU"):
+      cpu = tf.config.list_physical_devices("CPU")[0]
+      tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_replicas)
+      return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
+    return tf.distribute.MirroredStrategy()
+  if name == "multi_worker":
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  return tf.distribute.get_strategy()
