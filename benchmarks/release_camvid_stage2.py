@@ -29,20 +29,23 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tw_keras import fileio  # pylint: disable=wrong-import-position
 from release_weights import camvid_check, commit, sha256  # pylint: disable=wrong-import-position
 
-flags.DEFINE_string("model_dir", None, "The stage-2 model directory (a copy of the release's stage 1).", required=True)
-flags.DEFINE_string("eval_dir", None, "Its evaluation on the val run (experiments.evaluate output).", required=True)
-flags.DEFINE_string("data_dir", "runs/camvid_records", "The CamVid records (val and test) the per-frame CNN is "
-                    "re-scored on.")
-flags.DEFINE_string("camvid_root", "../shared/camvid", "SegNet's CamVid (the check sets).")
-flags.DEFINE_string("release_dir", "weights/camvid", "The release to extend.")
-flags.DEFINE_string("default_variant", "layer1_cfr_rga", "What segment_video runs by default.")
-flags.DEFINE_string("default_why", "the paper's best row", "Why (recorded).")
-flags.DEFINE_string("check_variant", "layer1_cfr_rga", "The variant the reproduction test rescores.")
-flags.DEFINE_integer("check_frames", 13, "First frames of the val run in the stage-2 check (13 = 2 GOPs).")
-flags.DEFINE_string("command", "bash docs/camvid_stage2.sh", "The command that trained and scored them.")
-flags.DEFINE_string("recipe", "", "The stage-2 recipe in words (recorded).")
 FLAGS = flags.FLAGS
 MANIFEST = "manifest.json"
+
+
+def define_flags():
+  flags.DEFINE_string("model_dir", None, "The stage-2 model directory (a copy of the release's stage 1).", required=True)
+  flags.DEFINE_string("eval_dir", None, "Its evaluation on the val run (experiments.evaluate output).", required=True)
+  flags.DEFINE_string("data_dir", "runs/camvid_records", "The CamVid records (val and test) the per-frame CNN is "
+                      "re-scored on.")
+  flags.DEFINE_string("camvid_root", "../shared/camvid", "SegNet's CamVid (the check sets).")
+  flags.DEFINE_string("release_dir", "weights/camvid", "The release to extend.")
+  flags.DEFINE_string("default_variant", "layer1_cfr_rga", "What segment_video runs by default.")
+  flags.DEFINE_string("default_why", "the paper's best row", "Why (recorded).")
+  flags.DEFINE_string("check_variant", "layer1_cfr_rga", "The variant the reproduction test rescores.")
+  flags.DEFINE_integer("check_frames", 13, "First frames of the val run in the stage-2 check (13 = 2 GOPs).")
+  flags.DEFINE_string("command", "bash docs/camvid_stage2.sh", "The command that trained and scored them.")
+  flags.DEFINE_string("recipe", "", "The stage-2 recipe in words (recorded).")
 
 
 def per_frame_scores(release_dir, data_dir, scratch):
@@ -139,4 +142,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)

@@ -36,3 +36,21 @@ def test_released_camvid_weights_reproduce_the_manifest_miou(manifest, tmp_path)
   # TF's Eigen kernels instead of oneDNN, and NumPy's AVX2/AVX-512 off, the check gave the same
   # mIoU to 0.01 (docs/camvid.md); 0.02 leaves room for ~2000 flipped pixels of 1.4 million.
   assert got["miou"] == pytest.approx(check["miou"], abs=0.02), (got, check)
+
+
+def test_released_stage2_variants_reproduce_their_check_on_the_val_run(manifest, tmp_path):
+  """The stage-2 release (`benchmarks/release_camvid_stage2.py`): its default variant is a
+  trained TWNet variant, and the check variant scores the manifest's mean over d on the first
+  frames of the real 15 Hz val run (2 GOPs), built from ../shared/camvid."""
+  from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
+  stage2 = manifest["stage2"]
+  assert model_dir_lib.default_variant(RELEASE) == stage2["default_variant"] != "per_frame"
+  assert stage2["default_variant"] in model_dir_lib.available_variants(RELEASE)
+  if not os.path.isdir(os.path.join(CAMVID, "valannot")):
+    pytest.skip(f"{CAMVID}: SegNet's CamVid is not here (CC BY-NC, never in the repository; set TW_CAMVID_ROOT)")
+  sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+  import release_camvid_stage2  # pylint: disable=g-import-not-at-top
+  check = stage2["check"]
+  got = release_camvid_stage2.stage2_check(RELEASE, CAMVID, check["variant"], check["val_frames"], str(tmp_path))
+  assert got["names"] == check["names"] and got["gops"] == check["gops"]
+  assert got["mean_miou_over_d"] == pytest.approx(check["mean_miou_over_d"], abs=0.05), (got, check)
