@@ -32,8 +32,6 @@ flags.DEFINE_integer("max_frames", 0, "Segment at most this many frames (0 = all
 flags.DEFINE_bool("labels_only", False, "Write labelId PNGs instead of an overlay video.")
 flags.DEFINE_list("fold_batch_norms", ["true"], "Run the inference copies with batch norms folded (true) "
                   "or the trained models as they are (false); 'false,true' compares both in one run.")
-flags.DEFINE_list("residual_on", ["auto"], "Residual placements to time for the TWNet paths (auto, graph, "
-                  "host); several are compared in the same run.")
 
 
 def main(_):
@@ -65,11 +63,9 @@ def main(_):
       paths.append((base, runner.StreamSegmenter(nets["per_frame"], scheduler="every", fold_batch_norms=fold)))
       bases[base] = base
       for n in FLAGS.variants:
-        for place in FLAGS.residual_on:
-          seg = runner.StreamSegmenter(nets[n], "gop", residual_on=place, fold_batch_norms=fold)
-          where = "host" if seg.host_residual else ("graph" if config_lib.VARIANTS[n].rga else "none")
-          paths.append((f"{n} (GOP, residual: {where}{tag})", seg))
-          bases[paths[-1][0]] = base
+        seg = runner.StreamSegmenter(nets[n], "gop", fold_batch_norms=fold)
+        paths.append((f"{n} (GOP{tag})", seg))
+        bases[paths[-1][0]] = base
     print(f"video {FLAGS.video or f'generated {FLAGS.size}, {FLAGS.frames} frames'}; model {cfg}")
     best = {}
     for r in range(FLAGS.repeats + 1):  # pass 0 warms up (tracing), not reported

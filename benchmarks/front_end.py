@@ -151,11 +151,10 @@ def end_to_end(model_dir, variant, path, workers, motion_source="transcode"):
   for timed in (False, True):  # the first pass traces the graphs
     seg.reset()
     t = time.perf_counter()
-    frames, _ = segment.compressed_frames(path, with_residual=seg.host_residual, workers=workers,
-                                          motion_source=motion_source)
+    frames, _ = segment.compressed_frames(path, workers=workers, motion_source=motion_source)
     n = 0
     for f in frames:
-      seg(f.rgb, f.motion_grid, f.pict_type, f.index, f.residual, f.motion_cell)
+      seg(f.rgb, f.motion_grid, f.pict_type, f.index, f.motion_cell)
       n += 1
   return n / (time.perf_counter() - t), n / seg.network_seconds
 

@@ -41,9 +41,6 @@ def define_flags():
   flags.DEFINE_string("label_dir", None, "Also write label PNGs per frame here (the model dataset's encoding: Cityscapes labelIds, else train ids).")
   flags.DEFINE_integer("max_frames", 0, "Stop after this many frames (0 = all).")
   flags.DEFINE_bool("xla", False, "jit_compile the networks.")
-  flags.DEFINE_enum("residual_on", "auto", ["auto", "graph", "host"], "Where RGA's residual is computed: "
-                    "in the graph (best on a GPU) or by the decoder on the host (best on a CPU); auto: "
-                    "graph when TensorFlow sees a GPU.")
   flags.DEFINE_bool("fold_batch_norms", True, "Run inference copies with the batch norms folded into the "
                     "convolutions (faster; the same labels up to float32 rounding).")
   flags.DEFINE_enum("flow", "codec", ["codec", "dis"], "Non-key frames' motion: the codec's block vectors, or "
@@ -61,8 +58,7 @@ def define_flags():
                      "(unlabelled) video to reach this key-frame rate, e.g. 0.1.")
 
 
-def build_segmenter(model_dir, variant_name, scheduler, xla=False, residual_on="auto", fold_batch_norms=True,
-                    flow="codec"):
+def build_segmenter(model_dir, variant_name, scheduler, xla=False, fold_batch_norms=True, flow="codec"):
   from tw_keras.inference import runner, schedulers  # pylint: disable=g-import-not-at-top
   from tw_keras.model import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
   net = model_dir_lib.load(model_dir, variant_name or model_dir_lib.default_variant(model_dir))
@@ -71,7 +67,7 @@ def build_segmenter(model_dir, variant_name, scheduler, xla=False, residual_on="
       raise ValueError(f"--scheduler={scheduler}: --variant=per_frame segments every frame with the "
                        "per-frame CNN; pick a non-key-frame variant to use a key-frame scheduler")
     scheduler = "every"
-  return runner.StreamSegmenter(net, scheduler, xla=xla, residual_on=residual_on, fold_batch_norms=fold_batch_norms,
+  return runner.StreamSegmenter(net, scheduler, xla=xla, fold_batch_norms=fold_batch_norms,
                                 flow=flow)
 
 
@@ -84,7 +80,7 @@ def main(argv):
     raise ValueError("give --output (an overlay video), --label_dir (label PNGs), --temporal_consistency, "
                      "or several")
   segment.check_outputs(FLAGS.output, FLAGS.label_dir)  # before the model loads
-  segmenter = build_segmenter(FLAGS.checkpoint, FLAGS.variant, FLAGS.scheduler, FLAGS.xla, FLAGS.residual_on,
+  segmenter = build_segmenter(FLAGS.checkpoint, FLAGS.variant, FLAGS.scheduler, FLAGS.xla,
                               FLAGS.fold_batch_norms, FLAGS.flow)
   if FLAGS.tune_key_rate:
     if not segmenter.scheduler.is_adaptive:

@@ -84,7 +84,7 @@ def test_gpu_suite_script_runs_at_a_tiny_size():
   assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
   assert r.stdout.count("| layer1_cfr_rga |") == 5  # network tables: xla x precision, and unfolded
   assert "xla=True" in r.stdout and "precision=bfloat16" in r.stdout and "batch norms folded=False" in r.stdout
-  assert "| layer1_cfr_rga (GOP, residual: host, folded) |" in r.stdout  # end to end, both foldings
+  assert "| layer1_cfr_rga (GOP, folded) |" in r.stdout  # end to end, both foldings
 
 
 def test_extraction_speed_script_runs():
@@ -177,14 +177,13 @@ def test_rescale_root_resizes_frames_and_labels_of_one_split(tmp):
 
 def test_end_to_end_script_compares_both_paths_on_one_video(clip):
   stdout = run("benchmarks/end_to_end.py", f"--video={clip}", "--preset=tiny", "--variants=layer1_cfr_rga",
-               "--labels_only", "--residual_on=host,graph", "--fold_batch_norms=false,true")
+               "--labels_only", "--fold_batch_norms=false,true")
   rows = [l.split("|") for l in stdout.splitlines() if l.startswith("| per_frame") or l.startswith("| layer1")]
   assert [r[1].strip() for r in rows] == [
-      "per_frame (every frame)", "layer1_cfr_rga (GOP, residual: host)", "layer1_cfr_rga (GOP, residual: graph)",
-      "per_frame (every frame, folded)", "layer1_cfr_rga (GOP, residual: host, folded)",
-      "layer1_cfr_rga (GOP, residual: graph, folded)"]
-  assert rows[0][3].strip() == rows[3][3].strip() == "1.00x"  # each against the per-frame path folded alike
-  assert [r[6].strip() for r in rows] == ["26", "3", "3"] * 2  # key frames
+      "per_frame (every frame)", "layer1_cfr_rga (GOP)", "per_frame (every frame, folded)",
+      "layer1_cfr_rga (GOP, folded)"]
+  assert rows[0][3].strip() == rows[2][3].strip() == "1.00x"  # each against the per-frame path folded alike
+  assert [r[6].strip() for r in rows] == ["26", "3"] * 2  # key frames
 
 
 def test_prep_throughput_script_runs(tiny_records):

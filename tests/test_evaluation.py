@@ -146,7 +146,7 @@ def test_frames_of_any_size_are_scored_as_the_segmenter_outputs_them(tiny_record
     gop[key] = gop[key][:, :56]  # 128x56: the same 16-padded coded size (64 rows), so the same grid
   preds = distance_protocol.chain_predictions(tiny_models, gop, 0, 5, every_frame=True)
   assert [tuple(p.shape) for p in preds] == [(56, 128)] * 6
-  segmenter = runner.StreamSegmenter(tiny_models, "gop", residual_on="graph", fold_batch_norms=False)
+  segmenter = runner.StreamSegmenter(tiny_models, "gop", fold_batch_norms=False)
   for t in range(6):
     labels, is_key = segmenter(gop[features.CLIP_IMAGES][t].numpy(), gop[features.CLIP_MOTION_GRID][t].numpy(),
                                "I" if t == 0 else "P", index=t)

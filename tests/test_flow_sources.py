@@ -89,8 +89,7 @@ def test_the_segmenter_under_dis_matches_the_graph_fed_the_dis_grid(tiny_models)
   from tw_keras.inference import runner  # pylint: disable=g-import-not-at-top
   net = tiny_models.with_variant("layer1_cfr_rga")
   frames = translated_clip(48, 80, 3, 1.5, 0.5)
-  seg = runner.StreamSegmenter(net, "gop", residual_on="host", flow="dis", fold_batch_norms=False)
-  assert not seg.host_residual  # DIS's residual is not the decoder's
+  seg = runner.StreamSegmenter(net, "gop", flow="dis", fold_batch_norms=False)
   zero = np.zeros((6, 10, 2), np.int16)
   preds = [seg(f, zero, "IPP"[i], i)[0] for i, f in enumerate(frames)]
   assert (seg.key_frames, seg.non_key_frames) == (1, 2)

@@ -11,21 +11,17 @@ from serving_helpers import _dense_inputs, _grid
 TINY = config_lib.PRESETS["tiny"]
 
 
-@pytest.mark.parametrize("residual_on", ["graph", "host"])
-def test_stream_segmenter_counts_and_matches_direct_calls(tiny_models, residual_on):
-  """Compact inputs (frame + block grid; + the decoder's residual when it is computed on the
-  host) in, labels out == the dense chain by hand, with motion and residual from the host's
-  codec functions and edge-padding in NumPy."""
+def test_stream_segmenter_counts_and_matches_direct_calls(tiny_models):
+  """Compact inputs (frame + block grid) in, labels out == the dense chain by hand, with motion
+  and residual from the host's codec functions (the residual's one route, the graph, equals
+  them to the integer) and edge-padding in NumPy."""
   net = tiny_models
   per_frame, nkfc = net.per_frame, net.nkfc
   rng = np.random.default_rng(0)
   frames = [rng.integers(0, 255, (50, 70, 3)).astype(np.uint8) for _ in range(3)]
   grids = [np.zeros((8, 10, 2), np.int16)] + [_grid(rng) for _ in range(2)]
-  residuals = [None] + [_dense_inputs(f, p, g)[1] for p, f, g in zip(frames, frames[1:], grids[1:])]
-  seg = runner.StreamSegmenter(net, "gop", residual_on=residual_on)
-  assert seg.host_residual == (residual_on == "host")
-  preds = [seg(f, g, t, i, r if residual_on == "host" else None)[0]
-           for i, (f, g, t, r) in enumerate(zip(frames, grids, "IPP", residuals))]
+  seg = runner.StreamSegmenter(net, "gop")
+  preds = [seg(f, g, t, i)[0] for i, (f, g, t) in enumerate(zip(frames, grids, "IPP"))]
   assert (seg.key_frames, seg.non_key_frames) == (1, 2)
   assert preds[0].shape == (50, 70)
   pad = lambda a: np.pad(a, ((0, 14), (0, 26), (0, 0)), mode="edge")  # 50x70 -> 64x96

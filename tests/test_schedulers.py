@@ -81,14 +81,14 @@ def test_adaptive_recomputes_a_key_frame_when_the_prediction_drifts(tiny_models)
   every = runner.StreamSegmenter(net.with_variant("per_frame"), scheduler="every")
   reference = [every(f, grid, "P", i)[0] for i, f in enumerate(frames)]
   # score=-1: any drift (even none) exceeds it, so every NKFC frame is recomputed as a key frame.
-  always = runner.StreamSegmenter(net, "adaptive:score=-1", residual_on="graph")
+  always = runner.StreamSegmenter(net, "adaptive:score=-1")
   out = [always(f, grid, "P", i) for i, f in enumerate(frames)]
   assert [key for _, key in out] == [True] * 5
   assert (always.key_frames, always.non_key_frames) == (5, 4)  # the NKFC ran, then the per-frame CNN
   for (pred, _), ref in zip(out, reference):
     np.testing.assert_array_equal(pred, ref)
   # score=1: no fraction exceeds it; only the first frame is a key frame.
-  never = runner.StreamSegmenter(net, "adaptive:score=1", residual_on="graph")
+  never = runner.StreamSegmenter(net, "adaptive:score=1")
   assert [never(f, grid, "P", i)[1] for i, f in enumerate(frames)] == [True] + [False] * 4
 
 
@@ -116,7 +116,7 @@ def test_tune_adaptive_hits_its_target_rate_and_leaves_the_segmenter_alone(tiny_
   changed = []
   frames = codec.decode_compressed(video)
   for f in frames:
-    pred, key = gop(f.rgb, f.motion_grid, f.pict_type, f.index, f.residual)
+    pred, key = gop(f.rgb, f.motion_grid, f.pict_type, f.index)
     if not key:
       changed.append(gop.scheduler.changed_fraction(pred))
   frames.close()
@@ -133,16 +133,10 @@ def test_residual_energy_scheduler_uses_the_residual_computed_in_the_graph(tiny_
   rng = np.random.default_rng(4)
   a, b = (rng.integers(0, 255, (50, 70, 3)).astype(np.uint8) for _ in range(2))
   grid = np.zeros((8, 10, 2), np.int16)
-  seg = runner.StreamSegmenter(net, "adaptive:residual=5", residual_on="graph")
+  seg = runner.StreamSegmenter(net, "adaptive:residual=5")
   assert [seg(f, grid, "P", i)[1] for i, f in enumerate([a, a, b, b])] == [True, False, True, False]
   with pytest.raises(ValueError, match="block grid"):
     seg(a, np.zeros((50, 70, 2), np.int16), "P", 4)  # a per-pixel (accumulate) field is refused
-  host = runner.StreamSegmenter(net, "adaptive:residual=5", residual_on="host")
-  res = lambda f, p: f.astype(np.float32) - p  # zero motion: the residual is the frame difference
-  keys = [host(f, grid, "P", i, res(f, p))[1] for i, (f, p) in enumerate(zip([a, a, b, b], [a, a, a, b]))]
-  assert keys == [True, False, True, False]
-  with pytest.raises(ValueError, match="residual on the host"):
-    host(b, grid, "P", 5)  # no residual given
 
 
 def test_scheduler_evaluation_counts_and_costs(tiny_records):

@@ -7,12 +7,12 @@ inputs (the decoded frame and its int16 block motion grid): the dense motion, th
 the padding to a multiple of 32, the crop and the argmax all happen in one compiled graph
 (`twnet.TWNet.segment_*`), and only the [H, W] labels come back to the host.
 
-Where the residual is computed (`residual_on`) is the one placement choice, measured: on a GPU
-in the graph ("graph": nothing dense crosses to the device); on a CPU-only machine by the
-decoder on the host ("host": OpenCV's fixed-point remap, on the decode thread, overlapping the
-network, several times faster there than the same integers in TF ops). "auto" picks by
-whether TensorFlow sees a GPU. Both give the same residual, to the integer. Variants without
-RGA never compute it at all.
+The residual takes one route on every device: it is computed in the graph from the
+previous decoded frame and the block grid (`compensation`, exact to the integer), so
+nothing dense crosses to a GPU and there is one code path to test. On a 2-core CPU the
+decoder's OpenCV remap on the host was a few percent faster end to end (docs/speed_cpu.md,
+"One residual route"); that is the price of the one route. Variants without RGA never
+compute it.
 
 The non-key frames' motion (`flow`) is the codec's block vectors by default, or DIS optical
 flow from the previous decoded frame (`data.flow_sources`), computed on the host and given to
@@ -21,7 +21,7 @@ the same graph as a per-pixel grid; the residual is then the one of that motion,
 
 import copy
 import time
-from typing import Optional, Tuple
+from typing import Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -40,7 +40,6 @@ class StreamSegmenter:
       frame is a key frame).
     scheduler: a `schedulers.Scheduler` (or spec string); must be "every" for the per-frame variant.
     xla: jit_compile the forward functions.
-    residual_on: "graph", "host" or "auto" (module doc).
     fold_batch_norms: run inference copies with the batch norms folded into the convolutions
       (`model.folding`; same labels up to float32 rounding, faster). Weights must be loaded.
     flow: the non-key frames' motion: "codec" (the decoder's block grid) or "dis" (module doc;
@@ -49,17 +48,11 @@ class StreamSegmenter:
 
   FLOWS = ("codec", "dis")
 
-  def __init__(self, net: twnet.TWNet, scheduler="gop", xla: bool = False, residual_on: str = "auto",
-               fold_batch_norms: bool = True, flow: str = "codec"):
-    if residual_on not in ("auto", "graph", "host"):
-      raise ValueError(f"residual_on must be 'auto', 'graph' or 'host', got {residual_on!r}")
+  def __init__(self, net: twnet.TWNet, scheduler="gop", xla: bool = False, fold_batch_norms: bool = True,
+               flow: str = "codec"):
     if flow not in self.FLOWS:
       raise ValueError(f"flow must be one of {', '.join(self.FLOWS)} for a stream, got {flow!r}")
-    if residual_on == "auto":
-      residual_on = "graph" if tf.config.list_logical_devices("GPU") else "host"
     self.flow = flow
-    #: whether __call__ needs the frame's residual from the decoder (`CompressedFrame.residual`)
-    self.host_residual = residual_on == "host" and net.variant.rga and flow == "codec"
     self.scheduler = schedulers.parse(scheduler) if isinstance(scheduler, str) else scheduler
     if not net.has_non_key_frames and not self.scheduler.is_every:
       raise ValueError(f"scheduler {self.scheduler.spec()!r} needs a non-key-frame model; without one "
@@ -98,8 +91,7 @@ class StreamSegmenter:
     return out[models.PRED_LABELS][0].numpy()
 
   def __call__(self, rgb: np.ndarray, motion_grid: np.ndarray, pict_type: str = "P",
-               index: int = 0, residual: Optional[np.ndarray] = None,
-               cell: int = codec.MV_CELL, force_key: bool = False) -> Tuple[np.ndarray, bool]:
+               index: int = 0, cell: int = codec.MV_CELL, force_key: bool = False) -> Tuple[np.ndarray, bool]:
     """One frame -> ([H, W] int32 trainIds, whether it was a key frame).
 
     Args:
@@ -108,7 +100,6 @@ class StreamSegmenter:
         pixels, dst - src; `codec.CompressedFrame.motion_grid` of a "step" decode, Hc, Wc the
         coded size: multiples of 16); with flow "dis", checked but not used.
       cell: the grid's cell (`CompressedFrame.motion_cell`: 8 for MPEG-4, 4 for H.264's own).
-      residual: [H, W, 3], the decoder's residual; needed when `host_residual`, else unused.
       force_key: run the per-frame CNN whatever the schedule says (the first clean frame after
         damage the decoder concealed: warped features would carry it on).
     """
@@ -124,22 +115,15 @@ class StreamSegmenter:
     if self.flow == "dis" and not key:
       motion_grid, cell = flow_sources.to_grid(flow_sources.dis_motion(self.previous_rgb, rgb)), 1
     grid = tf.constant(np.asarray(motion_grid, np.int16)[None])
-    host = None
-    if not key and self.host_residual:
-      if residual is None:
-        raise ValueError(f"frame {index}: this segmenter computes the residual on the host; pass the "
-                         "decoder's residual (decode with with_residual=True)")
-      host = tf.constant(np.asarray(residual, np.float32)[None])
     if not key:
       energy = None
       if self.scheduler.residual_threshold is not None:
-        energy = (float(np.mean(np.abs(residual))) if host is not None
-                  else float(self._residual_energy(image, self.previous, grid, cell)))
+        energy = float(self._residual_energy(image, self.previous, grid, cell))
       key = self.scheduler.before(index, pict_type, energy)
     if key:
       pred = self._key(image)
     else:
-      out = self._steps(cell)[1](image, self.previous, self.context, grid, host)
+      out = self._steps(cell)[1](image, self.previous, self.context, grid)
       self.non_key_frames += 1
       pred = out[models.PRED_LABELS][0].numpy()
       if self.scheduler.after(pred):

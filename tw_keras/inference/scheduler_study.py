@@ -77,8 +77,7 @@ def evaluate_schedulers(net: twnet.TWNet, gops: Iterable[Dict], specs: Sequence[
   first = None  # one segmenter (networks folded and compiled once), re-scheduled per spec
   for spec in specs:
     if first is None:
-      # The residual in the graph: the records hold the compact inputs only (`dataset`).
-      seg = first = runner.StreamSegmenter(net, spec, residual_on="graph")
+      seg = first = runner.StreamSegmenter(net, spec)
     else:
       seg = first.with_scheduler(spec)
     k = net.config.num_classes

@@ -76,7 +76,7 @@ def segment_video(video: str, segmenter: runner.StreamSegmenter, output: Optiona
   start = time.perf_counter()
   segmenter.reset()
   corrupt = sources.CorruptFrames(allow=True)
-  frames, path = compressed_frames(video, options, segmenter.host_residual, workers, motion_source, corrupt)
+  frames, path = compressed_frames(video, options, False, workers, motion_source, corrupt)
   info = segmenter.twnet.dataset
   meter = ConsistencyMeter(info.num_classes) if temporal_consistency else None
   writer = overlay.OutputStage(output, label_dir, options.fps, info, meter)
@@ -96,8 +96,8 @@ def segment_video(video: str, segmenter: runner.StreamSegmenter, output: Optiona
       if force:
         forced.append(frame.index)
       damaged = bad or (damaged and not force and frame.pict_type != "I")
-      pred, _ = segmenter(frame.rgb, frame.motion_grid, frame.pict_type, frame.index, frame.residual,
-                          frame.motion_cell, force_key=force)
+      pred, _ = segmenter(frame.rgb, frame.motion_grid, frame.pict_type, frame.index, frame.motion_cell,
+                          force_key=force)
       write_seconds += writer.put(frame.rgb, pred, frame.index)
       n += 1
     ok = n > 0

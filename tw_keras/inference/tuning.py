@@ -15,13 +15,12 @@ def tune_adaptive(video: str, segmenter: runner.StreamSegmenter, target_key_rate
   """
   segmenter = segmenter.with_scheduler("gop")  # the caller's segmenter is left as it was
   changed = []
-  frames, _ = segment.compressed_frames(video, options, segmenter.host_residual)
+  frames, _ = segment.compressed_frames(video, options)
   try:
     for frame in frames:
       if frame.index >= max_frames:
         break
-      pred, key = segmenter(frame.rgb, frame.motion_grid, frame.pict_type, frame.index, frame.residual,
-                            frame.motion_cell)
+      pred, key = segmenter(frame.rgb, frame.motion_grid, frame.pict_type, frame.index, frame.motion_cell)
       if not key:
         changed.append(segmenter.scheduler.changed_fraction(pred))
   finally:

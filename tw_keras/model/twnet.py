@@ -192,15 +192,11 @@ class TWNet:
     return self._cropped(image, self.key_frame(pad_to_input(tf.cast(image, tf.float32))), with_logits)
 
   def segment_non_key_frame(self, image, previous, context, motion_grid, with_logits: bool = True,
-                            residual=None, cell: int = codec.MV_CELL) -> Dict[str, tf.Tensor]:
+                            cell: int = codec.MV_CELL) -> Dict[str, tf.Tensor]:
     """`motion_grid` [B, h', w', 2] int16 of `cell`-pixel cells (the codec's 8x8 blocks, or 1:
-    per-pixel motion such as optical flow). `residual` [B, H, W, 3]: the frame's residual when
-    the caller already has it (computed on the host by the decoder); by default it is computed
-    here from `previous`."""
-    if residual is None:
-      motion, residual = self.codec_inputs(image, previous, motion_grid, cell)
-    else:
-      motion = compensation.expand_motion(motion_grid, cell, tf.shape(image)[1], tf.shape(image)[2])
+    per-pixel motion such as optical flow). The dense motion and the residual are computed here,
+    from `previous` (`codec_inputs`): the one route on every device."""
+    motion, residual = self.codec_inputs(image, previous, motion_grid, cell)
     out = self.non_key_frame(pad_to_input(tf.cast(image, tf.float32)), context, pad_to_input(motion),
                              pad_to_input(residual))
     return self._cropped(image, out, with_logits)
@@ -239,9 +235,8 @@ class TWNet:
     return self._memo(("inference", xla), make)
 
 
-def _segment_non_key_frame(net, image, previous, context, grid, residual=None, with_logits=True,
-                           cell=codec.MV_CELL):
-  return net.segment_non_key_frame(image, previous, context, grid, with_logits, residual, cell)
+def _segment_non_key_frame(net, image, previous, context, grid, with_logits=True, cell=codec.MV_CELL):
+  return net.segment_non_key_frame(image, previous, context, grid, with_logits, cell)
 
 
 def _compile(fn, xla: bool = False):
