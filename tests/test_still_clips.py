@@ -86,3 +86,5 @@ def test_a_camvid_build_turns_the_train_stills_into_labelled_clips(tmp_path):
   assert before == {f: open(os.path.join(out, f), "rb").read() for f in os.listdir(out) if f.endswith(".tfrecord")}
   with pytest.raises(ValueError, match="--still_clips: clips are made from CamVid's stills"):
     build.BuildConfig(dataset="labelled_video", input_dir=root, output_dir=out, still_clips=("train",))
+  with pytest.raises(ValueError, match="--still_clips=train: each must be one of --splits=val"):
+    build.BuildConfig(dataset="camvid", input_dir=root, output_dir=out, splits=("val",), still_clips=("train",))

@@ -94,6 +94,8 @@ class BuildConfig:
     object.__setattr__(self, "still_clips", tuple(self.still_clips))
     if self.still_clips and self.dataset != "camvid":
       raise ValueError(f"--still_clips: clips are made from CamVid's stills (--dataset=camvid), not {self.dataset}")
+    if set(self.still_clips) - set(self.splits):
+      raise ValueError(f"--still_clips={','.join(self.still_clips)}: each must be one of --splits={','.join(self.splits)}")
     if self.dataset in WINDOWED and not 1 <= self.num_frames <= self.gop:
       raise ValueError(f"--dataset={self.dataset}: --num_frames must be 1..{self.gop} (the GOP), "
                        f"got {self.num_frames}")
