@@ -27,3 +27,10 @@ python -m experiments.evaluate --data_dir="$RECORDS" --model_dir="$MODEL" --outp
 for size in 360x480 720x960; do
   python benchmarks/fps.py --model_dir="$MODEL" --variants=$VARIANTS --size=$size
 done
+python benchmarks/camvid_tables.py --results="$OUT/eval/results.json"
+python benchmarks/distance_strips.py --model_dir="$MODEL" --data_dir="$RECORDS" --gop=40 \
+    --variants=per_frame,layer1_warp,layer1_cfr,layer2_cfr --distances=1,5,11 --png="$OUT/camvid_distances.png"
+# To add the variants to the release (rewrites weights/camvid's manifest; needs the stage-1 records too):
+#   python benchmarks/release_camvid_stage2.py --model_dir="$MODEL" --eval_dir="$OUT/eval" \
+#       --data_dir=runs/camvid/records --camvid_root="$CAMVID" --release_dir=weights/camvid \
+#       --default_variant=layer1_cfr --check_variant=layer1_cfr
