@@ -2,18 +2,9 @@ r"""The one-command demo on the built-in synthetic benchmark (the README's main 
 
   python -m experiments.demo --output_dir=runs/demo
 
-The steps (`tw_keras/jobs/demo.py` runs them), each timed:
-  1. render the synthetic, labelled, Cityscapes-layout benchmark;
-  2. prepare sharded TFRecords (canonical MPEG-4 GOPs, motion vectors, residuals);
-  3. train stage 1 (per-frame CNN) and stage 2 (non-key-frame variants), small preset;
-  4. evaluate every variant by key-frame distance, and the key-frame schedulers;
-  5. segment a held-out synthetic video (H.264 with B-frames, like a user's file);
-  6. export the SavedModel for TF Serving and check it against the in-memory model.
-These six are a *smoke run*: a tiny model trained for minutes proves that the pipeline runs on
-this machine, and its table is noise. Then, with the released weights (`weights/benchmark`,
-trained once with the study's recipe, README "Released weights"):
-  7. evaluate them on the benchmark's val split at 256x512, and segment the held-out video
-     at 256x512 with them.
+Flags -> `tw_keras.jobs.demo.DemoConfig` -> `demo.run`; the steps (render, prepare, train,
+evaluate with the scheduler study, segment a held-out video, export, then the released
+weights) are listed once, in that module's docstring.
 Rerunning resumes: finished shards and checkpoints are reused.
 """
 
